@@ -1,0 +1,58 @@
+/**
+ * Every bound Kindling enforces, in one place (DESIGN invariant 8).
+ *
+ * A limit that is reached yields backpressure or a clear rejection with a stable code, never
+ * unbounded memory. Relations between bounds are asserted when this module loads, so a change that
+ * breaks one (say, an event larger than a JetStream message can carry) fails at startup, not in
+ * production.
+ */
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+export const limits = {
+  /** Longest stream name, in UTF-8 bytes. Stream names become LMDB keys and NATS subject tokens. */
+  streamNameBytesMax: 200,
+  /** Longest event type, in UTF-8 bytes. */
+  eventTypeBytesMax: 100,
+  /** Longest idempotency key of an append, in UTF-8 bytes. */
+  idempotencyKeyBytesMax: 200,
+  /** Largest msgpack-encoded `data` of one event. */
+  eventDataBytesMax: 512 * KiB,
+  /** Events in one append. An append is atomic: all of its events are stored, or none. */
+  appendEventsMax: 1000,
+  /** Encoded size of one whole append (all events and their envelopes). */
+  appendBytesMax: 960 * KiB,
+  /** Largest msgpack-encoded snapshot state. */
+  snapshotBytesMax: 960 * KiB,
+  /** Records returned by one read of a stream or of the whole log. */
+  readRecordsMax: 10_000,
+  /** Records one tail reads ahead of its consumer; a slow consumer pauses the tail, not the log. */
+  tailBufferRecordsMax: 1000,
+  /** Streams whose head version a log keeps in memory (entries with appends in flight are kept). */
+  streamHeadCacheMax: 100_000,
+  /** JetStream publishes awaiting their acknowledgement at once; more wait for a free slot. */
+  jetstreamPublishesInFlightMax: 2048,
+  /** Headroom a NATS message needs beyond its payload for headers (message id, expectations). */
+  natsHeaderBytesMax: 1 * KiB,
+  /** JetStream's default `max_payload`; a server configured lower is refused at connect. */
+  natsPayloadBytesDefault: 1 * MiB,
+} as const;
+
+export type Limits = typeof limits;
+
+function check(condition: boolean, relation: string): void {
+  if (!condition) throw new Error(`limits.ts: broken relation between bounds: ${relation}`);
+}
+
+check(limits.eventDataBytesMax < limits.appendBytesMax, 'eventDataBytesMax < appendBytesMax');
+check(
+  limits.appendBytesMax + limits.natsHeaderBytesMax <= limits.natsPayloadBytesDefault,
+  'an append fits in one JetStream message: appendBytesMax + natsHeaderBytesMax <= natsPayloadBytesDefault',
+);
+check(
+  limits.snapshotBytesMax + limits.natsHeaderBytesMax <= limits.natsPayloadBytesDefault,
+  'a snapshot fits in one JetStream KV value',
+);
+check(limits.appendEventsMax <= limits.readRecordsMax, 'appendEventsMax <= readRecordsMax');
+check(limits.tailBufferRecordsMax <= limits.readRecordsMax, 'tailBufferRecordsMax <= readRecordsMax');

@@ -1,0 +1,292 @@
+/**
+ * How records are checked and encoded, shared by every backend so they all store the same bytes.
+ *
+ * A stored frame is `[crc32 of body: u32 big-endian][body: msgpack]`. The checksum lets a reader
+ * tell a damaged record from a valid one (log invariant 6); the body is a msgpack array rather than
+ * a map because it is written for every event and positional fields cost nothing to name. The
+ * global position is not in the body: it is the record's key in LMDB and is derived from the
+ * message sequence in JetStream, so it can be assigned by whichever side commits.
+ */
+import { crc32 } from 'node:zlib';
+import { Packr } from 'msgpackr';
+import { assert } from '../src/lib/errors.js';
+import { limits } from '../src/lib/limits.js';
+import { logErrors } from './errors.js';
+import { type AppendOptions, type AppendResult, type ExpectedVersion, LOG_FORMAT_VERSION, type LogRecord, type NewEvent, type Snapshot } from './log.js';
+
+/**
+ * Plain msgpack (no record extension), so stored bytes are readable by any msgpack decoder, and
+ * 64-bit integers decode as numbers rather than BigInt.
+ */
+const packr = new Packr({ useRecords: false, int64AsType: 'number' });
+
+export const encodeValue = (value: unknown): Buffer => packr.pack(value);
+export const decodeValue = (bytes: Uint8Array): unknown => packr.unpack(bytes);
+
+const CHECKSUM_BYTES = 4;
+
+export function frame(body: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(CHECKSUM_BYTES + body.length);
+  out.writeUInt32BE(crc32(body), 0);
+  body.copy(out, CHECKSUM_BYTES);
+  return out;
+}
+
+/** Verifies a frame's checksum and returns its decoded body. `where` names it in the error. */
+export function unframe(bytes: Uint8Array, where: string): unknown {
+  if (bytes.length <= CHECKSUM_BYTES) throw logErrors.corruptRecord(where, `only ${bytes.length} bytes`);
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  const body = buffer.subarray(CHECKSUM_BYTES);
+  if (buffer.readUInt32BE(0) !== crc32(body)) throw logErrors.corruptRecord(where, 'checksum mismatch');
+  try {
+    return packr.unpack(body);
+  } catch (error) {
+    throw logErrors.corruptRecord(where, `undecodable body (${(error as Error).message})`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation of what callers pass in. Every backend calls these before touching storage, so a bad
+// input is rejected identically everywhere and never reaches disk (DESIGN invariant 6).
+
+/** Letters, digits and `_ - : = @ + /`, starting with a letter or digit: safe as an LMDB key and
+ * as a single NATS subject token (which may not hold `.`, `*`, `>` or whitespace). */
+const STREAM_NAME = /^[A-Za-z0-9][A-Za-z0-9_\-:=@+/]*$/;
+const EVENT_TYPE = /^[A-Za-z][A-Za-z0-9_.:-]*$/;
+
+export function checkStreamName(stream: unknown): asserts stream is string {
+  if (typeof stream !== 'string' || stream.length === 0) throw logErrors.invalidStreamName(stream, 'it must be a non-empty string');
+  if (Buffer.byteLength(stream) > limits.streamNameBytesMax) {
+    throw logErrors.invalidStreamName(stream, `it is longer than ${limits.streamNameBytesMax} bytes`);
+  }
+  if (!STREAM_NAME.test(stream)) {
+    throw logErrors.invalidStreamName(stream, 'use letters, digits and _ - : = @ + /, starting with a letter or digit');
+  }
+}
+
+function checkExpectedVersion(expected: unknown): asserts expected is ExpectedVersion {
+  if (expected === 'any' || expected === 'no-stream') return;
+  if (typeof expected === 'number' && Number.isSafeInteger(expected) && expected >= 0) return;
+  throw logErrors.invalidAppend(`expectedVersion must be a version (an integer >= 0), 'no-stream' or 'any', not ${JSON.stringify(expected)}`);
+}
+
+/** Throws the conflict error unless a stream at `actual` satisfies `expected`. */
+export function checkVersion(stream: string, expected: ExpectedVersion, actual: number): void {
+  if (expected === 'any') return;
+  const wanted = expected === 'no-stream' ? 0 : expected;
+  if (wanted !== actual) throw logErrors.conflict(stream, expected, actual);
+}
+
+export interface PreparedEvent {
+  readonly type: string;
+  readonly dataBytes: Buffer;
+}
+
+export interface PreparedAppend {
+  readonly stream: string;
+  readonly events: readonly PreparedEvent[];
+  readonly expectedVersion: ExpectedVersion;
+  readonly idempotencyKey: string | undefined;
+}
+
+/** Validates an append and encodes each event's data once; backends store these bytes as they are. */
+export function prepareAppend(stream: string, events: readonly NewEvent[], options: AppendOptions): PreparedAppend {
+  checkStreamName(stream);
+  if (options === null || typeof options !== 'object') throw logErrors.invalidAppend('options with an expectedVersion are required');
+  checkExpectedVersion(options.expectedVersion);
+  const key = options.idempotencyKey;
+  if (key !== undefined && (typeof key !== 'string' || key.length === 0 || Buffer.byteLength(key) > limits.idempotencyKeyBytesMax)) {
+    throw logErrors.invalidAppend(`idempotencyKey must be a non-empty string of at most ${limits.idempotencyKeyBytesMax} bytes`);
+  }
+  if (!Array.isArray(events) || events.length === 0) throw logErrors.invalidAppend('it must hold at least one event');
+  if (events.length > limits.appendEventsMax) {
+    throw logErrors.appendTooLarge(stream, `${events.length} events; at most ${limits.appendEventsMax} per append`);
+  }
+  let totalBytes = 0;
+  const prepared = events.map((event, index): PreparedEvent => {
+    if (event === null || typeof event !== 'object') throw logErrors.invalidAppend(`event ${index} is not an object`);
+    const { type } = event;
+    if (typeof type !== 'string' || !EVENT_TYPE.test(type) || Buffer.byteLength(type) > limits.eventTypeBytesMax) {
+      throw logErrors.invalidAppend(
+        `event ${index} has type ${JSON.stringify(type)}; a type is a name of letters, digits and _ . : - of at most ${limits.eventTypeBytesMax} bytes`,
+      );
+    }
+    let dataBytes: Buffer;
+    try {
+      dataBytes = packr.pack(event.data);
+    } catch (error) {
+      throw logErrors.invalidAppend(`event ${index} has data msgpack cannot encode (${(error as Error).message})`);
+    }
+    if (dataBytes.length > limits.eventDataBytesMax) throw logErrors.eventTooLarge(stream, index, dataBytes.length, limits.eventDataBytesMax);
+    totalBytes += dataBytes.length + type.length;
+    return { type, dataBytes };
+  });
+  if (totalBytes > limits.appendBytesMax) {
+    throw logErrors.appendTooLarge(stream, `${totalBytes} bytes of events; at most ${limits.appendBytesMax} per append`);
+  }
+  return { stream, events: prepared, expectedVersion: options.expectedVersion, idempotencyKey: key };
+}
+
+export function checkSnapshot(snapshot: Omit<Snapshot, 'timestampMs'>, streamVersion: number): Buffer {
+  if (snapshot === null || typeof snapshot !== 'object') throw logErrors.invalidSnapshot(String(snapshot), 'not an object');
+  checkStreamName(snapshot.stream);
+  const { stream, seq } = snapshot;
+  if (!Number.isSafeInteger(seq) || seq < 1) throw logErrors.invalidSnapshot(stream, `seq must be an integer >= 1, not ${JSON.stringify(seq)}`);
+  if (seq > streamVersion) throw logErrors.invalidSnapshot(stream, `seq ${seq} is ahead of the stream, which is at version ${streamVersion}`);
+  let stateBytes: Buffer;
+  try {
+    stateBytes = packr.pack(snapshot.state);
+  } catch (error) {
+    throw logErrors.invalidSnapshot(stream, `msgpack cannot encode the state (${(error as Error).message})`);
+  }
+  if (stateBytes.length > limits.snapshotBytesMax) {
+    throw logErrors.invalidSnapshot(stream, `the state encodes to ${stateBytes.length} bytes; the limit is ${limits.snapshotBytesMax}`);
+  }
+  return stateBytes;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Single-event records (memory and LMDB store one frame per event, keyed by global position).
+
+export function encodeRecord(stream: string, seq: number, timestampMs: number, event: PreparedEvent): Buffer {
+  return frame(packr.pack([LOG_FORMAT_VERSION, stream, seq, event.type, timestampMs, event.dataBytes]));
+}
+
+function checkFormat(version: unknown, where: string): void {
+  if (version !== LOG_FORMAT_VERSION) {
+    throw logErrors.corruptRecord(where, `log format ${JSON.stringify(version)}; this build reads format ${LOG_FORMAT_VERSION}`);
+  }
+}
+
+function decodeData(bytes: unknown, where: string): unknown {
+  if (!(bytes instanceof Uint8Array)) throw logErrors.corruptRecord(where, 'event data is not bytes');
+  try {
+    return packr.unpack(bytes);
+  } catch (error) {
+    throw logErrors.corruptRecord(where, `undecodable event data (${(error as Error).message})`);
+  }
+}
+
+export function decodeRecord(bytes: Uint8Array, position: number): LogRecord {
+  const where = `position ${position}`;
+  const body = unframe(bytes, where);
+  if (!Array.isArray(body) || body.length !== 6) throw logErrors.corruptRecord(where, 'not a record');
+  const [formatVersion, stream, seq, type, timestampMs, dataBytes] = body as unknown[];
+  checkFormat(formatVersion, where);
+  if (typeof stream !== 'string' || typeof type !== 'string' || !Number.isSafeInteger(seq) || typeof timestampMs !== 'number') {
+    throw logErrors.corruptRecord(where, 'record fields have the wrong types');
+  }
+  return { position, stream, seq: seq as number, type, timestampMs, data: decodeData(dataBytes, where), formatVersion: LOG_FORMAT_VERSION };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batches (JetStream stores one message per append, which is what makes an append atomic there).
+
+export type DecodedBatch =
+  | {
+      readonly kind: 'events';
+      readonly stream: string;
+      readonly firstSeq: number;
+      readonly timestampMs: number;
+      readonly idempotencyKey: string | undefined;
+      readonly events: ReadonlyArray<{ readonly type: string; readonly data: unknown }>;
+    }
+  | { readonly kind: 'tombstone'; readonly stream: string; readonly timestampMs: number };
+
+const BATCH_EVENTS = 0;
+const BATCH_TOMBSTONE = 1;
+
+export function encodeBatch(append: PreparedAppend, firstSeq: number, timestampMs: number): Buffer {
+  const events = append.events.map((event) => [event.type, event.dataBytes]);
+  return frame(packr.pack([LOG_FORMAT_VERSION, BATCH_EVENTS, append.stream, firstSeq, timestampMs, append.idempotencyKey ?? null, events]));
+}
+
+export function encodeTombstone(stream: string, timestampMs: number): Buffer {
+  return frame(packr.pack([LOG_FORMAT_VERSION, BATCH_TOMBSTONE, stream, timestampMs]));
+}
+
+export function decodeBatch(bytes: Uint8Array, where: string): DecodedBatch {
+  const body = unframe(bytes, where);
+  if (!Array.isArray(body)) throw logErrors.corruptRecord(where, 'not a batch');
+  const [formatVersion, kind, stream] = body as unknown[];
+  checkFormat(formatVersion, where);
+  if (typeof stream !== 'string') throw logErrors.corruptRecord(where, 'batch has no stream name');
+  if (kind === BATCH_TOMBSTONE && body.length === 4 && typeof body[3] === 'number') {
+    return { kind: 'tombstone', stream, timestampMs: body[3] };
+  }
+  const [, , , firstSeq, timestampMs, key, events] = body as unknown[];
+  if (kind !== BATCH_EVENTS || body.length !== 7 || !Number.isSafeInteger(firstSeq) || typeof timestampMs !== 'number' || !Array.isArray(events)) {
+    throw logErrors.corruptRecord(where, 'batch fields have the wrong types');
+  }
+  return {
+    kind: 'events',
+    stream,
+    firstSeq: firstSeq as number,
+    timestampMs,
+    idempotencyKey: typeof key === 'string' ? key : undefined,
+    events: events.map((event: unknown) => {
+      if (!Array.isArray(event) || typeof event[0] !== 'string') throw logErrors.corruptRecord(where, 'batch event is malformed');
+      return { type: event[0], data: decodeData(event[1], where) };
+    }),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshots.
+
+export function encodeSnapshot(stream: string, seq: number, timestampMs: number, stateBytes: Buffer): Buffer {
+  return frame(packr.pack([LOG_FORMAT_VERSION, stream, seq, timestampMs, stateBytes]));
+}
+
+export function decodeSnapshot(bytes: Uint8Array, stream: string): Snapshot {
+  const where = `snapshot of '${stream}'`;
+  const body = unframe(bytes, where);
+  if (!Array.isArray(body) || body.length !== 5) throw logErrors.corruptRecord(where, 'not a snapshot');
+  const [formatVersion, storedStream, seq, timestampMs, stateBytes] = body as unknown[];
+  checkFormat(formatVersion, where);
+  if (storedStream !== stream || !Number.isSafeInteger(seq) || typeof timestampMs !== 'number') {
+    throw logErrors.corruptRecord(where, 'snapshot fields have the wrong types or name another stream');
+  }
+  return { stream, seq: seq as number, timestampMs, state: decodeData(stateBytes, where) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Planning an append for the backends that store one record per event under a position they
+// assign themselves (memory, LMDB).
+
+export interface StreamHead {
+  /** Events in the stream. */
+  version: number;
+  deleted: boolean;
+}
+
+export interface PlannedRecord {
+  readonly position: number;
+  readonly seq: number;
+  readonly frame: Buffer;
+}
+
+/** Checks the head against the append and lays out its records from `lastPosition + 1` on. */
+export function planRecords(
+  append: PreparedAppend,
+  head: StreamHead,
+  lastPosition: number,
+  timestampMs: number,
+): { records: PlannedRecord[]; result: AppendResult } {
+  if (head.deleted) throw logErrors.streamDeleted(append.stream);
+  checkVersion(append.stream, append.expectedVersion, head.version);
+  const records = append.events.map((event, index): PlannedRecord => {
+    const seq = head.version + index + 1;
+    return { position: lastPosition + index + 1, seq, frame: encodeRecord(append.stream, seq, timestampMs, event) };
+  });
+  const last = records[records.length - 1];
+  assert(last !== undefined, 'an append has at least one event');
+  const result: AppendResult = {
+    stream: append.stream,
+    firstSeq: head.version + 1,
+    lastSeq: last.seq,
+    lastPosition: last.position,
+    duplicate: false,
+  };
+  return { records, result };
+}

@@ -1,0 +1,357 @@
+/**
+ * The LMDB log: Kindling's embedded default, one directory on one machine, no server.
+ *
+ * Owns: the files under its directory, and the single-writer lock on them. Talks to: lmdb-js, which
+ * batches every write made in one event-loop turn into one transaction and commits it on a
+ * background thread — Kindling's group commit.
+ *
+ * Layout (four named databases in one environment):
+ *  - `records`:   position → framed record (codec.ts). Positions are assigned here, in append order.
+ *  - `streams`:   [stream, seq] → position, so one stream reads in seq order without a scan.
+ *  - `meta`:      ['deleted', stream] → version at deletion; ['key', stream, key] → AppendResult.
+ *  - `snapshots`: stream → framed snapshot.
+ *
+ * Invariants (beyond those of log.ts):
+ *  1. Only one handle in one process writes a directory (a pid lock file). That is what lets stream
+ *     heads and the next position live in memory, so an append is checked and laid out
+ *     synchronously and all appends of a turn join one transaction.
+ *  2. `durability: 'fsync'` (the default) opens LMDB with `overlappingSync: false`: a commit returns
+ *     only after fsync, so an append's promise means the events are on disk.
+ *  3. If a commit fails, the in-memory heads may be ahead of the disk. New appends are refused with
+ *     LOG_UNAVAILABLE until every write in flight has settled; then heads are reloaded from disk and
+ *     appends resume. A stream therefore never gets a gap in its sequence numbers.
+ */
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Database, type Key, type RootDatabase, open } from 'lmdb';
+import { assert } from '../src/lib/errors.js';
+import { limits } from '../src/lib/limits.js';
+import {
+  checkSnapshot,
+  checkStreamName,
+  decodeRecord,
+  decodeSnapshot,
+  encodeSnapshot,
+  planRecords,
+  prepareAppend,
+  type StreamHead,
+} from './codec.js';
+import { LogError, logErrors } from './errors.js';
+import type { AppendOptions, AppendResult, Clock, EventLog, LogRecord, NewEvent, ReadAllOptions, ReadStreamOptions, Snapshot, Tail } from './log.js';
+import { CommitSignal, pollingTail } from './tail.js';
+
+export interface LmdbLogOptions {
+  /** A directory; created if missing. */
+  readonly path: string;
+  /**
+   * `'fsync'` (default): an append resolves once its transaction is flushed to disk; nothing
+   * acknowledged is lost to a process crash, an OS crash or a power cut.
+   * `'relaxed'`: an append resolves once its transaction is committed, and LMDB flushes it an
+   * instant later. A process crash (`kill -9`) still loses nothing; an OS crash or power cut loses
+   * the appends acknowledged since the last flush — in practice the last few milliseconds — and
+   * leaves the log consistent at that earlier point.
+   */
+  readonly durability?: 'fsync' | 'relaxed';
+  readonly clock?: Clock;
+}
+
+interface CachedHead extends StreamHead {
+  /** Appends to this stream whose commit has not settled; such a head is never evicted. */
+  inFlight: number;
+}
+
+const openPaths = new Set<string>();
+
+export class LmdbLog implements EventLog {
+  readonly backend = 'lmdb';
+  readonly path: string;
+  readonly #clock: Clock;
+  readonly #root: RootDatabase;
+  readonly #records: Database<Buffer, number>;
+  readonly #streams: Database<number, [string, number]>;
+  readonly #meta: Database<unknown, Key>;
+  readonly #snapshots: Database<Buffer, string>;
+  readonly #signal = new CommitSignal();
+  readonly #heads = new Map<string, CachedHead>();
+  /** Appends with an idempotency key whose commit has not settled, by `stream \0 key`. */
+  readonly #pendingKeys = new Map<string, Promise<AppendResult>>();
+  readonly #lockPath: string;
+  #lastPosition: number;
+  #inFlight = 0;
+  #failure: LogError | undefined;
+  #closed = false;
+
+  private constructor(options: LmdbLogOptions) {
+    this.path = options.path;
+    this.#clock = options.clock ?? Date.now;
+    mkdirSync(this.path, { recursive: true });
+    this.#lockPath = join(this.path, 'kindling.lock');
+    acquireLock(this.path, this.#lockPath);
+    try {
+      this.#root = open({
+        path: join(this.path, 'log.mdb'),
+        maxDbs: 8,
+        overlappingSync: options.durability === 'relaxed',
+      });
+      this.#records = this.#root.openDB<Buffer, number>({ name: 'records', encoding: 'binary' });
+      this.#streams = this.#root.openDB<number, [string, number]>({ name: 'streams' });
+      this.#meta = this.#root.openDB<unknown, Key>({ name: 'meta' });
+      this.#snapshots = this.#root.openDB<Buffer, string>({ name: 'snapshots', encoding: 'binary' });
+      this.#lastPosition = this.#readLastPosition();
+    } catch (error) {
+      releaseLock(this.path, this.#lockPath);
+      throw error;
+    }
+  }
+
+  static async open(options: LmdbLogOptions): Promise<LmdbLog> {
+    return new LmdbLog(options);
+  }
+
+  append(stream: string, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult> {
+    try {
+      this.#assertWritable();
+      const prepared = prepareAppend(stream, events, options);
+      const key = prepared.idempotencyKey;
+      if (key === undefined) return this.#write(prepared);
+      const pendingKey = `${stream}\u0000${key}`;
+      const pending = this.#pendingKeys.get(pendingKey);
+      if (pending !== undefined) return pending.then((result) => ({ ...result, duplicate: true }));
+      const prior = this.#meta.get(['key', stream, key]) as AppendResult | undefined;
+      if (prior !== undefined) return Promise.resolve({ ...prior, duplicate: true });
+      const written = this.#write(prepared);
+      this.#pendingKeys.set(pendingKey, written);
+      const forget = () => this.#pendingKeys.delete(pendingKey);
+      written.then(forget, forget);
+      return written;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Lays the append out synchronously (so every append of this turn joins one transaction). */
+  #write(prepared: ReturnType<typeof prepareAppend>): Promise<AppendResult> {
+    const head = this.#head(prepared.stream);
+    const { records, result } = planRecords(prepared, head, this.#lastPosition, this.#clock());
+    let committed: Promise<boolean> | undefined;
+    for (const record of records) {
+      this.#records.put(record.position, record.frame);
+      committed = this.#streams.put([prepared.stream, record.seq], record.position);
+    }
+    if (prepared.idempotencyKey !== undefined) committed = this.#meta.put(['key', prepared.stream, prepared.idempotencyKey], result);
+    assert(committed !== undefined, 'an append writes at least one record');
+    head.version = result.lastSeq;
+    head.inFlight += 1;
+    this.#lastPosition = result.lastPosition;
+    this.#inFlight += 1;
+    return committed.then(
+      () => {
+        this.#settled(head);
+        this.#signal.notify();
+        return result;
+      },
+      (error: unknown) => {
+        const failure = mapWriteError(error);
+        this.#failure ??= failure;
+        this.#settled(head);
+        throw failure;
+      },
+    );
+  }
+
+  #settled(head: CachedHead): void {
+    head.inFlight -= 1;
+    this.#inFlight -= 1;
+    if (this.#inFlight === 0 && this.#failure !== undefined) {
+      // Invariant 3: every write of the failed period has settled; the disk is the truth again.
+      this.#heads.clear();
+      this.#lastPosition = this.#readLastPosition();
+      this.#failure = undefined;
+    }
+  }
+
+  #head(stream: string): CachedHead {
+    const cached = this.#heads.get(stream);
+    if (cached !== undefined) {
+      // Refresh its place in the eviction order.
+      this.#heads.delete(stream);
+      this.#heads.set(stream, cached);
+      return cached;
+    }
+    const deletedAt = this.#meta.get(['deleted', stream]);
+    let version = 0;
+    for (const key of this.#streams.getKeys({ start: [stream, Number.MAX_SAFE_INTEGER], end: [stream, 0], reverse: true, limit: 1 })) {
+      version = key[1];
+    }
+    const head: CachedHead = { version, deleted: deletedAt !== undefined, inFlight: 0 };
+    this.#heads.set(stream, head);
+    if (this.#heads.size > limits.streamHeadCacheMax) this.#evictHeads();
+    return head;
+  }
+
+  #evictHeads(): void {
+    for (const [stream, head] of this.#heads) {
+      if (this.#heads.size <= limits.streamHeadCacheMax * 0.9) return;
+      if (head.inFlight === 0) this.#heads.delete(stream);
+    }
+  }
+
+  #readLastPosition(): number {
+    for (const key of this.#records.getKeys({ reverse: true, limit: 1 })) return key;
+    return 0;
+  }
+
+  async readStream(stream: string, options: ReadStreamOptions = {}): Promise<LogRecord[]> {
+    this.#assertOpen();
+    checkStreamName(stream);
+    const from = Math.max(1, options.fromSeq ?? 1);
+    const limit = Math.min(options.limit ?? limits.readRecordsMax, limits.readRecordsMax);
+    const out: LogRecord[] = [];
+    for (const { value: position } of this.#streams.getRange({ start: [stream, from], end: [stream, Number.MAX_SAFE_INTEGER], limit })) {
+      out.push(this.#readRecord(position));
+    }
+    return out;
+  }
+
+  async streamVersion(stream: string): Promise<number> {
+    this.#assertOpen();
+    checkStreamName(stream);
+    let version = 0;
+    for (const key of this.#streams.getKeys({ start: [stream, Number.MAX_SAFE_INTEGER], end: [stream, 0], reverse: true, limit: 1 })) {
+      version = key[1];
+    }
+    return version;
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<LogRecord[]> {
+    this.#assertOpen();
+    const limit = Math.min(options.limit ?? limits.readRecordsMax, limits.readRecordsMax);
+    const after = options.after ?? 0;
+    const out: LogRecord[] = [];
+    for (const { key, value } of this.#records.getRange({ start: Math.floor(after) + 1, limit })) {
+      out.push(decodeRecord(value, key));
+    }
+    return out;
+  }
+
+  async headPosition(): Promise<number> {
+    this.#assertOpen();
+    return this.#readLastPosition();
+  }
+
+  tail(options: { readonly after?: number } = {}): Tail {
+    this.#assertOpen();
+    return pollingTail((after, limit) => this.readAll({ after, limit }), this.#signal, options.after ?? 0);
+  }
+
+  async saveSnapshot(snapshot: Omit<Snapshot, 'timestampMs'>): Promise<void> {
+    this.#assertWritable();
+    const stream = snapshot?.stream;
+    checkStreamName(stream);
+    const stateBytes = checkSnapshot(snapshot, this.#head(stream).version);
+    await this.#snapshots.put(stream, encodeSnapshot(stream, snapshot.seq, this.#clock(), stateBytes)).catch((error: unknown) => {
+      throw mapWriteError(error);
+    });
+  }
+
+  async loadSnapshot(stream: string): Promise<Snapshot | undefined> {
+    this.#assertOpen();
+    checkStreamName(stream);
+    const bytes = this.#snapshots.get(stream);
+    return bytes === undefined ? undefined : decodeSnapshot(bytes, stream);
+  }
+
+  async deleteStream(stream: string): Promise<void> {
+    this.#assertWritable();
+    checkStreamName(stream);
+    const head = this.#head(stream);
+    head.deleted = true;
+    head.inFlight += 1;
+    this.#inFlight += 1;
+    const deleted = this.#root.transaction(() => {
+      for (const { key, value: position } of this.#streams.getRange({ start: [stream, 0], end: [stream, Number.MAX_SAFE_INTEGER] })) {
+        this.#records.removeSync(position);
+        this.#streams.removeSync(key);
+      }
+      for (const key of this.#meta.getKeys({ start: ['key', stream], end: ['key', stream, '\uffff'] })) this.#meta.removeSync(key);
+      this.#meta.putSync(['deleted', stream], head.version);
+      this.#snapshots.removeSync(stream);
+    });
+    try {
+      await deleted;
+    } catch (error) {
+      const failure = mapWriteError(error);
+      this.#failure ??= failure;
+      throw failure;
+    } finally {
+      this.#settled(head);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#signal.close();
+    await this.#root.close();
+    releaseLock(this.path, this.#lockPath);
+  }
+
+  #readRecord(position: number): LogRecord {
+    const bytes = this.#records.get(position);
+    if (bytes === undefined) throw logErrors.corruptRecord(`position ${position}`, 'the stream index points at a missing record');
+    return decodeRecord(bytes, position);
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw logErrors.closed();
+  }
+
+  #assertWritable(): void {
+    this.#assertOpen();
+    if (this.#failure !== undefined) throw logErrors.unavailable(`recovering from a failed write (${this.#failure.message})`, this.#failure);
+  }
+}
+
+function mapWriteError(error: unknown): LogError {
+  if (error instanceof LogError) return error;
+  const text = String((error as Error)?.message ?? error);
+  if (/MDB_MAP_FULL|ENOSPC|No space left/i.test(text)) return logErrors.storageFull(text, error);
+  return logErrors.unavailable(`an LMDB write failed (${text})`, error);
+}
+
+/**
+ * One writer per directory (invariant 1). A lock left by a process that died (`kill -9`) is taken
+ * over: its pid no longer runs.
+ */
+function acquireLock(path: string, lockPath: string): void {
+  if (openPaths.has(path)) throw logErrors.locked(path, 'this process');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lockPath, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      openPaths.add(path);
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const holder = Number.parseInt(readFileSync(lockPath, 'utf8'), 10);
+      if (Number.isInteger(holder) && holder !== process.pid && isAlive(holder)) throw logErrors.locked(path, `process ${holder}`);
+      rmSync(lockPath, { force: true });
+    }
+  }
+  throw logErrors.locked(path, 'another process that keeps re-creating its lock');
+}
+
+function releaseLock(path: string, lockPath: string): void {
+  openPaths.delete(path);
+  rmSync(lockPath, { force: true });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The whole test suite, as `npm test` and CI run it: make sure nats-server is present, compile the
+# TypeScript into build/, run tap over the compiled tests, and close with one plain
+# "N passed, N failed" line. Arguments are passed on to tap (e.g. one compiled test file).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+# The JetStream tests need Debian's nats-server (2.9+). Install it when we can; otherwise say
+# exactly what to install. Never skip those tests silently.
+if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ] && [ -z "${NATS_SERVER:-}" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "nats-server is missing: installing Debian's package (apt-get install -y nats-server)"
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null; }; then
+      echo "error: could not install nats-server with apt-get; install it yourself (apt-get install -y nats-server) and rerun" >&2
+      exit 1
+    fi
+    # The package enables a system service on port 4222; the tests start their own servers.
+    systemctl disable --now nats-server >/dev/null 2>&1 || true
+  else
+    echo "error: nats-server is not installed. Install it with 'sudo apt-get install -y nats-server'" >&2
+    echo "       (Debian/Ubuntu), or point NATS_SERVER at a nats-server 2.9+ binary, then rerun." >&2
+    exit 1
+  fi
+fi
+
+rm -rf build
+./node_modules/.bin/tsc -p tsconfig.json || exit 1
+
+out=$(mktemp)
+./node_modules/.bin/tap "$@" 2>&1 | tee "$out"
+rc=${PIPESTATUS[0]}
+# tap's own closing line is "# { total: N, pass: N, fail: N, ... }" (test points); say it plainly.
+node -e '
+  const text = require("fs").readFileSync(process.argv[1], "utf8");
+  const m = [...text.matchAll(/^# \{ total: \d+(.*)\}$/gm)].pop();
+  const get = (k) => Number(((m ? m[1] : "").match(new RegExp(k + ": (\\d+)")) || [])[1] || 0);
+  console.log(`${get("pass")} passed, ${get("fail")} failed, ${get("skip")} skipped`);
+' "$out"
+rm -f "$out"
+exit "$rc"
