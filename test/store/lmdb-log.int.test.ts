@@ -1,0 +1,118 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { open } from 'lmdb';
+import t from 'tap';
+import { LogErrorCode } from '../../store/errors.js';
+import { LmdbLog } from '../../store/lmdb.js';
+
+const root = mkdtempSync(join(tmpdir(), 'kindling-lmdb-'));
+t.teardown(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+const dir = () => join(root, `log-${n++}`);
+
+t.test('lmdb log: everything survives a close and reopen', async (t) => {
+  const path = dir();
+  const first = await LmdbLog.open({ path });
+  await first.append('run:a', [{ type: 'A', data: { n: 1 } }, { type: 'B', data: { n: 2 } }], { expectedVersion: 'no-stream', idempotencyKey: 'k1' });
+  await first.append('run:b', [{ type: 'C', data: { n: 3 } }], { expectedVersion: 'no-stream' });
+  await first.append('run:gone', [{ type: 'D', data: {} }], { expectedVersion: 'no-stream' });
+  await first.saveSnapshot({ stream: 'run:a', seq: 2, state: { folded: true } });
+  await first.deleteStream('run:gone');
+  const before = await first.readAll();
+  await first.close();
+
+  const second = await LmdbLog.open({ path });
+  t.teardown(() => second.close());
+  t.same(await second.readAll(), before);
+  t.equal(await second.streamVersion('run:a'), 2);
+  t.match(await second.loadSnapshot('run:a'), { seq: 2, state: { folded: true } });
+  t.match(await second.append('run:a', [{ type: 'A', data: { n: 1 } }], { expectedVersion: 'no-stream', idempotencyKey: 'k1' }), {
+    duplicate: true,
+    lastSeq: 2,
+  });
+  await t.rejects(second.append('run:gone', [{ type: 'E', data: {} }], { expectedVersion: 'any' }), { code: LogErrorCode.StreamDeleted });
+  const next = await second.append('run:b', [{ type: 'F', data: {} }], { expectedVersion: 1 });
+  t.ok(next.lastPosition > (before.at(-1)?.position ?? 0), 'positions continue after the reopen');
+});
+
+t.test('lmdb log: one writer per directory', async (t) => {
+  const path = dir();
+  const log = await LmdbLog.open({ path });
+  await t.rejects(LmdbLog.open({ path }), { code: LogErrorCode.Locked, message: /already open in this process/ });
+  await log.close();
+  const again = await LmdbLog.open({ path });
+  await again.close();
+  // A lock left behind by a process that no longer runs (say, after kill -9) is taken over.
+  writeFileSync(join(path, 'kindling.lock'), '2147483646');
+  const afterCrash = await LmdbLog.open({ path });
+  await afterCrash.close();
+  // A lock held by a live process is respected.
+  writeFileSync(join(path, 'kindling.lock'), String(process.ppid));
+  await t.rejects(LmdbLog.open({ path }), { code: LogErrorCode.Locked, message: new RegExp(`process ${process.ppid}`) });
+  rmSync(join(path, 'kindling.lock'));
+});
+
+t.test('lmdb log: a corrupted record stops reads loudly and leaves the rest readable', async (t) => {
+  const path = dir();
+  const log = await LmdbLog.open({ path });
+  await log.append('run:ok', [{ type: 'Fine', data: { n: 1 } }], { expectedVersion: 'no-stream' });
+  const damaged = await log.append('run:bad', [{ type: 'Damaged', data: { secret: 'x'.repeat(40) } }], { expectedVersion: 'no-stream' });
+  await log.append('run:ok', [{ type: 'Fine', data: { n: 2 } }], { expectedVersion: 1 });
+  await log.close();
+
+  // Flip one byte inside the stored record, as bit rot would.
+  const env = open({ path: join(path, 'log.mdb'), maxDbs: 8 });
+  const records = env.openDB<Buffer, number>({ name: 'records', encoding: 'binary' });
+  const bytes = Buffer.from(records.get(damaged.lastPosition) as Buffer);
+  bytes[bytes.length - 5] = (bytes[bytes.length - 5] as number) ^ 0x40;
+  await records.put(damaged.lastPosition, bytes);
+  await env.close();
+
+  const reopened = await LmdbLog.open({ path });
+  t.teardown(() => reopened.close());
+  await t.rejects(reopened.readStream('run:bad'), {
+    code: LogErrorCode.CorruptRecord,
+    message: new RegExp(`position ${damaged.lastPosition}: checksum mismatch`),
+  });
+  await t.rejects(reopened.readAll(), { code: LogErrorCode.CorruptRecord });
+  t.same((await reopened.readStream('run:ok')).map((r) => r.data), [{ n: 1 }, { n: 2 }], 'other streams read fine');
+  t.equal((await reopened.readAll({ after: damaged.lastPosition })).length, 1, 'the log past the damage reads fine');
+  const tail = reopened.tail({ after: 0 });
+  const seen: string[] = [];
+  await t.rejects(
+    (async () => {
+      for await (const record of tail) seen.push(record.type);
+    })(),
+    { code: LogErrorCode.CorruptRecord },
+    'a tail stops at the damaged record instead of skipping it',
+  );
+  t.same(seen, []);
+});
+
+t.test('lmdb log: relaxed durability reads and writes like the default', async (t) => {
+  const path = dir();
+  const log = await LmdbLog.open({ path, durability: 'relaxed' });
+  const results = await Promise.all(
+    Array.from({ length: 50 }, (_, i) => log.append(`run:${i % 5}`, [{ type: 'Relaxed', data: { i } }], { expectedVersion: 'any' })),
+  );
+  t.equal(new Set(results.map((r) => r.lastPosition)).size, 50);
+  await log.close();
+  const reopened = await LmdbLog.open({ path });
+  t.equal((await reopened.readAll()).length, 50);
+  await reopened.close();
+});
+
+t.test('lmdb log: appends made in one turn share a transaction and all commit', async (t) => {
+  const path = dir();
+  const log = await LmdbLog.open({ path });
+  t.teardown(() => log.close());
+  const streams = 200;
+  const results = await Promise.all(
+    Array.from({ length: streams }, (_, i) =>
+      log.append(`run:${i}`, [{ type: 'First', data: { i } }, { type: 'Second', data: { i } }], { expectedVersion: 'no-stream' }),
+    ),
+  );
+  t.same(results.map((r) => r.lastPosition), Array.from({ length: streams }, (_, i) => 2 * i + 2), 'positions are dense and in call order');
+  for (let i = 0; i < streams; i += 37) t.equal(await log.streamVersion(`run:${i}`), 2);
+});

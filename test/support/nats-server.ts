@@ -1,0 +1,102 @@
+/**
+ * Starts a real `nats-server` with JetStream for a test or a benchmark: a free loopback port, a
+ * temporary store directory, and `stop()` / `restart()` on the same port and directory.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+
+export interface NatsServer {
+  readonly url: string;
+  readonly port: number;
+  readonly storeDir: string;
+  /** Stops the server (SIGTERM); the store directory stays for a restart. */
+  stop(): Promise<void>;
+  /** Kills the server (SIGKILL), as a crash would; the store directory stays for a restart. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port with the same store. */
+  restart(): Promise<void>;
+  /** Stops it and removes its store. */
+  dispose(): Promise<void>;
+}
+
+export function findNatsServer(): string {
+  const candidates = [process.env.NATS_SERVER, ...(process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, 'nats-server')), '/usr/sbin/nats-server'];
+  for (const candidate of candidates) {
+    if (candidate === undefined || candidate === '') continue;
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {}
+  }
+  throw new Error(
+    "nats-server is not installed: install Debian's package with 'apt-get install -y nats-server' (or set NATS_SERVER to a nats-server 2.9+ binary)",
+  );
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export async function startNatsServer(): Promise<NatsServer> {
+  const binary = findNatsServer();
+  const port = await freePort();
+  const storeDir = mkdtempSync(join(tmpdir(), 'kindling-nats-'));
+  let child: ChildProcess | undefined;
+
+  const start = async () => {
+    const proc = spawn(binary, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child = proc;
+    await new Promise<void>((resolve, reject) => {
+      let output = '';
+      const timer = setTimeout(() => reject(new Error(`nats-server did not become ready in 15 s:\n${output}`)), 15_000);
+      proc.stderr?.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('Server is ready')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      proc.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`nats-server exited with ${code} before it was ready:\n${output}`));
+      });
+    });
+    proc.stderr?.resume();
+  };
+
+  const stopWith = async (signal: NodeJS.Signals) => {
+    const proc = child;
+    child = undefined;
+    if (proc === undefined || proc.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      proc.once('exit', () => resolve());
+      proc.kill(signal);
+    });
+  };
+  const stop = () => stopWith('SIGTERM');
+
+  await start();
+  return {
+    url: `127.0.0.1:${port}`,
+    port,
+    storeDir,
+    stop,
+    kill: () => stopWith('SIGKILL'),
+    restart: start,
+    async dispose() {
+      await stop();
+      rmSync(storeDir, { recursive: true, force: true });
+    },
+  };
+}
