@@ -12,7 +12,7 @@ import { Packr } from 'msgpackr';
 import { assert } from '../src/lib/errors.js';
 import { limits } from '../src/lib/limits.js';
 import { logErrors } from './errors.js';
-import { type AppendOptions, type AppendResult, type ExpectedVersion, LOG_FORMAT_VERSION, type LogRecord, type NewEvent, type Snapshot } from './log.js';
+import { type AppendOptions, type AppendResult, type ExpectedVersion, LOG_FORMAT_VERSION, type LogRecord, type NewEvent, type ReadAllOptions, type ReadStreamOptions, type Snapshot } from './log.js';
 
 /**
  * Plain msgpack (no record extension), so stored bytes are readable by any msgpack decoder, and
@@ -125,6 +125,28 @@ export function prepareAppend(stream: string, events: readonly NewEvent[], optio
     throw logErrors.appendTooLarge(stream, `${totalBytes} bytes of events; at most ${limits.appendBytesMax} per append`);
   }
   return { stream, events: prepared, expectedVersion: options.expectedVersion, idempotencyKey: key };
+}
+
+function wholeNumber(value: unknown, name: string, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isSafeInteger(value) || (value as number) < min) throw logErrors.invalidRead(`${name} must be a whole number >= ${min}, not ${JSON.stringify(value)}`);
+  return value as number;
+}
+
+/** Checks a read's limit and caps it at `limits.readRecordsMax`. */
+export function readLimit(limit: unknown): number {
+  return Math.min(wholeNumber(limit, 'limit', 1) ?? limits.readRecordsMax, limits.readRecordsMax);
+}
+
+/** Checks a `readStream` call and resolves the window it asks for. */
+export function streamWindow(stream: string, options: ReadStreamOptions): { from: number; limit: number } {
+  checkStreamName(stream);
+  return { from: wholeNumber(options.fromSeq, 'fromSeq', 1) ?? 1, limit: readLimit(options.limit) };
+}
+
+/** Checks a `readAll` call and resolves the window it asks for. */
+export function logWindow(options: ReadAllOptions): { after: number; limit: number } {
+  return { after: wholeNumber(options.after, 'after', 0) ?? 0, limit: readLimit(options.limit) };
 }
 
 export function checkSnapshot(snapshot: Omit<Snapshot, 'timestampMs'>, streamVersion: number): Buffer {

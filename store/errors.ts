@@ -11,6 +11,8 @@ export const LogErrorCode = {
   InvalidStreamName: 'LOG_INVALID_STREAM_NAME',
   /** An event, an append or its options are malformed (empty append, bad type, bad version). */
   InvalidAppend: 'LOG_INVALID_APPEND',
+  /** A read's options are malformed (a limit or position that is not a whole number). */
+  InvalidRead: 'LOG_INVALID_READ',
   /** One event's data is larger than `limits.eventDataBytesMax`. */
   EventTooLarge: 'LOG_EVENT_TOO_LARGE',
   /** An append holds more events or bytes than one append may. */
@@ -59,6 +61,7 @@ export const logErrors = {
   invalidStreamName: (name: unknown, why: string) =>
     new LogError(LogErrorCode.InvalidStreamName, `invalid stream name ${JSON.stringify(name)}: ${why}`),
   invalidAppend: (why: string) => new LogError(LogErrorCode.InvalidAppend, `invalid append: ${why}`),
+  invalidRead: (why: string) => new LogError(LogErrorCode.InvalidRead, `invalid read: ${why}`),
   eventTooLarge: (stream: string, index: number, bytes: number, max: number) =>
     new LogError(
       LogErrorCode.EventTooLarge,

@@ -46,8 +46,10 @@ import {
   encodeBatch,
   encodeSnapshot,
   encodeTombstone,
+  logWindow,
   type PreparedAppend,
   prepareAppend,
+  streamWindow,
 } from './codec.js';
 import { LogError, LogErrorCode, logErrors } from './errors.js';
 import type { AppendOptions, AppendResult, Clock, EventLog, LogRecord, NewEvent, ReadAllOptions, ReadStreamOptions, Snapshot, Tail } from './log.js';
@@ -325,9 +327,7 @@ export class JetStreamLog implements EventLog {
 
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<LogRecord[]> {
     this.#assertOpen();
-    checkStreamName(stream);
-    const from = Math.max(1, options.fromSeq ?? 1);
-    const limit = Math.min(options.limit ?? limits.readRecordsMax, limits.readRecordsMax);
+    const { from, limit } = streamWindow(stream, options);
     const out: LogRecord[] = [];
     for await (const message of this.#messages(this.#subject(stream), 1)) {
       const batch = decodeBatch(message.data, `message ${message.seq}`);
@@ -350,8 +350,7 @@ export class JetStreamLog implements EventLog {
 
   async readAll(options: ReadAllOptions = {}): Promise<LogRecord[]> {
     this.#assertOpen();
-    const after = options.after ?? 0;
-    const limit = Math.min(options.limit ?? limits.readRecordsMax, limits.readRecordsMax);
+    const { after, limit } = logWindow(options);
     const out: LogRecord[] = [];
     const fromSeq = Math.max(1, Math.floor(after / POSITION_STRIDE));
     for await (const message of this.#messages(`${this.#subjectPrefix}.*`, fromSeq)) {

@@ -32,9 +32,11 @@ import {
   decodeRecord,
   decodeSnapshot,
   encodeSnapshot,
+  logWindow,
   planRecords,
   prepareAppend,
   type StreamHead,
+  streamWindow,
 } from './codec.js';
 import { LogError, logErrors } from './errors.js';
 import type { AppendOptions, AppendResult, Clock, EventLog, LogRecord, NewEvent, ReadAllOptions, ReadStreamOptions, Snapshot, Tail } from './log.js';
@@ -203,9 +205,7 @@ export class LmdbLog implements EventLog {
 
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<LogRecord[]> {
     this.#assertOpen();
-    checkStreamName(stream);
-    const from = Math.max(1, options.fromSeq ?? 1);
-    const limit = Math.min(options.limit ?? limits.readRecordsMax, limits.readRecordsMax);
+    const { from, limit } = streamWindow(stream, options);
     const out: LogRecord[] = [];
     for (const { value: position } of this.#streams.getRange({ start: [stream, from], end: [stream, Number.MAX_SAFE_INTEGER], limit })) {
       out.push(this.#readRecord(position));
@@ -225,10 +225,9 @@ export class LmdbLog implements EventLog {
 
   async readAll(options: ReadAllOptions = {}): Promise<LogRecord[]> {
     this.#assertOpen();
-    const limit = Math.min(options.limit ?? limits.readRecordsMax, limits.readRecordsMax);
-    const after = options.after ?? 0;
+    const { after, limit } = logWindow(options);
     const out: LogRecord[] = [];
-    for (const { key, value } of this.#records.getRange({ start: Math.floor(after) + 1, limit })) {
+    for (const { key, value } of this.#records.getRange({ start: after + 1, limit })) {
       out.push(decodeRecord(value, key));
     }
     return out;

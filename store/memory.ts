@@ -6,8 +6,7 @@
  * JetStream do and runs every record through the same checksum and decoder. Nothing survives the
  * process; `close()` discards everything.
  */
-import { limits } from '../src/lib/limits.js';
-import { checkSnapshot, checkStreamName, decodeRecord, decodeSnapshot, encodeSnapshot, planRecords, prepareAppend, type StreamHead } from './codec.js';
+import { checkSnapshot, checkStreamName, decodeRecord, decodeSnapshot, encodeSnapshot, logWindow, planRecords, prepareAppend, type StreamHead, streamWindow } from './codec.js';
 import { logErrors } from './errors.js';
 import type { AppendOptions, AppendResult, Clock, EventLog, LogRecord, NewEvent, ReadAllOptions, ReadStreamOptions, Snapshot, Tail } from './log.js';
 import { CommitSignal, pollingTail } from './tail.js';
@@ -57,11 +56,9 @@ export class MemoryLog implements EventLog {
 
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<LogRecord[]> {
     this.#assertOpen();
-    checkStreamName(stream);
+    const { from, limit } = streamWindow(stream, options);
     const state = this.#streams.get(stream);
     if (state === undefined || state.deleted) return [];
-    const from = Math.max(1, options.fromSeq ?? 1);
-    const limit = Math.min(options.limit ?? limits.readRecordsMax, limits.readRecordsMax);
     const positions = state.positions.slice(from - 1, from - 1 + limit);
     const first = this.#indexAfter(positions[0] === undefined ? Infinity : positions[0] - 1);
     const out: LogRecord[] = [];
@@ -81,8 +78,8 @@ export class MemoryLog implements EventLog {
 
   async readAll(options: ReadAllOptions = {}): Promise<LogRecord[]> {
     this.#assertOpen();
-    const limit = Math.min(options.limit ?? limits.readRecordsMax, limits.readRecordsMax);
-    const start = this.#indexAfter(options.after ?? 0);
+    const { after, limit } = logWindow(options);
+    const start = this.#indexAfter(after);
     return this.#log.slice(start, start + limit).map((entry) => decodeRecord(entry.frame, entry.position));
   }
 

@@ -259,6 +259,12 @@ export function logConformance(t: Test, harness: LogHarness): void {
       await t.rejects(log.append(name as string, [event('X')], { expectedVersion: 'any' }), { code: LogErrorCode.InvalidStreamName }, `name ${JSON.stringify(name)}`);
     }
     await t.rejects(log.readStream('bad name'), { code: LogErrorCode.InvalidStreamName });
+    for (const options of [{ fromSeq: 0 }, { limit: 0 }, { limit: 1.5 }, { fromSeq: Number.NaN }]) {
+      await t.rejects(log.readStream('run:good', options), { code: LogErrorCode.InvalidRead }, `readStream ${JSON.stringify(options)}`);
+    }
+    for (const options of [{ after: -1 }, { after: 0.5 }, { limit: -3 }]) {
+      await t.rejects(log.readAll(options), { code: LogErrorCode.InvalidRead }, `readAll ${JSON.stringify(options)}`);
+    }
     t.ok(await log.append('x'.repeat(limits.streamNameBytesMax), [event('X')], { expectedVersion: 'any' }), 'a name at the limit is fine');
     await log.deleteStream('x'.repeat(limits.streamNameBytesMax));
     const badAppends: Array<[unknown, unknown, string]> = [

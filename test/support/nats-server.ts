@@ -12,6 +12,8 @@ export interface NatsServer {
   readonly url: string;
   readonly port: number;
   readonly storeDir: string;
+  /** The running server's process id (undefined while it is stopped). */
+  readonly pid: number | undefined;
   /** Stops the server (SIGTERM); the store directory stays for a restart. */
   stop(): Promise<void>;
   /** Kills the server (SIGKILL), as a crash would; the store directory stays for a restart. */
@@ -91,6 +93,9 @@ export async function startNatsServer(): Promise<NatsServer> {
     url: `127.0.0.1:${port}`,
     port,
     storeDir,
+    get pid() {
+      return child?.pid;
+    },
     stop,
     kill: () => stopWith('SIGKILL'),
     restart: start,
