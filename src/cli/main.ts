@@ -2,17 +2,21 @@
 /**
  * The `kindling` command line.
  *
- *   kindling start       open (or create) the embedded LMDB log, verify it, and keep it open
+ *   kindling start       the engine on the embedded LMDB log (WebSocket + HTTP on one port)
  *   kindling log verify  read every record of the log and check its checksum
  *   kindling log stat    print the log's size and head position
  *
- * The data directory comes from --data, else KINDLING_DATA_DIR, else ./.kindling.
+ * The data directory comes from --data-dir, else KINDLING_DATA_DIR, else ./.kindling.
  */
-import { resolve } from 'node:path';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { isLogError } from '../../store/errors.js';
 import { LmdbLog } from '../../store/lmdb.js';
 import { verifyLog } from '../../store/verify.js';
+import { Engine } from '../engine/engine.js';
+import { startGateway } from '../engine/gateway.js';
+import { DEFAULT_PORT } from '../sdk/config.js';
 
 const dataDir = (option: string | undefined) => resolve(option ?? process.env.KINDLING_DATA_DIR ?? '.kindling');
 const logDir = (data: string) => resolve(data, 'log');
@@ -21,29 +25,42 @@ const program = new Command('kindling').description('A durable task queue and wo
 
 program
   .command('start')
-  .description('open (or create) the embedded LMDB log, verify it, and keep it open until stopped')
-  .option('--data <dir>', 'data directory (default: $KINDLING_DATA_DIR or ./.kindling)')
-  .action(async (options: { data?: string }) => {
-    const path = logDir(dataDir(options.data));
-    const log = await LmdbLog.open({ path });
-    const { records, headPosition } = await verifyLog(log);
-    console.log(`kindling: log at ${path} is open and verified: ${records} records, head position ${headPosition}`);
-    console.log('kindling: press Ctrl-C to stop');
+  .description('start the engine on the embedded LMDB log: one port for the worker WebSocket and HTTP')
+  .option('--port <port>', 'port for WebSocket and HTTP (default: $KINDLING_PORT or 7077)')
+  .option('--host <host>', 'address to listen on', '0.0.0.0')
+  .option('--data-dir <dir>', 'data directory (default: $KINDLING_DATA_DIR or ./.kindling)')
+  .option('--worker-liveness <ms>', 'a worker silent this long loses its tasks (default 30000)')
+  .action(async (options: { port?: string; host: string; dataDir?: string; workerLiveness?: string }) => {
+    const data = dataDir(options.dataDir);
+    const port = Number(options.port ?? process.env.KINDLING_PORT ?? DEFAULT_PORT);
+    const log = await LmdbLog.open({ path: logDir(data) });
+    const engine = await Engine.start({ log, ...(options.workerLiveness === undefined ? {} : { workerLivenessMs: Number(options.workerLiveness) }) });
+    const tokenPath = join(data, 'dev-token');
+    if (!existsSync(tokenPath)) {
+      const token = await engine.createToken();
+      writeFileSync(tokenPath, `${token}\n`, { mode: 0o600 });
+      console.log(`kindling: created tenant 'default' and a development token (also in ${tokenPath}):\n\n  HATCHET_CLIENT_TOKEN=${token}\n`);
+    } else {
+      console.log(`kindling: development token in ${tokenPath}`);
+    }
+    const gateway = await startGateway(engine, { port, host: options.host });
+    console.log(`kindling: engine listening on port ${gateway.port} (WebSocket ws://localhost:${gateway.port}/ws, HTTP http://localhost:${gateway.port}) with data in ${data}`);
     const stop = async (signal: string) => {
+      gateway.close();
+      await engine.close();
       await log.close();
-      console.log(`kindling: ${signal}: log closed`);
+      console.log(`kindling: ${signal}: stopped`);
       process.exit(0);
     };
     process.once('SIGINT', () => void stop('SIGINT'));
     process.once('SIGTERM', () => void stop('SIGTERM'));
-    setInterval(() => {}, 1 << 30);
   });
 
 const logCommand = program.command('log').description('inspect the embedded LMDB log');
 
 /** Opens the data directory's log for one command and always closes it. */
-async function withLog(options: { data?: string }, work: (log: LmdbLog) => Promise<void>): Promise<void> {
-  const log = await LmdbLog.open({ path: logDir(dataDir(options.data)) });
+async function withLog(options: { dataDir?: string }, work: (log: LmdbLog) => Promise<void>): Promise<void> {
+  const log = await LmdbLog.open({ path: logDir(dataDir(options.dataDir)) });
   try {
     await work(log);
   } finally {
@@ -54,8 +71,8 @@ async function withLog(options: { data?: string }, work: (log: LmdbLog) => Promi
 logCommand
   .command('verify')
   .description('read every record and check its checksum; exit 1 at the first damaged one')
-  .option('--data <dir>', 'data directory')
-  .action((options: { data?: string }) =>
+  .option('--data-dir <dir>', 'data directory')
+  .action((options: { dataDir?: string }) =>
     withLog(options, async (log) => {
       const { records, headPosition } = await verifyLog(log);
       console.log(`ok: ${records} records verified, head position ${headPosition}`);
@@ -65,8 +82,8 @@ logCommand
 logCommand
   .command('stat')
   .description('print where the log is and its head position')
-  .option('--data <dir>', 'data directory')
-  .action((options: { data?: string }) =>
+  .option('--data-dir <dir>', 'data directory')
+  .action((options: { dataDir?: string }) =>
     withLog(options, async (log) => {
       console.log(JSON.stringify({ path: log.path, headPosition: await log.headPosition() }));
     }),

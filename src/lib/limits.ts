@@ -56,3 +56,28 @@ check(
 );
 check(limits.appendEventsMax <= limits.readRecordsMax, 'appendEventsMax <= readRecordsMax');
 check(limits.tailBufferRecordsMax <= limits.readRecordsMax, 'tailBufferRecordsMax <= readRecordsMax');
+
+/** Bounds of the worker protocol and the engine (DESIGN invariant 8). */
+export const engineLimits = {
+  /** Largest WebSocket frame either side may send. */
+  frameBytesMax: 4 * MiB,
+  /** Largest encoded task input or output. */
+  payloadBytesMax: 256 * KiB,
+  /** Runs one trigger frame may create. */
+  triggerRunsMax: 1000,
+  /** Items in one batched frame (assignments, results, started). */
+  frameItemsMax: 1000,
+  /** Commands waiting in one actor's mailbox; more are refused with ENGINE_BUSY. */
+  mailboxCommandsMax: 10_000,
+  /** Bytes a slow connection may have buffered before the engine stops sending to it. */
+  connectionBufferBytesMax: 16 * MiB,
+  /** Tasks in one workflow. */
+  workflowTasksMax: 500,
+  /** Retries of one task. */
+  retriesMax: 1000,
+  /** Worker slots. */
+  workerSlotsMax: 100_000,
+} as const;
+
+check(engineLimits.payloadBytesMax * 4 <= engineLimits.frameBytesMax, 'a frame holds a task input, its parents outputs and the envelope');
+check(engineLimits.payloadBytesMax + 128 * KiB <= limits.eventDataBytesMax, 'a run event holds a task input or output with room for its envelope');

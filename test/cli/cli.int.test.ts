@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,36 +7,45 @@ import { promisify } from 'node:util';
 import { open } from 'lmdb';
 import t from 'tap';
 import { LmdbLog } from '../../store/lmdb.js';
+import { freePort } from '../support/nats-server.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const run = promisify(execFile);
 const root = mkdtempSync(join(tmpdir(), 'kindling-cli-'));
 t.teardown(() => rmSync(root, { recursive: true, force: true }));
 
-t.test('kindling start opens and verifies the embedded log, and closes it on SIGTERM', async (t) => {
+t.test('kindling start runs the engine on the embedded log, creates a dev token, and stops on SIGTERM', async (t) => {
   const data = join(root, 'start');
-  const child = spawn(process.execPath, [cli, 'start', '--data', data], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const port = await freePort();
+  const child = spawn(process.execPath, [cli, 'start', '--data-dir', data, '--port', String(port), '--host', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no start line: ${output}`)), 15_000);
-    child.stdout.on('data', () => {
-      if (output.includes('Ctrl-C')) {
+  const listening = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no listening line: ${output}`)), 20_000);
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('engine listening')) {
         clearTimeout(timer);
         resolve();
       }
     });
   });
-  t.match(output, /log at .*start\/log is open and verified: 0 records, head position 0/);
+  await listening;
+  const token = readFileSync(join(data, 'dev-token'), 'utf8').trim();
+  t.match(token, /^kl_[A-Za-z0-9_-]{32}$/);
+  t.match(output, new RegExp(`HATCHET_CLIENT_TOKEN=${token}`));
+  t.match(output, new RegExp(`engine listening on port ${port}`));
+  const health = await fetch(`http://127.0.0.1:${port}/health`);
+  t.equal(health.status, 200);
+  t.match(await health.json(), { status: 'ok', activeRuns: 0 });
+  t.equal((await fetch(`http://127.0.0.1:${port}/nope`)).status, 404);
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
   t.equal(await exited, 0);
-  t.match(output, /SIGTERM: log closed/);
+  t.match(output, /SIGTERM: stopped/);
   const log = await LmdbLog.open({ path: join(data, 'log') });
+  t.ok((await log.readAll()).some((r) => r.stream === 'tenants' && r.type === 'ApiTokenCreated'), 'the token is in the log (as a hash)');
+  t.notOk(JSON.stringify(await log.readAll()).includes(token), 'the plaintext token is not');
   await log.close();
-  t.pass('the lock was released');
 });
 
 t.test('kindling log verify reports the records, and names a damaged one with exit 1', async (t) => {
@@ -44,7 +53,7 @@ t.test('kindling log verify reports the records, and names a damaged one with ex
   const log = await LmdbLog.open({ path: join(data, 'log') });
   await log.append('run:a', [{ type: 'A', data: { n: 1 } }, { type: 'B', data: { n: 2 } }], { expectedVersion: 'no-stream' });
   await log.close();
-  const { stdout } = await run(process.execPath, [cli, 'log', 'verify', '--data', data]);
+  const { stdout } = await run(process.execPath, [cli, 'log', 'verify', '--data-dir', data]);
   t.match(stdout, /ok: 2 records verified, head position 2/);
 
   const env = open({ path: join(data, 'log', 'log.mdb'), maxDbs: 8 });
@@ -53,6 +62,6 @@ t.test('kindling log verify reports the records, and names a damaged one with ex
   bytes[bytes.length - 2] = (bytes[bytes.length - 2] as number) ^ 1;
   await records.put(2, bytes);
   await env.close();
-  const failed = await run(process.execPath, [cli, 'log', 'verify', '--data', data]).catch((error: { code: number; stderr: string }) => error);
+  const failed = await run(process.execPath, [cli, 'log', 'verify', '--data-dir', data]).catch((error: { code: number; stderr: string }) => error);
   t.match(failed, { code: 1, stderr: /LOG_CORRUPT_RECORD: corrupt record at position 2: checksum mismatch/ });
 });

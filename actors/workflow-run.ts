@@ -1,0 +1,409 @@
+/**
+ * The workflow run actor: one run of a workflow (a DAG of tasks; a standalone task is a one-task
+ * workflow), as a pure decider. Stream: `run:<runId>`.
+ *
+ * Owns: each task's lifecycle within the run — queued, assigned, running, retrying, and how it
+ * ended — and the run's own status and output. Does not own: which worker runs a task (the tenant
+ * queue decides and sends `AssignTask`), time (`ctx.nowMs`), or ids (in the commands).
+ *
+ * Invariants:
+ *  1. A task's `attempt` only grows. Every command about a task names its attempt; one for an
+ *     attempt that is not the current one is stale and decides nothing (a late result from a worker
+ *     whose task was reassigned is fenced, DESIGN invariant 3).
+ *  2. A task is queued only once every parent has completed.
+ *  3. The run finishes exactly once, when no task can make progress; `RunFinished` is its last
+ *     event.
+ *  4. Deadlines (retry at, execution timeout, schedule timeout) are in the events, so timers are
+ *     rebuilt from the log after a restart.
+ */
+import { assert, assertNever } from '../src/lib/errors.js';
+import type { FinishedRun, RunStatus, TaskSpec, WorkflowSpec } from '../protocol/frames.js';
+
+export const ON_FAILURE_TASK = 'on-failure-task';
+
+export type TaskStatus = 'pending' | 'queued' | 'assigned' | 'running' | 'retrying' | 'completed' | 'failed' | 'cancelled';
+
+export interface TaskState {
+  readonly name: string;
+  readonly taskId: string;
+  readonly spec: TaskSpec;
+  readonly status: TaskStatus;
+  readonly attempt: number;
+  readonly workerId?: string | undefined;
+  /** When a queued task fails for waiting too long. */
+  readonly scheduleDeadlineMs?: number | undefined;
+  /** When an assigned or running task times out. */
+  readonly timeoutAtMs?: number | undefined;
+  /** When a retrying task is queued again. */
+  readonly retryAtMs?: number | undefined;
+  readonly output?: unknown;
+  readonly error?: string;
+}
+
+export type RunState =
+  | { readonly kind: 'none' }
+  | {
+      readonly kind: 'active' | 'finished';
+      readonly runId: string;
+      readonly workflow: WorkflowSpec;
+      readonly input: unknown;
+      readonly additionalMetadata: Record<string, string>;
+      readonly priority: number;
+      readonly createdAtMs: number;
+      readonly tasks: Readonly<Record<string, TaskState>>;
+      readonly parentTaskId?: string;
+      readonly childIndex?: number;
+      readonly childKey?: string;
+      readonly finished?: FinishedRun;
+    };
+
+export type ActiveRun = Extract<RunState, { kind: 'active' | 'finished' }>;
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+
+export type RunCommand =
+  | {
+      readonly type: 'CreateRun';
+      readonly runId: string;
+      /** The task run id of each task, by name (on-failure included when the workflow has one). */
+      readonly taskIds: Record<string, string>;
+      readonly workflow: WorkflowSpec;
+      readonly input: unknown;
+      readonly additionalMetadata: Record<string, string>;
+      readonly priority: number;
+      readonly parentTaskId?: string;
+      readonly childIndex?: number;
+      readonly childKey?: string;
+    }
+  | { readonly type: 'AssignTask'; readonly task: string; readonly attempt: number; readonly workerId: string }
+  | { readonly type: 'StartTask'; readonly task: string; readonly attempt: number }
+  | { readonly type: 'CompleteTask'; readonly task: string; readonly attempt: number; readonly output: unknown }
+  | { readonly type: 'FailTask'; readonly task: string; readonly attempt: number; readonly error: string; readonly nonRetryable: boolean }
+  | { readonly type: 'RefreshTimeout'; readonly task: string; readonly attempt: number; readonly incrementMs: number }
+  | { readonly type: 'WorkerLost'; readonly workerId: string }
+  /** The worker holding this attempt does not know of it (it never got the assignment): queue it again. */
+  | { readonly type: 'RequeueTask'; readonly task: string; readonly attempt: number }
+  | { readonly type: 'CancelRun'; readonly reason: string }
+  | { readonly type: 'CancelTask'; readonly task: string; readonly reason: string }
+  /** Fires whatever deadlines have passed at `ctx.nowMs`. */
+  | { readonly type: 'Tick' };
+
+// ---------------------------------------------------------------------------------------------
+// Events (past-tense facts, stored in the run's stream)
+
+export type RunEvent =
+  | {
+      readonly type: 'RunCreated';
+      readonly runId: string;
+      readonly taskIds: Record<string, string>;
+      readonly workflow: WorkflowSpec;
+      readonly input: unknown;
+      readonly additionalMetadata: Record<string, string>;
+      readonly priority: number;
+      readonly atMs: number;
+      readonly parentTaskId?: string;
+      readonly childIndex?: number;
+      readonly childKey?: string;
+    }
+  | { readonly type: 'TaskQueued'; readonly task: string; readonly attempt: number; readonly atMs: number; readonly scheduleDeadlineMs: number }
+  | { readonly type: 'TaskAssigned'; readonly task: string; readonly attempt: number; readonly workerId: string; readonly atMs: number; readonly timeoutAtMs: number }
+  | { readonly type: 'TaskStarted'; readonly task: string; readonly attempt: number; readonly atMs: number }
+  | { readonly type: 'TaskCompleted'; readonly task: string; readonly attempt: number; readonly output: unknown; readonly atMs: number }
+  | { readonly type: 'TaskFailed'; readonly task: string; readonly attempt: number; readonly error: string; readonly atMs: number }
+  | { readonly type: 'TaskRetrying'; readonly task: string; readonly attempt: number; readonly retryAtMs: number; readonly atMs: number }
+  | { readonly type: 'TaskTimedOut'; readonly task: string; readonly attempt: number; readonly workerId: string; readonly atMs: number }
+  | { readonly type: 'TaskSchedulingTimedOut'; readonly task: string; readonly attempt: number; readonly atMs: number }
+  | { readonly type: 'TaskReassigned'; readonly task: string; readonly attempt: number; readonly workerId: string; readonly atMs: number }
+  | { readonly type: 'TimeoutRefreshed'; readonly task: string; readonly attempt: number; readonly timeoutAtMs: number; readonly atMs: number }
+  | { readonly type: 'TaskCancelled'; readonly task: string; readonly attempt: number; readonly reason: string; readonly workerId?: string; readonly atMs: number }
+  | { readonly type: 'RunFinished'; readonly status: FinishedRun['status']; readonly atMs: number };
+
+export type RunEventType = RunEvent['type'];
+
+export interface DecideContext {
+  readonly nowMs: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+const TERMINAL: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'cancelled']);
+const ACTIVE: ReadonlySet<TaskStatus> = new Set(['queued', 'assigned', 'running', 'retrying']);
+
+export const isTerminal = (task: TaskState) => TERMINAL.has(task.status);
+
+/** Delay before retry `attempt` (1-based): factor^attempt seconds, capped at maxSeconds. */
+export function backoffMs(spec: TaskSpec, attempt: number): number {
+  if (spec.backoff === undefined) return 0;
+  const factor = spec.backoff.factor ?? 2;
+  const seconds = factor ** attempt;
+  return Math.round(Math.min(seconds, spec.backoff.maxSeconds ?? Number.POSITIVE_INFINITY) * 1000);
+}
+
+function allTaskSpecs(workflow: WorkflowSpec): TaskSpec[] {
+  return workflow.onFailure === undefined ? workflow.tasks : [...workflow.tasks, { ...workflow.onFailure, name: ON_FAILURE_TASK, parents: [] }];
+}
+
+/** The run's status as Hatchet reports it, aggregated from its tasks. */
+export function runStatus(state: ActiveRun): RunStatus {
+  if (state.finished !== undefined) return state.finished.status;
+  const tasks = Object.values(state.tasks);
+  if (tasks.some((t) => t.status === 'assigned' || t.status === 'running')) return 'RUNNING';
+  if (tasks.some((t) => t.status === 'completed' || t.status === 'failed')) return 'RUNNING';
+  return 'QUEUED';
+}
+
+function queue(task: TaskState, attempt: number, nowMs: number): RunEvent {
+  return { type: 'TaskQueued', task: task.name, attempt, atMs: nowMs, scheduleDeadlineMs: nowMs + task.spec.scheduleTimeoutMs };
+}
+
+/** The fate of a failed attempt: a retry (now or after backoff), or the task's final failure. */
+function failOrRetry(task: TaskState, error: string, nonRetryable: boolean, nowMs: number): RunEvent[] {
+  const events: RunEvent[] = [{ type: 'TaskFailed', task: task.name, attempt: task.attempt, error, atMs: nowMs }];
+  if (!nonRetryable && task.attempt < task.spec.retries) {
+    const next = task.attempt + 1;
+    const retryAtMs = nowMs + backoffMs(task.spec, next);
+    events.push({ type: 'TaskRetrying', task: task.name, attempt: next, retryAtMs, atMs: nowMs });
+    if (retryAtMs <= nowMs) events.push(queue(task, next, nowMs));
+  }
+  return events;
+}
+
+/** Events that follow from a state: newly ready children, the on-failure task, or the finish. */
+function progress(state: ActiveRun, nowMs: number): RunEvent[] {
+  const tasks = state.tasks;
+  const events: RunEvent[] = [];
+  const anyFailed = state.workflow.tasks.some((spec) => tasks[spec.name]?.status === 'failed');
+  const anyCancelled = state.workflow.tasks.some((spec) => tasks[spec.name]?.status === 'cancelled');
+  if (!anyFailed && !anyCancelled) {
+    for (const spec of state.workflow.tasks) {
+      const task = tasks[spec.name];
+      if (task?.status === 'pending' && spec.parents.every((parent) => tasks[parent]?.status === 'completed')) {
+        events.push(queue(task, task.attempt, nowMs));
+      }
+    }
+  }
+  if (events.length > 0) return events;
+  const body = state.workflow.tasks.map((spec) => tasks[spec.name] as TaskState);
+  if (body.some((task) => ACTIVE.has(task.status))) return [];
+  if (anyFailed || anyCancelled) {
+    // Tasks that can no longer run (downstream of a failure) are cancelled.
+    for (const task of body) {
+      if (task.status === 'pending') {
+        events.push({ type: 'TaskCancelled', task: task.name, attempt: task.attempt, reason: 'an upstream task did not complete', atMs: nowMs });
+      }
+    }
+    const onFailure = tasks[ON_FAILURE_TASK];
+    if (anyFailed && onFailure !== undefined) {
+      if (onFailure.status === 'pending') return [...events, queue(onFailure, onFailure.attempt, nowMs)];
+      if (ACTIVE.has(onFailure.status)) return events;
+    }
+    return [...events, { type: 'RunFinished', status: anyFailed ? 'FAILED' : 'CANCELLED', atMs: nowMs }];
+  }
+  const onFailure = tasks[ON_FAILURE_TASK];
+  if (onFailure?.status === 'pending') events.push({ type: 'TaskCancelled', task: ON_FAILURE_TASK, attempt: 0, reason: 'the run succeeded', atMs: nowMs });
+  return [...events, { type: 'RunFinished', status: 'COMPLETED', atMs: nowMs }];
+}
+
+/** Applies `events` to the state, then appends what follows from the new state. */
+function withProgress(state: ActiveRun, events: RunEvent[], nowMs: number): RunEvent[] {
+  if (events.length === 0) return events;
+  let next: RunState = state;
+  for (const event of events) next = evolve(next, event);
+  assert(next.kind !== 'none', 'a run stays created');
+  if (next.kind === 'finished') return events;
+  return [...events, ...progress(next, nowMs)];
+}
+
+function current(state: ActiveRun, name: string, attempt: number, statuses: readonly TaskStatus[]): TaskState | undefined {
+  const task = state.tasks[name];
+  return task !== undefined && task.attempt === attempt && statuses.includes(task.status) ? task : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// decide
+
+export function decide(state: RunState, command: RunCommand, ctx: DecideContext): RunEvent[] {
+  const now = ctx.nowMs;
+  if (command.type === 'CreateRun') {
+    if (state.kind !== 'none') return [];
+    const { type: _, ...fields } = command;
+    const created: RunEvent = { type: 'RunCreated', ...fields, atMs: now };
+    const next = evolve(state, created) as ActiveRun;
+    return [created, ...progress(next, now)];
+  }
+  if (state.kind !== 'active') return [];
+  switch (command.type) {
+    case 'AssignTask': {
+      const task = current(state, command.task, command.attempt, ['queued']);
+      if (task === undefined) return [];
+      return [{ type: 'TaskAssigned', task: task.name, attempt: task.attempt, workerId: command.workerId, atMs: now, timeoutAtMs: now + task.spec.executionTimeoutMs }];
+    }
+    case 'StartTask': {
+      const task = current(state, command.task, command.attempt, ['assigned']);
+      return task === undefined ? [] : [{ type: 'TaskStarted', task: task.name, attempt: task.attempt, atMs: now }];
+    }
+    case 'CompleteTask': {
+      const task = current(state, command.task, command.attempt, ['assigned', 'running']);
+      if (task === undefined) return [];
+      return withProgress(state, [{ type: 'TaskCompleted', task: task.name, attempt: task.attempt, output: command.output, atMs: now }], now);
+    }
+    case 'FailTask': {
+      const task = current(state, command.task, command.attempt, ['assigned', 'running']);
+      if (task === undefined) return [];
+      return withProgress(state, failOrRetry(task, command.error, command.nonRetryable, now), now);
+    }
+    case 'RefreshTimeout': {
+      const task = current(state, command.task, command.attempt, ['assigned', 'running']);
+      if (task === undefined) return [];
+      const timeoutAtMs = (task.timeoutAtMs ?? now) + command.incrementMs;
+      return [{ type: 'TimeoutRefreshed', task: task.name, attempt: task.attempt, timeoutAtMs, atMs: now }];
+    }
+    case 'WorkerLost': {
+      const events: RunEvent[] = [];
+      for (const task of Object.values(state.tasks)) {
+        if ((task.status === 'assigned' || task.status === 'running') && task.workerId === command.workerId) {
+          const next = task.attempt + 1;
+          events.push({ type: 'TaskReassigned', task: task.name, attempt: next, workerId: command.workerId, atMs: now }, queue(task, next, now));
+        }
+      }
+      return events;
+    }
+    case 'RequeueTask': {
+      const task = current(state, command.task, command.attempt, ['assigned', 'running']);
+      if (task === undefined) return [];
+      const next = task.attempt + 1;
+      return [{ type: 'TaskReassigned', task: task.name, attempt: next, workerId: task.workerId ?? '', atMs: now }, queue(task, next, now)];
+    }
+    case 'CancelRun': {
+      const events: RunEvent[] = [];
+      for (const task of Object.values(state.tasks)) {
+        if (!isTerminal(task)) events.push(cancelled(task, command.reason, now));
+      }
+      return [...events, { type: 'RunFinished', status: 'CANCELLED', atMs: now }];
+    }
+    case 'CancelTask': {
+      const task = state.tasks[command.task];
+      if (task === undefined || isTerminal(task)) return [];
+      return withProgress(state, [cancelled(task, command.reason, now)], now);
+    }
+    case 'Tick':
+      return withProgress(state, fireDeadlines(state, now), now);
+    default:
+      return assertNever(command, 'run command');
+  }
+}
+
+function cancelled(task: TaskState, reason: string, nowMs: number): RunEvent {
+  const running = task.status === 'assigned' || task.status === 'running';
+  return {
+    type: 'TaskCancelled',
+    task: task.name,
+    attempt: task.attempt,
+    reason,
+    ...(running && task.workerId !== undefined ? { workerId: task.workerId } : {}),
+    atMs: nowMs,
+  };
+}
+
+function fireDeadlines(state: ActiveRun, now: number): RunEvent[] {
+  const events: RunEvent[] = [];
+  for (const task of Object.values(state.tasks)) {
+    if (task.status === 'retrying' && task.retryAtMs !== undefined && task.retryAtMs <= now) {
+      events.push(queue(task, task.attempt, now));
+    } else if (task.status === 'queued' && task.scheduleDeadlineMs !== undefined && task.scheduleDeadlineMs <= now) {
+      events.push(
+        { type: 'TaskSchedulingTimedOut', task: task.name, attempt: task.attempt, atMs: now },
+        { type: 'TaskFailed', task: task.name, attempt: task.attempt, error: `task was not assigned within its schedule timeout of ${task.spec.scheduleTimeoutMs} ms`, atMs: now },
+      );
+    } else if ((task.status === 'assigned' || task.status === 'running') && task.timeoutAtMs !== undefined && task.timeoutAtMs <= now) {
+      events.push(
+        { type: 'TaskTimedOut', task: task.name, attempt: task.attempt, workerId: task.workerId ?? '', atMs: now },
+        ...failOrRetry(task, `task exceeded its execution timeout of ${task.spec.executionTimeoutMs} ms`, false, now),
+      );
+    }
+  }
+  return events;
+}
+
+/** The earliest deadline of the run, for the host's timer; undefined when it has none. */
+export function nextDeadline(state: RunState): number | undefined {
+  if (state.kind !== 'active') return undefined;
+  let earliest: number | undefined;
+  for (const task of Object.values(state.tasks)) {
+    const due =
+      task.status === 'retrying' ? task.retryAtMs : task.status === 'queued' ? task.scheduleDeadlineMs : task.status === 'assigned' || task.status === 'running' ? task.timeoutAtMs : undefined;
+    if (due !== undefined && (earliest === undefined || due < earliest)) earliest = due;
+  }
+  return earliest;
+}
+
+// ---------------------------------------------------------------------------------------------
+// evolve: one handler per event type; a missing one is a compile error (STYLE practice 2).
+
+type Evolvers = { [K in RunEventType]: (state: ActiveRun, event: Extract<RunEvent, { type: K }>) => RunState };
+
+function setTask(state: ActiveRun, name: string, patch: Partial<TaskState>): ActiveRun {
+  const task = state.tasks[name];
+  assert(task !== undefined, `task ${name} exists in run ${state.runId}`);
+  return { ...state, tasks: { ...state.tasks, [name]: { ...task, ...patch } } };
+}
+
+/** A task leaving a state drops that state's worker and deadlines. */
+const CLEARED: Partial<TaskState> = { workerId: undefined, timeoutAtMs: undefined, retryAtMs: undefined, scheduleDeadlineMs: undefined };
+
+const evolvers: Evolvers = {
+  RunCreated: (state) => state,
+  TaskQueued: (s, e) => setTask(s, e.task, { ...CLEARED, status: 'queued', attempt: e.attempt, scheduleDeadlineMs: e.scheduleDeadlineMs }),
+  TaskAssigned: (s, e) => setTask(s, e.task, { ...CLEARED, status: 'assigned', workerId: e.workerId, timeoutAtMs: e.timeoutAtMs }),
+  TaskStarted: (s, e) => setTask(s, e.task, { status: 'running' }),
+  TaskCompleted: (s, e) => setTask(s, e.task, { ...CLEARED, status: 'completed', output: e.output }),
+  TaskFailed: (s, e) => setTask(s, e.task, { ...CLEARED, status: 'failed', error: e.error }),
+  TaskRetrying: (s, e) => setTask(s, e.task, { ...CLEARED, status: 'retrying', attempt: e.attempt, retryAtMs: e.retryAtMs }),
+  TaskTimedOut: (s) => s,
+  TaskSchedulingTimedOut: (s) => s,
+  TaskReassigned: (s, e) => setTask(s, e.task, { ...CLEARED, status: 'retrying', attempt: e.attempt, retryAtMs: e.atMs }),
+  TimeoutRefreshed: (s, e) => setTask(s, e.task, { timeoutAtMs: e.timeoutAtMs }),
+  TaskCancelled: (s, e) => setTask(s, e.task, { ...CLEARED, status: 'cancelled', error: e.reason }),
+  RunFinished: (s, e) => ({ ...s, kind: 'finished', finished: finishedRun(s, e.status) }),
+};
+
+function finishedRun(state: ActiveRun, status: FinishedRun['status']): FinishedRun {
+  const tasks = state.workflow.tasks.map((spec) => state.tasks[spec.name] as TaskState);
+  if (status === 'COMPLETED') {
+    return { runId: state.runId, status, output: Object.fromEntries(tasks.map((task) => [task.name, task.output ?? null])) };
+  }
+  const errors = tasks.filter((task) => task.status === 'failed' || (status === 'CANCELLED' && task.status === 'cancelled')).map((task) => task.error ?? task.status);
+  return { runId: state.runId, status, errors: errors.length > 0 ? errors : [`run ${status.toLowerCase()}`] };
+}
+
+export function evolve(state: RunState, event: RunEvent): RunState {
+  if (event.type === 'RunCreated') {
+    assert(state.kind === 'none', 'RunCreated is the first event of a run');
+    const tasks: Record<string, TaskState> = {};
+    for (const spec of allTaskSpecs(event.workflow)) {
+      const taskId = event.taskIds[spec.name];
+      assert(taskId !== undefined, `task ${spec.name} has an id`);
+      tasks[spec.name] = { name: spec.name, taskId, spec, status: 'pending', attempt: 0 };
+    }
+    return {
+      kind: 'active',
+      runId: event.runId,
+      workflow: event.workflow,
+      input: event.input,
+      additionalMetadata: event.additionalMetadata,
+      priority: event.priority,
+      createdAtMs: event.atMs,
+      tasks,
+      ...(event.parentTaskId === undefined ? {} : { parentTaskId: event.parentTaskId }),
+      ...(event.childIndex === undefined ? {} : { childIndex: event.childIndex }),
+      ...(event.childKey === undefined ? {} : { childKey: event.childKey }),
+    };
+  }
+  assert(state.kind !== 'none', `${event.type} follows RunCreated`);
+  const handler = evolvers[event.type] as (state: ActiveRun, event: RunEvent) => RunState;
+  return handler(state, event);
+}
+
+export const initialState = (): RunState => ({ kind: 'none' });

@@ -1,0 +1,48 @@
+/**
+ * Encoding and decoding of frames: plain msgpack (no msgpackr record extension), so a decoder in
+ * any language reads them. `decodeClientFrame` validates shape and size and throws a
+ * `ProtocolError` with a code; it never returns a frame it has not checked.
+ */
+import { Packr } from 'msgpackr';
+import { engineLimits } from '../src/lib/limits.js';
+import { ProtocolError, ProtocolErrorCode } from './errors.js';
+import { ClientFrame, type ServerFrame } from './frames.js';
+
+// copyBuffers: a decoded frame must not point into the socket's buffer, which is reused.
+const packr = new Packr({ useRecords: false, int64AsType: 'number', mapsAsObjects: true, copyBuffers: true });
+
+export function encodeFrame(frame: ServerFrame | ClientFrame): Buffer {
+  return packr.pack(frame);
+}
+
+export function decodeServerFrame(bytes: Uint8Array): ServerFrame {
+  return packr.unpack(bytes) as ServerFrame;
+}
+
+export function decodeClientFrame(bytes: Uint8Array): ClientFrame {
+  if (bytes.length > engineLimits.frameBytesMax) {
+    throw new ProtocolError(ProtocolErrorCode.FrameTooLarge, `a frame of ${bytes.length} bytes is over the ${engineLimits.frameBytesMax}-byte limit`);
+  }
+  let value: unknown;
+  try {
+    value = packr.unpack(bytes);
+  } catch (error) {
+    throw new ProtocolError(ProtocolErrorCode.MalformedFrame, `the frame is not msgpack (${(error as Error).message})`);
+  }
+  if (value === null || typeof value !== 'object' || typeof (value as { t?: unknown }).t !== 'string') {
+    throw new ProtocolError(ProtocolErrorCode.MalformedFrame, 'a frame is a msgpack map with a string field `t` naming its type');
+  }
+  const parsed = ClientFrame.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.join('.') || 't';
+    const code = issue?.code === 'invalid_union' && where === 't' ? ProtocolErrorCode.MalformedFrame : ProtocolErrorCode.InvalidFrame;
+    throw new ProtocolError(code, `frame '${String((value as { t: string }).t)}': ${where}: ${issue?.message ?? 'invalid'}`);
+  }
+  return parsed.data;
+}
+
+/** The encoded size of a payload, to hold it to `payloadBytesMax` before it enters the log. */
+export function payloadBytes(value: unknown): number {
+  return packr.pack(value).length;
+}

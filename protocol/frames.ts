@@ -1,0 +1,123 @@
+/**
+ * The worker protocol: every frame either side may send, as zod schemas (the single registry of
+ * frame types) and the TypeScript types derived from them. `protocol/PROTOCOL.md` is the prose
+ * version of this file. No I/O here.
+ *
+ * Frames are msgpack maps tagged by `t`. A frame that carries `req` asks for a `reply` with the
+ * same `req`.
+ */
+import { z } from 'zod';
+import { engineLimits } from '../src/lib/limits.js';
+
+/** The protocol versions this build speaks, newest last. */
+export const PROTOCOL_VERSIONS = [1] as const;
+export const PROTOCOL_VERSION = 1;
+
+const id = z.string().min(1).max(200);
+const req = z.number().int().nonnegative();
+const attempt = z.number().int().nonnegative();
+const metadata = z.record(z.string(), z.string());
+const labels = z.record(z.string(), z.union([z.string(), z.number()]));
+const taskRef = z.object({ taskId: id, attempt });
+
+export const TaskSpec = z.object({
+  name: z.string().min(1).max(200),
+  parents: z.array(z.string()).max(engineLimits.workflowTasksMax).default([]),
+  executionTimeoutMs: z.number().int().positive().default(60_000),
+  scheduleTimeoutMs: z.number().int().positive().default(300_000),
+  retries: z.number().int().min(0).max(engineLimits.retriesMax).default(0),
+  backoff: z.object({ factor: z.number().positive().optional(), maxSeconds: z.number().positive().optional() }).optional(),
+  slotCost: z.number().int().positive().default(1),
+});
+export type TaskSpec = z.infer<typeof TaskSpec>;
+
+export const WorkflowSpec = z.object({
+  name: z.string().min(1).max(200),
+  description: z.string().max(10_000).optional(),
+  version: z.string().max(200).optional(),
+  tasks: z.array(TaskSpec).min(1).max(engineLimits.workflowTasksMax),
+  /** Runs after any task fails, with the errors; its name is always `on-failure-task`. */
+  onFailure: TaskSpec.optional(),
+});
+export type WorkflowSpec = z.infer<typeof WorkflowSpec>;
+
+export const TriggerRun = z.object({
+  workflow: z.string().min(1).max(200),
+  input: z.unknown(),
+  additionalMetadata: metadata.optional(),
+  priority: z.number().int().min(1).max(3).optional(),
+  /** The task run that triggers this one as a child, and its de-duplication key. */
+  parentTaskId: id.optional(),
+  childIndex: z.number().int().nonnegative().optional(),
+  childKey: z.string().max(200).optional(),
+});
+export type TriggerRun = z.infer<typeof TriggerRun>;
+
+export const ClientFrame = z.discriminatedUnion('t', [
+  z.object({ t: z.literal('hello'), versions: z.array(z.number().int()).min(1).max(32), token: z.string().max(8192), client: z.object({ sdk: z.string().max(100), version: z.string().max(100) }) }),
+  z.object({ t: z.literal('register'), req, name: z.string().min(1).max(200), actions: z.array(z.string().max(400)).max(10_000), slots: z.number().int().positive().max(engineLimits.workerSlotsMax), labels: labels.default({}), workerId: id.optional(), running: z.array(taskRef).max(engineLimits.workerSlotsMax).default([]) }),
+  z.object({ t: z.literal('heartbeat') }),
+  z.object({ t: z.literal('started'), tasks: z.array(taskRef).max(engineLimits.frameItemsMax) }),
+  z.object({
+    t: z.literal('results'),
+    items: z
+      .array(
+        z.object({
+          taskId: id,
+          attempt,
+          ok: z.boolean(),
+          output: z.unknown().optional(),
+          error: z.object({ message: z.string(), stack: z.string().optional() }).optional(),
+          nonRetryable: z.boolean().optional(),
+        }),
+      )
+      .max(engineLimits.frameItemsMax),
+  }),
+  z.object({ t: z.literal('refresh'), taskId: id, attempt, incrementMs: z.number().int().positive() }),
+  z.object({ t: z.literal('release'), taskId: id, attempt }),
+  z.object({ t: z.literal('putWorkflow'), req, workflow: WorkflowSpec }),
+  z.object({ t: z.literal('trigger'), req, runs: z.array(TriggerRun).min(1).max(engineLimits.triggerRunsMax) }),
+  z.object({ t: z.literal('subscribe'), runIds: z.array(id).max(engineLimits.frameItemsMax) }),
+  z.object({ t: z.literal('cancel'), req, runIds: z.array(id).max(engineLimits.frameItemsMax).default([]), taskIds: z.array(id).max(engineLimits.frameItemsMax).default([]) }),
+  z.object({ t: z.literal('getRun'), req, runId: id }),
+]);
+export type ClientFrame = z.infer<typeof ClientFrame>;
+export type ClientFrameType = ClientFrame['t'];
+
+export interface AssignedTask {
+  readonly taskId: string;
+  readonly attempt: number;
+  readonly runId: string;
+  readonly workflow: string;
+  readonly task: string;
+  readonly action: string;
+  readonly input: unknown;
+  readonly parents: Record<string, unknown>;
+  readonly additionalMetadata: Record<string, string>;
+  /** Errors of the run's failed tasks, by task name; set for on-failure tasks. */
+  readonly errors?: Record<string, string>;
+  readonly priority: number;
+  readonly parentTaskId?: string;
+  readonly childIndex?: number;
+  readonly childKey?: string;
+}
+
+export type RunStatus = 'QUEUED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
+
+export interface FinishedRun {
+  readonly runId: string;
+  readonly status: 'COMPLETED' | 'FAILED' | 'CANCELLED';
+  /** The output of every task, by name (COMPLETED). */
+  readonly output?: Record<string, unknown>;
+  /** Error messages of the failed or cancelled tasks. */
+  readonly errors?: string[];
+}
+
+export type ServerFrame =
+  | { t: 'welcome'; version: number; tenantId: string; sessionId: string; heartbeatMs: number; limits: { frameBytesMax: number; payloadBytesMax: number } }
+  | { t: 'reply'; req: number; ok: true; body: unknown }
+  | { t: 'reply'; req: number; ok: false; error: { code: string; message: string } }
+  | { t: 'assign'; tasks: AssignedTask[] }
+  | { t: 'cancelTasks'; tasks: Array<{ taskId: string; attempt: number }> }
+  | { t: 'runFinished'; runs: FinishedRun[] }
+  | { t: 'error'; code: string; message: string };

@@ -1,0 +1,598 @@
+/**
+ * The engine: joins the event log, the run actors, the tenant queue, timers and worker sessions.
+ *
+ * Owns: the in-memory indexes that make scheduling cheap (task id → run, the tenant queue, worker
+ * sessions and their liveness, result subscriptions) — all rebuilt from the log on start. Talks to:
+ * the gateway (sessions call in; the engine sends frames back through `Session`), the run host
+ * (commands in, durable events out) and the log.
+ *
+ * Invariants:
+ *  1. Effects follow durability: a frame about a run's change (an assignment, a finished run) is
+ *     sent only after the events that caused it are in the log (DESIGN invariant 1).
+ *  2. At-least-once: a task assigned to a worker that stops heartbeating for `workerLivenessMs` is
+ *     re-queued as a new attempt (REASSIGNED); the old attempt's late results are fenced by the run.
+ *  3. Every state the engine holds in memory can be rebuilt by reading the log from position 0.
+ */
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { evolve, isTerminal, nextDeadline, ON_FAILURE_TASK, type RunEvent, type RunState, runStatus, type TaskState } from '../../actors/workflow-run.js';
+import { TenantQueue } from '../../actors/tenant-queue.js';
+import { payloadBytes } from '../../protocol/codec.js';
+import { ProtocolError, ProtocolErrorCode } from '../../protocol/errors.js';
+import type { AssignedTask, FinishedRun, ServerFrame, TriggerRun, WorkflowSpec } from '../../protocol/frames.js';
+import type { EventLog } from '../../store/log.js';
+import { engineLimits } from '../lib/limits.js';
+import { foldRun, RunHost, runStream } from './run-host.js';
+import { RunTimers } from './timers.js';
+
+export const DEFAULT_TENANT = 'default';
+const WORKFLOWS_STREAM = `workflows:${DEFAULT_TENANT}`;
+const TENANTS_STREAM = 'tenants';
+
+/** What the engine needs of a connection to send it frames. */
+export interface Session {
+  send(frame: ServerFrame): void;
+  close(code: string, message: string): void;
+}
+
+export interface EngineOptions {
+  readonly log: EventLog;
+  readonly clock?: () => number;
+  /** A worker that sends no heartbeat for this long loses its tasks (default 30 s). */
+  readonly workerLivenessMs?: number;
+  /** How often workers are asked to heartbeat (default 4 s). */
+  readonly heartbeatMs?: number;
+}
+
+interface WorkerEntry {
+  readonly workerId: string;
+  readonly tenantId: string;
+  name: string;
+  actions: string[];
+  slots: number;
+  labels: Record<string, string | number>;
+  session: Session | undefined;
+  lastSeenMs: number;
+  assignOutbox: AssignedTask[];
+  cancelOutbox: Array<{ taskId: string; attempt: number }>;
+}
+
+interface WorkflowEntry {
+  readonly spec: WorkflowSpec;
+  readonly version: number;
+}
+
+export interface RunDetails {
+  readonly runId: string;
+  readonly status: string;
+  readonly workflow: string;
+  readonly input: unknown;
+  readonly additionalMetadata: Record<string, string>;
+  readonly createdAtMs: number;
+  readonly tasks: Array<{ name: string; taskId: string; status: string; attempt: number; output?: unknown; error?: string; workerId?: string }>;
+  readonly finished?: FinishedRun;
+}
+
+const RECENTLY_FINISHED_MAX = 10_000;
+
+export class Engine {
+  readonly #log: EventLog;
+  readonly #clock: () => number;
+  readonly #livenessMs: number;
+  readonly heartbeatMs: number;
+  readonly #host: RunHost;
+  readonly #timers: RunTimers;
+  readonly #queue = new TenantQueue();
+  readonly #tasks = new Map<string, { runId: string; task: string }>();
+  readonly #workers = new Map<string, WorkerEntry>();
+  readonly #workflows = new Map<string, WorkflowEntry>();
+  #workflowsVersion = 0;
+  #workflowWrites: Promise<unknown> = Promise.resolve();
+  readonly #tokens = new Map<string, string>();
+  #tenantsVersion = 0;
+  readonly #subscribers = new Map<string, Set<Session>>();
+  readonly #finished = new Map<string, FinishedRun>();
+  readonly #finishedOutbox = new Map<Session, FinishedRun[]>();
+  #pumpScheduled = false;
+  #flushScheduled = false;
+  readonly #sweeper: NodeJS.Timeout;
+  #closed = false;
+
+  private constructor(options: EngineOptions) {
+    this.#log = options.log;
+    this.#clock = options.clock ?? Date.now;
+    this.#livenessMs = options.workerLivenessMs ?? 30_000;
+    this.heartbeatMs = options.heartbeatMs ?? 4_000;
+    this.#host = new RunHost(this.#log, this.#clock, {
+      applied: (runId, before, events, after) => this.#applied(runId, before, events, after),
+      reconciled: (runId, state) => this.#adoptEffects(runId, state),
+    });
+    this.#timers = new RunTimers(this.#clock, (runId) => {
+      this.#host.send(runId, { type: 'Tick' }).catch(() => {});
+    });
+    this.#sweeper = setInterval(() => this.#sweepWorkers(), Math.min(1000, this.#livenessMs / 4));
+    this.#sweeper.unref();
+  }
+
+  /** Starts an engine on a log, rebuilding every run, queue, lease and timer from it (invariant 3). */
+  static async start(options: EngineOptions): Promise<Engine> {
+    const engine = new Engine(options);
+    await engine.#recover();
+    return engine;
+  }
+
+  async #recover(): Promise<void> {
+    const runs = new Map<string, { state: RunState; version: number }>();
+    let after = 0;
+    for (let page = await this.#log.readAll(); page.length > 0; page = await this.#log.readAll({ after })) {
+      for (const record of page) {
+        after = record.position;
+        if (record.stream.startsWith('run:')) {
+          const runId = record.stream.slice(4);
+          const entry = runs.get(runId) ?? { state: { kind: 'none' } as RunState, version: 0 };
+          entry.state = evolve(entry.state, record.data as RunEvent);
+          entry.version = record.seq;
+          if (entry.state.kind === 'finished') runs.delete(runId);
+          else runs.set(runId, entry);
+        } else if (record.stream === WORKFLOWS_STREAM) {
+          const data = record.data as { name: string; version: number; spec: WorkflowSpec };
+          this.#workflows.set(data.name, { spec: data.spec, version: data.version });
+          this.#workflowsVersion = record.seq;
+        } else if (record.stream === TENANTS_STREAM) {
+          const data = record.data as { tenantId: string; tokenHash: string };
+          this.#tokens.set(data.tokenHash, data.tenantId);
+          this.#tenantsVersion = record.seq;
+        }
+      }
+    }
+    for (const [runId, { state, version }] of runs) {
+      if (state.kind !== 'active') continue;
+      this.#host.adopt(runId, state, version);
+      this.#adoptEffects(runId, state);
+    }
+  }
+
+  /** Re-derives the in-memory effects of a run's state: queue entries, held slots, timers. */
+  #adoptEffects(runId: string, state: RunState): void {
+    if (state.kind !== 'active') return;
+    for (const task of Object.values(state.tasks)) {
+      if (isTerminal(task)) continue;
+      this.#tasks.set(task.taskId, { runId, task: task.name });
+      if (task.status === 'queued') this.#queue.enqueue(this.#queued(runId, state, task));
+      if ((task.status === 'assigned' || task.status === 'running') && task.workerId !== undefined) {
+        this.#queue.hold(task.taskId, task.workerId, task.spec.slotCost);
+        if (!this.#workers.has(task.workerId)) {
+          // A worker that held tasks before the restart: it has `workerLivenessMs` to reconnect.
+          this.#workers.set(task.workerId, this.#newWorker(task.workerId, DEFAULT_TENANT, '', [], 0));
+        }
+      }
+    }
+    this.#timers.set(runId, nextDeadline(state));
+    this.#schedulePump();
+  }
+
+  #newWorker(workerId: string, tenantId: string, name: string, actions: string[], slots: number): WorkerEntry {
+    return { workerId, tenantId, name, actions, slots, labels: {}, session: undefined, lastSeenMs: this.#clock(), assignOutbox: [], cancelOutbox: [] };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Tenants and tokens
+
+  authenticate(token: string): string | undefined {
+    return this.#tokens.get(hashToken(token));
+  }
+
+  /** Issues an API token for a tenant; only its hash is stored. */
+  async createToken(tenantId: string = DEFAULT_TENANT): Promise<string> {
+    const token = `kl_${randomBytes(24).toString('base64url')}`;
+    const tokenHash = hashToken(token);
+    await this.#log.append(TENANTS_STREAM, [{ type: 'ApiTokenCreated', data: { tenantId, tokenHash } }], { expectedVersion: this.#tenantsVersion });
+    this.#tenantsVersion += 1;
+    this.#tokens.set(tokenHash, tenantId);
+    return token;
+  }
+
+  get hasTokens(): boolean {
+    return this.#tokens.size > 0;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Workflows
+
+  /** Registers a workflow definition; a changed definition becomes a new version. */
+  putWorkflow(spec: WorkflowSpec): Promise<{ name: string; version: number }> {
+    const write = this.#workflowWrites.then(async () => {
+      const current = this.#workflows.get(spec.name);
+      if (current !== undefined && JSON.stringify(current.spec) === JSON.stringify(spec)) return { name: spec.name, version: current.version };
+      const names = new Set(spec.tasks.map((task) => task.name));
+      for (const task of spec.tasks) {
+        for (const parent of task.parents) {
+          if (!names.has(parent)) throw new ProtocolError(ProtocolErrorCode.InvalidInput, `task '${task.name}' of workflow '${spec.name}' names an unknown parent '${parent}'`);
+        }
+      }
+      const version = (current?.version ?? 0) + 1;
+      await this.#log.append(WORKFLOWS_STREAM, [{ type: 'WorkflowVersionRegistered', data: { name: spec.name, version, spec } }], { expectedVersion: this.#workflowsVersion });
+      this.#workflowsVersion += 1;
+      this.#workflows.set(spec.name, { spec, version });
+      return { name: spec.name, version };
+    });
+    this.#workflowWrites = write.catch(() => {});
+    return write;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Triggers
+
+  /** Creates runs; resolves with their ids once every run is durable. */
+  async trigger(runs: readonly TriggerRun[]): Promise<string[]> {
+    const prepared = runs.map((run) => {
+      const workflow = this.#workflows.get(run.workflow);
+      if (workflow === undefined) throw new ProtocolError(ProtocolErrorCode.WorkflowNotFound, `workflow '${run.workflow}' is not registered; start a worker that declares it first`);
+      const bytes = payloadBytes(run.input ?? null);
+      if (bytes > engineLimits.payloadBytesMax) {
+        throw new ProtocolError(ProtocolErrorCode.PayloadTooLarge, `the input of a run of '${run.workflow}' is ${bytes} bytes; the limit is ${engineLimits.payloadBytesMax}`);
+      }
+      const runId = run.parentTaskId === undefined ? randomUUID() : childRunId(run.parentTaskId, run.childKey ?? String(run.childIndex ?? 0));
+      const standalone = workflow.spec.tasks.length === 1 && workflow.spec.onFailure === undefined;
+      const taskIds: Record<string, string> = {};
+      for (const task of workflow.spec.tasks) taskIds[task.name] = standalone ? runId : randomUUID();
+      if (workflow.spec.onFailure !== undefined) taskIds[ON_FAILURE_TASK] = randomUUID();
+      return { runId, taskIds, run, workflow };
+    });
+    await Promise.all(
+      prepared.map(({ runId, taskIds, run, workflow }) =>
+        this.#host.send(runId, {
+          type: 'CreateRun',
+          runId,
+          taskIds,
+          workflow: workflow.spec,
+          input: run.input ?? null,
+          additionalMetadata: run.additionalMetadata ?? {},
+          priority: run.priority ?? 1,
+          ...(run.parentTaskId === undefined ? {} : { parentTaskId: run.parentTaskId }),
+          ...(run.childIndex === undefined ? {} : { childIndex: run.childIndex }),
+          ...(run.childKey === undefined ? {} : { childKey: run.childKey }),
+        }),
+      ),
+    );
+    return prepared.map((p) => p.runId);
+  }
+
+  async cancel(runIds: readonly string[], taskIds: readonly string[]): Promise<void> {
+    await Promise.all([
+      ...runIds.map((runId) => this.#host.send(runId, { type: 'CancelRun', reason: 'cancelled by request' })),
+      ...taskIds.map((taskId) => {
+        const where = this.#tasks.get(taskId);
+        return where === undefined ? Promise.resolve([]) : this.#host.send(where.runId, { type: 'CancelTask', task: where.task, reason: 'cancelled by request' });
+      }),
+    ]);
+  }
+
+  async getRun(runId: string): Promise<RunDetails> {
+    const state = this.#host.peek(runId) ?? (await this.#readRun(runId));
+    if (state.kind === 'none') throw new ProtocolError(ProtocolErrorCode.RunNotFound, `run '${runId}' does not exist`);
+    return {
+      runId,
+      status: runStatus(state),
+      workflow: state.workflow.name,
+      input: state.input,
+      additionalMetadata: state.additionalMetadata,
+      createdAtMs: state.createdAtMs,
+      tasks: Object.values(state.tasks).map((task) => ({
+        name: task.name,
+        taskId: task.taskId,
+        status: task.status,
+        attempt: task.attempt,
+        ...(task.output === undefined ? {} : { output: task.output }),
+        ...(task.error === undefined ? {} : { error: task.error }),
+        ...(task.workerId === undefined ? {} : { workerId: task.workerId }),
+      })),
+      ...(state.finished === undefined ? {} : { finished: state.finished }),
+    };
+  }
+
+  async #readRun(runId: string): Promise<RunState> {
+    return foldRun(await this.#log.readStream(runStream(runId)));
+  }
+
+  /** Sends `runFinished` for each run once it ends (at once for runs already finished). */
+  async subscribe(session: Session, runIds: readonly string[]): Promise<void> {
+    for (const runId of runIds) {
+      const done = this.#finished.get(runId);
+      if (done !== undefined) {
+        this.#queueFinished(session, done);
+        continue;
+      }
+      let subscribers = this.#subscribers.get(runId);
+      if (subscribers === undefined) {
+        subscribers = new Set();
+        this.#subscribers.set(runId, subscribers);
+      }
+      subscribers.add(session);
+      if (this.#host.peek(runId) === undefined) {
+        const state = await this.#readRun(runId);
+        if (state.kind === 'finished' && state.finished !== undefined) this.#runFinished(runId, state.finished);
+      }
+    }
+  }
+
+  unsubscribeAll(session: Session): void {
+    for (const [runId, subscribers] of this.#subscribers) {
+      subscribers.delete(session);
+      if (subscribers.size === 0) this.#subscribers.delete(runId);
+    }
+    this.#finishedOutbox.delete(session);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Workers
+
+  registerWorker(
+    session: Session,
+    registration: { name: string; actions: string[]; slots: number; labels: Record<string, string | number>; workerId?: string | undefined; running?: Array<{ taskId: string; attempt: number }> },
+  ): string {
+    const workerId = registration.workerId ?? randomUUID();
+    const existing = this.#workers.get(workerId);
+    const worker = existing ?? this.#newWorker(workerId, DEFAULT_TENANT, registration.name, registration.actions, registration.slots);
+    if (existing?.session !== undefined && existing.session !== session) existing.session.close('WORKER_REPLACED', 'another connection registered this worker id');
+    worker.name = registration.name;
+    worker.actions = registration.actions;
+    worker.slots = registration.slots;
+    worker.labels = registration.labels;
+    worker.session = session;
+    worker.lastSeenMs = this.#clock();
+    this.#workers.set(workerId, worker);
+    this.#queue.upsertWorker(workerId, registration.actions, registration.slots);
+    // Tasks this worker holds but does not know of never reached it (the engine restarted, or the
+    // connection dropped, between the assignment and its frame): they go back to the queue.
+    const known = new Set([...(registration.running ?? []), ...worker.assignOutbox].map((task) => task.taskId));
+    for (const taskId of this.#queue.tasksHeldBy(workerId)) {
+      if (known.has(taskId)) continue;
+      const where = this.#tasks.get(taskId);
+      const state = where === undefined ? undefined : this.#host.peek(where.runId);
+      const task = where === undefined || state === undefined || state.kind === 'none' ? undefined : state.tasks[where.task];
+      if (where !== undefined && task !== undefined) this.#host.send(where.runId, { type: 'RequeueTask', task: where.task, attempt: task.attempt }).catch(() => {});
+    }
+    this.#schedulePump();
+    return workerId;
+  }
+
+  heartbeat(workerId: string): void {
+    const worker = this.#workers.get(workerId);
+    if (worker !== undefined) worker.lastSeenMs = this.#clock();
+  }
+
+  /** The worker's connection closed: no new tasks go to it; its tasks wait for it to come back. */
+  workerDisconnected(workerId: string, session: Session): void {
+    const worker = this.#workers.get(workerId);
+    if (worker === undefined || worker.session !== session) return;
+    worker.session = undefined;
+    this.#queue.removeWorker(workerId, { keepHeld: true });
+  }
+
+  #sweepWorkers(): void {
+    const now = this.#clock();
+    for (const worker of this.#workers.values()) {
+      if (now - worker.lastSeenMs < this.#livenessMs) continue;
+      this.#workers.delete(worker.workerId);
+      worker.session?.close('WORKER_EXPIRED', `no heartbeat for ${this.#livenessMs} ms`);
+      const held = this.#queue.tasksHeldBy(worker.workerId);
+      this.#queue.removeWorker(worker.workerId);
+      const runs = new Set(held.map((taskId) => this.#tasks.get(taskId)?.runId).filter((runId): runId is string => runId !== undefined));
+      for (const runId of runs) this.#host.send(runId, { type: 'WorkerLost', workerId: worker.workerId }).catch(() => {});
+    }
+  }
+
+  taskStarted(taskId: string, attempt: number): void {
+    const where = this.#tasks.get(taskId);
+    if (where !== undefined) this.#host.send(where.runId, { type: 'StartTask', task: where.task, attempt }).catch(() => {});
+  }
+
+  taskResult(item: { taskId: string; attempt: number; ok: boolean; output?: unknown; error?: { message: string; stack?: string | undefined } | undefined; nonRetryable?: boolean | undefined }): void {
+    const where = this.#tasks.get(item.taskId);
+    if (where === undefined) return;
+    let command: Parameters<RunHost['send']>[1];
+    const outputBytes = item.ok ? payloadBytes(item.output ?? null) : 0;
+    if (item.ok && outputBytes <= engineLimits.payloadBytesMax) {
+      command = { type: 'CompleteTask', task: where.task, attempt: item.attempt, output: item.output ?? null };
+    } else {
+      const error = item.ok ? `the task's output is ${outputBytes} bytes; the limit is ${engineLimits.payloadBytesMax}` : (item.error?.message ?? 'task failed');
+      command = { type: 'FailTask', task: where.task, attempt: item.attempt, error, nonRetryable: item.ok || item.nonRetryable === true };
+    }
+    this.#host.send(where.runId, command).catch(() => {});
+  }
+
+  refreshTimeout(taskId: string, attempt: number, incrementMs: number): void {
+    const where = this.#tasks.get(taskId);
+    if (where !== undefined) this.#host.send(where.runId, { type: 'RefreshTimeout', task: where.task, attempt, incrementMs }).catch(() => {});
+  }
+
+  /** The task keeps running but gives its slots back (`ctx.releaseSlot()`). */
+  releaseSlot(taskId: string): void {
+    if (this.#queue.release(taskId) !== undefined) this.#schedulePump();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Effects (invariant 1: called only with durable events)
+
+  #queued(runId: string, state: Extract<RunState, { kind: 'active' | 'finished' }>, task: TaskState) {
+    return {
+      runId,
+      task: task.name,
+      taskId: task.taskId,
+      attempt: task.attempt,
+      action: `${state.workflow.name}:${task.name}`,
+      priority: state.priority,
+      slotCost: task.spec.slotCost,
+    };
+  }
+
+  #applied(runId: string, _before: RunState, events: readonly RunEvent[], after: RunState): void {
+    if (after.kind === 'none') return;
+    for (const event of events) {
+      switch (event.type) {
+        case 'RunCreated':
+          for (const task of Object.values(after.tasks)) this.#tasks.set(task.taskId, { runId, task: task.name });
+          break;
+        case 'TaskQueued': {
+          const task = after.tasks[event.task];
+          if (task !== undefined && task.status === 'queued' && task.attempt === event.attempt) {
+            this.#queue.enqueue(this.#queued(runId, after, task));
+            this.#schedulePump();
+          }
+          break;
+        }
+        case 'TaskAssigned':
+          this.#sendAssignment(runId, after, event.task, event.attempt, event.workerId);
+          break;
+        case 'TaskTimedOut':
+        case 'TaskCancelled': {
+          const task = after.tasks[event.task];
+          const workerId = event.workerId || undefined;
+          if (task !== undefined) {
+            this.#queue.dequeue(task.taskId);
+            if (workerId !== undefined) this.#sendCancel(workerId, task.taskId, event.attempt);
+            this.#release(task.taskId);
+          }
+          break;
+        }
+        case 'TaskCompleted':
+        case 'TaskFailed':
+        case 'TaskSchedulingTimedOut':
+        case 'TaskReassigned': {
+          const task = after.tasks[event.task];
+          if (task !== undefined) {
+            if (event.type === 'TaskSchedulingTimedOut') this.#queue.dequeue(task.taskId);
+            this.#release(task.taskId);
+          }
+          break;
+        }
+        case 'RunFinished':
+          for (const task of Object.values(after.tasks)) {
+            this.#tasks.delete(task.taskId);
+            this.#queue.dequeue(task.taskId);
+            this.#release(task.taskId);
+          }
+          if (after.finished !== undefined) this.#runFinished(runId, after.finished);
+          break;
+        default:
+          break;
+      }
+    }
+    this.#timers.set(runId, nextDeadline(after));
+  }
+
+  #release(taskId: string): void {
+    if (this.#queue.release(taskId) !== undefined) this.#schedulePump();
+  }
+
+  #sendAssignment(runId: string, state: Extract<RunState, { kind: 'active' | 'finished' }>, taskName: string, attempt: number, workerId: string): void {
+    const worker = this.#workers.get(workerId);
+    const task = state.tasks[taskName];
+    if (worker?.session === undefined || task === undefined) return; // the liveness sweep will reassign it
+    const parents: Record<string, unknown> = {};
+    for (const parent of task.spec.parents) parents[parent] = state.tasks[parent]?.output ?? null;
+    const errors: Record<string, string> = {};
+    if (taskName === ON_FAILURE_TASK) for (const t of Object.values(state.tasks)) if (t.status === 'failed' && t.error !== undefined) errors[t.name] = t.error;
+    worker.assignOutbox.push({
+      taskId: task.taskId,
+      attempt,
+      runId,
+      workflow: state.workflow.name,
+      task: taskName,
+      action: `${state.workflow.name}:${taskName}`,
+      input: state.input,
+      parents,
+      additionalMetadata: state.additionalMetadata,
+      ...(taskName === ON_FAILURE_TASK ? { errors } : {}),
+      priority: state.priority,
+      ...(state.parentTaskId === undefined ? {} : { parentTaskId: state.parentTaskId }),
+      ...(state.childIndex === undefined ? {} : { childIndex: state.childIndex }),
+      ...(state.childKey === undefined ? {} : { childKey: state.childKey }),
+    });
+    this.#scheduleFlush();
+  }
+
+  #sendCancel(workerId: string, taskId: string, attempt: number): void {
+    const worker = this.#workers.get(workerId);
+    if (worker?.session === undefined) return;
+    worker.cancelOutbox.push({ taskId, attempt });
+    this.#scheduleFlush();
+  }
+
+  #runFinished(runId: string, finished: FinishedRun): void {
+    this.#finished.set(runId, finished);
+    if (this.#finished.size > RECENTLY_FINISHED_MAX) {
+      const oldest = this.#finished.keys().next().value;
+      if (oldest !== undefined) this.#finished.delete(oldest);
+    }
+    const subscribers = this.#subscribers.get(runId);
+    if (subscribers === undefined) return;
+    this.#subscribers.delete(runId);
+    for (const session of subscribers) this.#queueFinished(session, finished);
+  }
+
+  #queueFinished(session: Session, finished: FinishedRun): void {
+    const outbox = this.#finishedOutbox.get(session) ?? [];
+    outbox.push(finished);
+    this.#finishedOutbox.set(session, outbox);
+    this.#scheduleFlush();
+  }
+
+  /** Batches frames: everything for one connection made in one turn goes in one frame. */
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      for (const worker of this.#workers.values()) {
+        if (worker.session === undefined) continue;
+        for (let i = 0; i < worker.assignOutbox.length; i += engineLimits.frameItemsMax) {
+          worker.session.send({ t: 'assign', tasks: worker.assignOutbox.slice(i, i + engineLimits.frameItemsMax) });
+        }
+        if (worker.cancelOutbox.length > 0) worker.session.send({ t: 'cancelTasks', tasks: worker.cancelOutbox });
+        worker.assignOutbox = [];
+        worker.cancelOutbox = [];
+      }
+      for (const [session, runs] of this.#finishedOutbox) {
+        for (let i = 0; i < runs.length; i += engineLimits.frameItemsMax) session.send({ t: 'runFinished', runs: runs.slice(i, i + engineLimits.frameItemsMax) });
+      }
+      this.#finishedOutbox.clear();
+    });
+  }
+
+  #schedulePump(): void {
+    if (this.#pumpScheduled || this.#closed) return;
+    this.#pumpScheduled = true;
+    queueMicrotask(() => {
+      this.#pumpScheduled = false;
+      for (const { task, workerId } of this.#queue.assign()) {
+        this.#host
+          .send(task.runId, { type: 'AssignTask', task: task.task, attempt: task.attempt, workerId })
+          .then((events) => {
+            if (!events.some((event) => event.type === 'TaskAssigned')) this.#release(task.taskId);
+          })
+          .catch(() => this.#release(task.taskId));
+      }
+    });
+  }
+
+  get stats() {
+    return { activeRuns: this.#host.activeCount, queued: this.#queue.queuedCount, workers: this.#workers.size };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#sweeper);
+    this.#timers.stop();
+  }
+}
+
+function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/** A child run's id is derived from its parent task and key, so a repeated spawn finds the same run. */
+function childRunId(parentTaskId: string, key: string): string {
+  const hex = createHash('sha256').update(`${parentTaskId}\u0000${key}`).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}

@@ -1,0 +1,220 @@
+/**
+ * The gateway: one port for the worker/client WebSocket protocol (`/ws`) and HTTP, on
+ * uWebSockets.js. Each connection is a small state machine — awaiting `hello`, then open — that
+ * decodes and validates every frame (`protocol/codec.ts`) before the engine sees it.
+ *
+ * Invariants:
+ *  1. A bad frame, a frame before the handshake, or a bad token closes that connection with an
+ *     `error` frame naming the code; the engine and every other connection carry on.
+ *  2. A request's failure (unknown workflow, payload too large, …) is a `reply` with `ok: false`;
+ *     the connection stays open.
+ *  3. Nothing is dropped silently: a send that uWS would drop (the connection's buffer is over
+ *     `connectionBufferBytesMax`) closes that connection instead; its tasks are then reassigned.
+ */
+import { randomUUID } from 'node:crypto';
+import uWS from 'uWebSockets.js';
+import { decodeClientFrame, encodeFrame } from '../../protocol/codec.js';
+import { ProtocolError, ProtocolErrorCode } from '../../protocol/errors.js';
+import { type ClientFrame, PROTOCOL_VERSIONS, type ServerFrame } from '../../protocol/frames.js';
+import { KindlingError } from '../lib/errors.js';
+import { engineLimits } from '../lib/limits.js';
+import type { Engine, Session } from './engine.js';
+
+if (typeof (uWS as unknown as { getParts?: unknown }).getParts !== 'function') {
+  throw new Error('uWebSockets.js loaded its JavaScript fallback, not the native server: Kindling needs Node 20 on Linux x64 or arm64');
+}
+
+const CLOSE_CODES: Record<string, number> = {
+  [ProtocolErrorCode.Unauthenticated]: 4401,
+  [ProtocolErrorCode.VersionUnsupported]: 4426,
+  BACKPRESSURE: 4408,
+  WORKER_EXPIRED: 4410,
+  WORKER_REPLACED: 4409,
+};
+
+interface SocketData {
+  connection?: Connection;
+}
+
+export interface Gateway {
+  readonly port: number;
+  close(): void;
+}
+
+class Connection implements Session {
+  readonly id = randomUUID();
+  #open = true;
+  #tenantId: string | undefined;
+  #workerId: string | undefined;
+
+  constructor(
+    private readonly ws: uWS.WebSocket<SocketData>,
+    private readonly engine: Engine,
+  ) {}
+
+  send(frame: ServerFrame): void {
+    if (!this.#open) return;
+    const result = this.ws.send(encodeFrame(frame), true);
+    if (result === 2) this.close('BACKPRESSURE', `the connection has more than ${engineLimits.connectionBufferBytesMax} bytes unread; closing it`);
+  }
+
+  close(code: string, message: string): void {
+    if (!this.#open) return;
+    this.ws.send(encodeFrame({ t: 'error', code, message }), true);
+    this.#open = false;
+    this.ws.end(CLOSE_CODES[code] ?? 4400, message.slice(0, 120));
+  }
+
+  onClosed(): void {
+    this.#open = false;
+    if (this.#workerId !== undefined) this.engine.workerDisconnected(this.#workerId, this);
+    this.engine.unsubscribeAll(this);
+  }
+
+  onMessage(bytes: Uint8Array): void {
+    let frame: ClientFrame;
+    try {
+      frame = decodeClientFrame(bytes);
+    } catch (error) {
+      const e = error as ProtocolError;
+      this.close(e.code, e.message);
+      return;
+    }
+    if (this.#tenantId === undefined) {
+      if (frame.t !== 'hello') {
+        this.close(ProtocolErrorCode.HandshakeRequired, `the first frame must be 'hello', not '${frame.t}'`);
+        return;
+      }
+      this.#handshake(frame);
+      return;
+    }
+    this.#handle(frame);
+  }
+
+  #handshake(frame: Extract<ClientFrame, { t: 'hello' }>): void {
+    const version = Math.max(...frame.versions.filter((v) => (PROTOCOL_VERSIONS as readonly number[]).includes(v)));
+    if (!Number.isFinite(version)) {
+      this.close(ProtocolErrorCode.VersionUnsupported, `no protocol version in common: the client speaks ${frame.versions.join(', ')}, the engine ${PROTOCOL_VERSIONS.join(', ')}`);
+      return;
+    }
+    const tenantId = this.engine.authenticate(frame.token);
+    if (tenantId === undefined) {
+      this.close(ProtocolErrorCode.Unauthenticated, 'the token is missing or not valid for this engine');
+      return;
+    }
+    this.#tenantId = tenantId;
+    this.send({
+      t: 'welcome',
+      version,
+      tenantId,
+      sessionId: this.id,
+      heartbeatMs: this.engine.heartbeatMs,
+      limits: { frameBytesMax: engineLimits.frameBytesMax, payloadBytesMax: engineLimits.payloadBytesMax },
+    });
+  }
+
+  #reply(req: number, work: () => unknown): void {
+    Promise.resolve()
+      .then(work)
+      .then(
+        (body) => this.send({ t: 'reply', req, ok: true, body: body ?? null }),
+        (error: unknown) => {
+          const code = error instanceof KindlingError ? error.code : ProtocolErrorCode.EngineUnavailable;
+          this.send({ t: 'reply', req, ok: false, error: { code, message: (error as Error).message } });
+        },
+      );
+  }
+
+  #handle(frame: ClientFrame): void {
+    switch (frame.t) {
+      case 'hello':
+        this.close(ProtocolErrorCode.InvalidFrame, "'hello' was already received");
+        return;
+      case 'register':
+        this.#reply(frame.req, () => {
+          this.#workerId = this.engine.registerWorker(this, { name: frame.name, actions: frame.actions, slots: frame.slots, labels: frame.labels, workerId: frame.workerId, running: frame.running });
+          return { workerId: this.#workerId };
+        });
+        return;
+      case 'putWorkflow':
+        this.#reply(frame.req, () => this.engine.putWorkflow(frame.workflow));
+        return;
+      case 'trigger':
+        this.#reply(frame.req, async () => ({ runIds: await this.engine.trigger(frame.runs) }));
+        return;
+      case 'cancel':
+        this.#reply(frame.req, () => this.engine.cancel(frame.runIds, frame.taskIds));
+        return;
+      case 'getRun':
+        this.#reply(frame.req, () => this.engine.getRun(frame.runId));
+        return;
+      case 'subscribe':
+        this.engine.subscribe(this, frame.runIds).catch(() => {});
+        return;
+      default:
+        break;
+    }
+    if (this.#workerId === undefined) {
+      this.close(ProtocolErrorCode.NotAWorker, `'${frame.t}' is a worker frame; send 'register' first`);
+      return;
+    }
+    switch (frame.t) {
+      case 'heartbeat':
+        this.engine.heartbeat(this.#workerId);
+        return;
+      case 'started':
+        for (const task of frame.tasks) this.engine.taskStarted(task.taskId, task.attempt);
+        return;
+      case 'results':
+        for (const item of frame.items) this.engine.taskResult(item);
+        return;
+      case 'refresh':
+        this.engine.refreshTimeout(frame.taskId, frame.attempt, frame.incrementMs);
+        return;
+      case 'release':
+        this.engine.releaseSlot(frame.taskId);
+        return;
+      default:
+        throw new ProtocolError(ProtocolErrorCode.InvalidFrame, `unhandled frame ${(frame as { t: string }).t}`);
+    }
+  }
+}
+
+export function startGateway(engine: Engine, options: { port: number; host?: string }): Promise<Gateway> {
+  const app = uWS.App();
+  app.ws<SocketData>('/ws', {
+    compression: uWS.DISABLED,
+    maxPayloadLength: engineLimits.frameBytesMax,
+    maxBackpressure: engineLimits.connectionBufferBytesMax,
+    idleTimeout: 120,
+    sendPingsAutomatically: true,
+    open: (ws) => {
+      ws.getUserData().connection = new Connection(ws, engine);
+    },
+    message: (ws, message) => {
+      // The ArrayBuffer is only valid during this callback; decoding copies what it keeps.
+      ws.getUserData().connection?.onMessage(new Uint8Array(message));
+    },
+    close: (ws) => {
+      ws.getUserData().connection?.onClosed();
+    },
+  });
+  app.get('/health', (res) => {
+    res.writeHeader('content-type', 'application/json').end(JSON.stringify({ status: 'ok', ...engine.stats }));
+  });
+  app.any('/*', (res) => {
+    res.writeStatus('404 Not Found').writeHeader('content-type', 'application/json').end(JSON.stringify({ error: 'not found' }));
+  });
+  return new Promise((resolve, reject) => {
+    app.listen(options.host ?? '0.0.0.0', options.port, (socket) => {
+      if (socket === false) {
+        reject(new Error(`cannot listen on port ${options.port}: is it in use?`));
+        return;
+      }
+      resolve({
+        port: uWS.us_socket_local_port(socket),
+        close: () => uWS.us_listen_socket_close(socket),
+      });
+    });
+  });
+}

@@ -1,0 +1,149 @@
+/**
+ * The actor host for workflow runs: a bounded mailbox per run, one command at a time, and
+ * `decide → append (expected version) → evolve → effects` (STYLE practice 1).
+ *
+ * Owns: which runs are in memory (activation by replaying `run:<id>`, passivation once finished),
+ * and the order of commands per run. Talks to: the log (appends, reads for activation), and the
+ * engine through `RunEffects`, which it calls only after an append is durable (DESIGN invariant 1).
+ *
+ * Invariants:
+ *  1. A run's commands are decided one at a time, in arrival order, against the state the log
+ *     holds; appends carry the version they were decided at, so a second writer is a conflict.
+ *  2. After a failed append the actor reloads its state from the log before deciding again: it
+ *     never keeps state the log does not have.
+ *  3. A mailbox holds at most `engineLimits.mailboxCommandsMax` commands; beyond that `send`
+ *     refuses with ENGINE_BUSY (backpressure, DESIGN invariant 8).
+ */
+import { type DecideContext, decide, evolve, initialState, type RunCommand, type RunEvent, type RunState } from '../../actors/workflow-run.js';
+import { ProtocolError, ProtocolErrorCode } from '../../protocol/errors.js';
+import type { EventLog, LogRecord } from '../../store/log.js';
+import { engineLimits, limits } from '../lib/limits.js';
+
+export const runStream = (runId: string) => `run:${runId}`;
+
+export interface RunEffects {
+  /** Called once the events are durable, with the state before and after them. */
+  applied(runId: string, before: RunState, events: readonly RunEvent[], after: RunState): void;
+  /** Called after a run was reloaded from the log, whose effects may not all have run. */
+  reconciled(runId: string, state: RunState): void;
+}
+
+interface Pending {
+  readonly command: RunCommand;
+  resolve(events: RunEvent[]): void;
+  reject(error: unknown): void;
+}
+
+interface RunActor {
+  state: RunState;
+  version: number;
+  loaded: Promise<void> | undefined;
+  readonly mailbox: Pending[];
+  draining: boolean;
+}
+
+/** Folds a run's stored events into its state. */
+export function foldRun(records: ReadonlyArray<{ data: unknown }>): RunState {
+  let state = initialState();
+  for (const record of records) state = evolve(state, record.data as RunEvent);
+  return state;
+}
+
+export class RunHost {
+  readonly #actors = new Map<string, RunActor>();
+
+  constructor(
+    private readonly log: EventLog,
+    private readonly clock: () => number,
+    private readonly effects: RunEffects,
+  ) {}
+
+  get activeCount(): number {
+    return this.#actors.size;
+  }
+
+  /** Installs a run rebuilt during recovery. */
+  adopt(runId: string, state: RunState, version: number): void {
+    this.#actors.set(runId, { state, version, loaded: undefined, mailbox: [], draining: false });
+  }
+
+  /** The in-memory state of a run, when it is active. */
+  peek(runId: string): RunState | undefined {
+    return this.#actors.get(runId)?.state;
+  }
+
+  send(runId: string, command: RunCommand): Promise<RunEvent[]> {
+    let actor = this.#actors.get(runId);
+    if (actor === undefined) {
+      const created: RunActor = { state: initialState(), version: 0, loaded: undefined, mailbox: [], draining: false };
+      created.loaded = this.#load(runId, created);
+      this.#actors.set(runId, created);
+      actor = created;
+    }
+    if (actor.mailbox.length >= engineLimits.mailboxCommandsMax) {
+      return Promise.reject(new ProtocolError(ProtocolErrorCode.EngineBusy, `run ${runId} has ${actor.mailbox.length} commands waiting; retry later`));
+    }
+    return new Promise<RunEvent[]>((resolve, reject) => {
+      (actor as RunActor).mailbox.push({ command, resolve, reject });
+      if (!(actor as RunActor).draining) void this.#drain(runId, actor as RunActor);
+    });
+  }
+
+  async #load(runId: string, actor: RunActor): Promise<void> {
+    const records: LogRecord[] = [];
+    for (;;) {
+      const page = await this.log.readStream(runStream(runId), { fromSeq: records.length + 1 });
+      records.push(...page);
+      if (page.length < limits.readRecordsMax) break;
+    }
+    actor.state = foldRun(records);
+    actor.version = records.length;
+  }
+
+  async #drain(runId: string, actor: RunActor): Promise<void> {
+    actor.draining = true;
+    try {
+      if (actor.loaded !== undefined) {
+        try {
+          await actor.loaded;
+          actor.loaded = undefined;
+        } catch (error) {
+          this.#actors.delete(runId);
+          for (const pending of actor.mailbox.splice(0)) pending.reject(error);
+          return;
+        }
+      }
+      for (let pending = actor.mailbox.shift(); pending !== undefined; pending = actor.mailbox.shift()) {
+        const ctx: DecideContext = { nowMs: this.clock() };
+        let events: RunEvent[];
+        try {
+          events = decide(actor.state, pending.command, ctx);
+          if (events.length > 0) {
+            await this.log.append(runStream(runId), events.map((event) => ({ type: event.type, data: event })), { expectedVersion: actor.version });
+          }
+        } catch (error) {
+          pending.reject(error);
+          // Invariant 2: the log is the truth; reload before deciding anything else.
+          actor.loaded = this.#load(runId, actor);
+          await actor.loaded.catch(() => {});
+          actor.loaded = undefined;
+          this.effects.reconciled(runId, actor.state);
+          continue;
+        }
+        const before = actor.state;
+        for (const event of events) actor.state = evolve(actor.state, event);
+        actor.version += events.length;
+        if (events.length > 0) this.effects.applied(runId, before, events, actor.state);
+        pending.resolve(events);
+      }
+    } finally {
+      actor.draining = false;
+    }
+    if (actor.mailbox.length === 0 && actor.state.kind !== 'active' && this.#actors.get(runId) === actor) {
+      // Passivation: a finished (or never created) run leaves memory; the log keeps it.
+      this.#actors.delete(runId);
+    } else if (actor.mailbox.length > 0) {
+      void this.#drain(runId, actor);
+    }
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Durable timers, by run: each active run has at most one wake-up time (its earliest deadline, from
+ * `nextDeadline`). Nothing here is stored: the deadlines are in the runs' events, so after a restart
+ * recovery re-arms every timer from the rebuilt states (workflow-run invariant 4).
+ */
+import { MinHeap } from '../lib/heap.js';
+
+export class RunTimers {
+  readonly #due = new Map<string, number>();
+  readonly #heap = new MinHeap<string>();
+  #timer: NodeJS.Timeout | undefined;
+  #armedFor: number | undefined;
+
+  constructor(
+    private readonly clock: () => number,
+    private readonly fire: (runId: string) => void,
+  ) {}
+
+  /** Sets (or clears, with undefined) the wake-up of a run. */
+  set(runId: string, dueMs: number | undefined): void {
+    if (dueMs === undefined) {
+      this.#due.delete(runId);
+      return;
+    }
+    if (this.#due.get(runId) === dueMs) return;
+    this.#due.set(runId, dueMs);
+    this.#heap.push(dueMs, runId);
+    this.#arm();
+  }
+
+  #arm(): void {
+    const next = this.#heap.peekKey();
+    if (next === undefined || (this.#armedFor !== undefined && this.#armedFor <= next)) return;
+    clearTimeout(this.#timer);
+    this.#armedFor = next;
+    this.#timer = setTimeout(() => this.#run(), Math.max(0, next - this.clock()));
+  }
+
+  #run(): void {
+    this.#armedFor = undefined;
+    const now = this.clock();
+    for (let key = this.#heap.peekKey(); key !== undefined && key <= now; key = this.#heap.peekKey()) {
+      const entry = this.#heap.pop();
+      if (entry === undefined) break;
+      // Lazy deletion: a heap entry counts only if it is still the run's current wake-up.
+      if (this.#due.get(entry.value) !== entry.key) continue;
+      this.#due.delete(entry.value);
+      this.fire(entry.value);
+    }
+    this.#arm();
+  }
+
+  stop(): void {
+    clearTimeout(this.#timer);
+    this.#armedFor = undefined;
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * `HatchetClient` — the entry point of the SDK, source-compatible with Hatchet's TypeScript v1
+ * client for what Kindling implements: declaring tasks and workflows, running them, workers.
+ */
+import type { AssignedTask, FinishedRun, TriggerRun } from '../../protocol/frames.js';
+import { deferred, type Deferred } from '../lib/deferred.js';
+import { type ClientConfig, engineUrl, loadConfig } from './config.js';
+import { Connection } from './connection.js';
+import type { ChildRunOpts } from './context.js';
+import {
+  type BaseWorkflowDeclaration,
+  type CreateTaskWorkflowOpts,
+  type CreateWorkflowOpts,
+  type DeclarationHost,
+  type RunOpts,
+  TaskWorkflowDeclaration,
+  WorkflowDeclaration,
+} from './declaration.js';
+import { HatchetError } from './errors.js';
+import { type RunWatcher, WorkflowRunRef } from './run-ref.js';
+import { type CreateWorkerOpts, Worker } from './worker.js';
+
+export interface Logger {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+const LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+
+function consoleLogger(level: ClientConfig['log_level']): Logger {
+  const min = level === 'OFF' ? 99 : LEVELS.indexOf(level);
+  const at = (l: (typeof LEVELS)[number], write: (m: string) => void) => (message: string) => {
+    if (LEVELS.indexOf(l) >= min) write(`[kindling ${l}] ${message}`);
+  };
+  return { debug: at('DEBUG', console.debug), info: at('INFO', console.info), warn: at('WARN', console.warn), error: at('ERROR', console.error) };
+}
+
+export interface RunDetails {
+  readonly runId: string;
+  readonly status: string;
+  readonly workflow: string;
+  readonly input: unknown;
+  readonly additionalMetadata: Record<string, string>;
+  readonly tasks: Array<{ name: string; taskId: string; status: string; attempt: number; output?: unknown; error?: string; workerId?: string }>;
+}
+
+export class HatchetClient implements DeclarationHost, RunWatcher {
+  readonly config: ClientConfig;
+  readonly logger: Logger;
+  #connection: Connection | undefined;
+  readonly #waiting = new Map<string, Deferred<FinishedRun>>();
+
+  constructor(config: Partial<ClientConfig> = {}) {
+    this.config = loadConfig(config);
+    this.logger = consoleLogger(this.config.log_level);
+  }
+
+  static init(config: Partial<ClientConfig> = {}): HatchetClient {
+    return new HatchetClient(config);
+  }
+
+  get namespace(): string {
+    return this.config.namespace;
+  }
+
+  get #conn(): Connection {
+    if (this.#connection === undefined) {
+      this.#connection = new Connection({
+        url: engineUrl(this.config),
+        token: this.config.token,
+        logger: this.logger,
+        onFrame: (frame) => {
+          if (frame.t !== 'runFinished') return;
+          for (const run of frame.runs) {
+            this.#waiting.get(run.runId)?.resolve(run);
+            this.#waiting.delete(run.runId);
+          }
+        },
+        onOpen: () => {
+          // After a reconnect, ask again for every run still awaited.
+          const runIds = [...this.#waiting.keys()];
+          for (let i = 0; i < runIds.length; i += 1000) this.#connection?.send({ t: 'subscribe', runIds: runIds.slice(i, i + 1000) });
+        },
+      });
+    }
+    return this.#connection;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Declarations
+
+  task<I = unknown, O = unknown>(opts: CreateTaskWorkflowOpts<I, O>): TaskWorkflowDeclaration<I, O> {
+    return new TaskWorkflowDeclaration<I, O>(this, opts);
+  }
+
+  workflow<I = unknown, O = Record<string, unknown>>(opts: CreateWorkflowOpts): WorkflowDeclaration<I, O> {
+    return new WorkflowDeclaration<I, O>(this, opts);
+  }
+
+  worker(name: string, opts: CreateWorkerOpts | number = {}): Promise<Worker> {
+    return Worker.create(this, name, typeof opts === 'number' ? { slots: opts } : opts);
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: declarations of any input and output register alike.
+  async putWorkflow(workflow: BaseWorkflowDeclaration<any, any>): Promise<void> {
+    await this.#conn.request({ t: 'putWorkflow', workflow: workflow.spec() });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Running
+
+  async #trigger(runs: TriggerRun[]): Promise<string[]> {
+    const ids: string[] = [];
+    for (let i = 0; i < runs.length; i += 500) {
+      const reply = await this.#conn.request<{ runIds: string[] }>({ t: 'trigger', runs: runs.slice(i, i + 500) });
+      ids.push(...reply.runIds);
+    }
+    return ids;
+  }
+
+  #workflowName(workflow: unknown): { name: string; standalone: string | undefined } {
+    if (typeof workflow === 'string') {
+      const lower = workflow.toLowerCase();
+      return { name: lower.startsWith(this.namespace) ? lower : `${this.namespace}${lower}`, standalone: undefined };
+    }
+    // biome-ignore lint/suspicious/noExplicitAny: any declaration.
+    const declaration = workflow as BaseWorkflowDeclaration<any, any>;
+    return { name: declaration.name, standalone: declaration.standaloneTaskName };
+  }
+
+  async runNoWait<O>(declaration: BaseWorkflowDeclaration<unknown, O> | string, inputs: unknown[], options: RunOpts = {}): Promise<WorkflowRunRef<O>[]> {
+    const { name, standalone } = this.#workflowName(declaration);
+    const ids = await this.#trigger(
+      inputs.map((input) => ({
+        workflow: name,
+        input,
+        ...(options.additionalMetadata === undefined ? {} : { additionalMetadata: options.additionalMetadata }),
+        ...(options.priority === undefined ? {} : { priority: options.priority }),
+      })),
+    );
+    return ids.map((id) => new WorkflowRunRef<O>(id, this, standalone));
+  }
+
+  /** Runs a workflow by declaration or name and waits for its output. */
+  async run<O = unknown>(workflow: BaseWorkflowDeclaration<unknown, O> | string, input: unknown, options: RunOpts = {}): Promise<O> {
+    const [ref] = await this.runNoWait<O>(workflow, [input], options);
+    return (ref as WorkflowRunRef<O>).result();
+  }
+
+  runAndWait<O = unknown>(workflow: BaseWorkflowDeclaration<unknown, O> | string, input: unknown, options: RunOpts = {}): Promise<O> {
+    return this.run(workflow, input, options);
+  }
+
+  runRef<T = unknown>(runId: string): WorkflowRunRef<T> {
+    return new WorkflowRunRef<T>(runId, this);
+  }
+
+  /** @internal Used by `ctx.runChild` and friends. */
+  async runChild(parent: AssignedTask, childIndex: number, workflow: unknown, input: unknown, options: ChildRunOpts, wait: boolean): Promise<unknown> {
+    const { name, standalone } = this.#workflowName(workflow);
+    const [id] = await this.#trigger([
+      {
+        workflow: name,
+        input,
+        additionalMetadata: { ...parent.additionalMetadata, ...(options.additionalMetadata ?? {}) },
+        ...(options.priority === undefined ? {} : { priority: options.priority }),
+        parentTaskId: parent.taskId,
+        childIndex,
+        ...(options.key === undefined ? {} : { childKey: options.key }),
+      },
+    ]);
+    const ref = new WorkflowRunRef(id as string, this, standalone);
+    return wait ? ref.result() : ref;
+  }
+
+  finished(runId: string): Promise<FinishedRun> {
+    let waiting = this.#waiting.get(runId);
+    if (waiting === undefined) {
+      waiting = deferred<FinishedRun>();
+      this.#waiting.set(runId, waiting);
+      const conn = this.#conn;
+      void conn.ready.then(() => conn.send({ t: 'subscribe', runIds: [runId] }));
+    }
+    return waiting.promise;
+  }
+
+  async cancelRun(runId: string): Promise<void> {
+    await this.#conn.request({ t: 'cancel', runIds: [runId], taskIds: [] });
+  }
+
+  /** Runs (Hatchet's `hatchet.runs`): get, cancel. */
+  get runs() {
+    return {
+      get: (run: string | WorkflowRunRef<unknown>) => this.#conn.request<RunDetails>({ t: 'getRun', runId: typeof run === 'string' ? run : run.workflowRunId }),
+      cancel: async (opts: { ids?: string[] }) => {
+        await this.#conn.request({ t: 'cancel', runIds: opts.ids ?? [], taskIds: [] });
+      },
+      runRef: <T = unknown>(id: string) => this.runRef<T>(id),
+    };
+  }
+
+  /** Closes the client's connection. */
+  close(): void {
+    this.#connection?.close();
+    for (const waiting of this.#waiting.values()) waiting.reject(new HatchetError('the client is closed'));
+    this.#waiting.clear();
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * Client configuration: the constructor's options, then Hatchet's environment variables, then
+ * Kindling's development defaults (`localhost:7077` and the token in `./.kindling/dev-token`).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface ClientConfig {
+  token: string;
+  /** `host:port` of the engine. */
+  host_port: string;
+  api_url: string;
+  namespace: string;
+  tls_config: { tls_strategy: 'tls' | 'mtls' | 'none' };
+  log_level: 'OFF' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  cancellation_grace_period: number;
+  cancellation_warning_threshold: number;
+}
+
+export const DEFAULT_PORT = 7077;
+
+export function loadConfig(overrides: Partial<ClientConfig> = {}): ClientConfig {
+  const env = process.env;
+  const dataDir = env.KINDLING_DATA_DIR ?? '.kindling';
+  const devTokenPath = join(dataDir, 'dev-token');
+  const token = overrides.token ?? env.HATCHET_CLIENT_TOKEN ?? env.KINDLING_TOKEN ?? (existsSync(devTokenPath) ? readFileSync(devTokenPath, 'utf8').trim() : undefined);
+  if (token === undefined || token === '') {
+    throw new Error(
+      `no token: set HATCHET_CLIENT_TOKEN, pass { token } to HatchetClient.init, or start the engine here (npx kindling start) so ${devTokenPath} exists`,
+    );
+  }
+  const hostPort = overrides.host_port ?? env.HATCHET_CLIENT_HOST_PORT ?? `localhost:${env.KINDLING_PORT ?? DEFAULT_PORT}`;
+  let namespace = (overrides.namespace ?? env.HATCHET_CLIENT_NAMESPACE ?? '').toLowerCase();
+  if (namespace !== '' && !namespace.endsWith('_')) namespace += '_';
+  const tls = (overrides.tls_config?.tls_strategy ?? env.HATCHET_CLIENT_TLS_STRATEGY ?? 'none') as ClientConfig['tls_config']['tls_strategy'];
+  return {
+    token,
+    host_port: hostPort,
+    api_url: overrides.api_url ?? env.HATCHET_CLIENT_API_URL ?? `http://${hostPort}`,
+    namespace,
+    tls_config: { tls_strategy: tls },
+    log_level: (overrides.log_level ?? env.HATCHET_CLIENT_LOG_LEVEL ?? 'INFO') as ClientConfig['log_level'],
+    cancellation_grace_period: overrides.cancellation_grace_period ?? 1000,
+    cancellation_warning_threshold: overrides.cancellation_warning_threshold ?? 300,
+  };
+}
+
+export function engineUrl(config: ClientConfig): string {
+  const scheme = config.tls_config.tls_strategy === 'none' ? 'ws' : 'wss';
+  return `${scheme}://${config.host_port}/ws`;
+}

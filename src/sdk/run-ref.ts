@@ -1,0 +1,53 @@
+/** A handle on a triggered run: its id now, its output when it finishes (Hatchet's `WorkflowRunRef`). */
+import type { FinishedRun } from '../../protocol/frames.js';
+
+export interface RunWatcher {
+  /** Resolves when the run finishes, in any status. */
+  finished(runId: string): Promise<FinishedRun>;
+  cancelRun(runId: string): Promise<void>;
+}
+
+export class WorkflowRunRef<T> {
+  readonly workflowRunId: string;
+  readonly _standaloneTaskName: string | undefined;
+
+  constructor(
+    runId: string,
+    private readonly watcher: RunWatcher,
+    standaloneTaskName?: string,
+  ) {
+    this.workflowRunId = runId;
+    this._standaloneTaskName = standaloneTaskName;
+  }
+
+  get runId(): Promise<string> {
+    return Promise.resolve(this.workflowRunId);
+  }
+
+  getWorkflowRunId(): Promise<string> {
+    return this.runId;
+  }
+
+  /**
+   * The run's output: `{ [taskName]: output }`, or the task's own output for a standalone task. A run
+   * that failed or was cancelled rejects with an array of error strings, as Hatchet's SDK does.
+   */
+  async result(): Promise<T> {
+    const finished = await this.watcher.finished(this.workflowRunId);
+    if (finished.status !== 'COMPLETED') throw finished.errors ?? [`run ${finished.status.toLowerCase()}`];
+    const output = finished.output ?? {};
+    return (this._standaloneTaskName === undefined ? output : output[this._standaloneTaskName]) as T;
+  }
+
+  get output(): Promise<T> {
+    return this.result();
+  }
+
+  cancel(): Promise<void> {
+    return this.watcher.cancelRun(this.workflowRunId);
+  }
+
+  async toJSON(): Promise<string> {
+    return JSON.stringify({ workflowRunId: this.workflowRunId });
+  }
+}

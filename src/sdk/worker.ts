@@ -1,0 +1,225 @@
+/**
+ * A worker (Hatchet's `Worker`): registers its workflows, holds a connection to the engine, runs
+ * the tasks the engine assigns, and reports them — started, then completed or failed.
+ *
+ * Invariants:
+ *  1. A result is reported at most once per (task, attempt), and only if the task was not
+ *     cancelled locally (results after an abort are dropped, as in Hatchet).
+ *  2. Results the connection could not carry are kept and sent again after a reconnect; the engine
+ *     fences any that belong to a reassigned attempt.
+ *  3. `stop()` lets the tasks in flight finish before the connection closes.
+ */
+import type { AssignedTask, ClientFrame, ServerFrame } from '../../protocol/frames.js';
+import type { HatchetClient } from './client.js';
+import { engineUrl } from './config.js';
+import { Connection } from './connection.js';
+import { Context, type ContextHost } from './context.js';
+import type { BaseWorkflowDeclaration, DeclaredTask } from './declaration.js';
+import { NonRetryableError, TaskRunTerminatedError } from './errors.js';
+
+export interface CreateWorkerOpts {
+  // biome-ignore lint/suspicious/noExplicitAny: a worker holds declarations of any input and output.
+  workflows?: Array<BaseWorkflowDeclaration<any, any>>;
+  /** Default 100. */
+  slots?: number;
+  labels?: Record<string, string | number>;
+  /** Stop gracefully and exit on SIGTERM/SIGINT (default true). */
+  handleKill?: boolean;
+}
+
+type Result = Extract<ClientFrame, { t: 'results' }>['items'][number];
+
+export class Worker {
+  readonly name: string;
+  readonly #client: HatchetClient;
+  readonly #opts: CreateWorkerOpts;
+  readonly #handlers = new Map<string, DeclaredTask>();
+  // biome-ignore lint/suspicious/noExplicitAny: see CreateWorkerOpts.workflows.
+  readonly #workflows: Array<BaseWorkflowDeclaration<any, any>> = [];
+  #connection: Connection | undefined;
+  #workerId: string | undefined;
+  readonly #running = new Map<string, { ctx: Context; attempt: number }>();
+  #startedOutbox: Array<{ taskId: string; attempt: number }> = [];
+  #resultOutbox: Result[] = [];
+  #flushScheduled = false;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #stopped: (() => void) | undefined;
+  #stopping = false;
+  labels: Record<string, string | number>;
+
+  private constructor(client: HatchetClient, name: string, opts: CreateWorkerOpts) {
+    this.#client = client;
+    this.name = `${client.namespace}${name}`;
+    this.#opts = opts;
+    this.labels = { ...(opts.labels ?? {}) };
+  }
+
+  /** Creates a worker and registers its workflows with the engine. */
+  static async create(client: HatchetClient, name: string, opts: CreateWorkerOpts = {}): Promise<Worker> {
+    const worker = new Worker(client, name, opts);
+    await worker.registerWorkflows(opts.workflows ?? []);
+    return worker;
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: see CreateWorkerOpts.workflows.
+  async registerWorkflows(workflows: Array<BaseWorkflowDeclaration<any, any>>): Promise<void> {
+    for (const workflow of workflows) {
+      await this.#client.putWorkflow(workflow);
+      this.#workflows.push(workflow);
+      for (const task of workflow.tasks) this.#handlers.set(`${workflow.name}:${task.name}`, task);
+    }
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: see CreateWorkerOpts.workflows.
+  registerWorkflow(workflow: BaseWorkflowDeclaration<any, any>): Promise<void> {
+    return this.registerWorkflows([workflow]);
+  }
+
+  get workerId(): string | undefined {
+    return this.#workerId;
+  }
+
+  /** Connects and takes tasks; resolves when the worker stops. */
+  start(): Promise<void> {
+    if (this.#connection !== undefined) throw new Error('the worker is already started');
+    const done = new Promise<void>((resolve) => {
+      this.#stopped = resolve;
+    });
+    this.#connection = new Connection({
+      url: engineUrl(this.#client.config),
+      token: this.#client.config.token,
+      logger: this.#client.logger,
+      onFrame: (frame) => this.#onFrame(frame),
+      onOpen: async () => {
+        const reply = await (this.#connection as Connection).sendNow<{ workerId: string }>({
+          t: 'register',
+          name: this.name,
+          actions: [...this.#handlers.keys()],
+          slots: this.#opts.slots ?? 100,
+          labels: this.labels,
+          ...(this.#workerId === undefined ? {} : { workerId: this.#workerId }),
+          // What this worker still has: running, or finished with the result not yet delivered.
+          running: [
+            ...[...this.#running].map(([taskId, { attempt }]) => ({ taskId, attempt })),
+            ...this.#resultOutbox.map(({ taskId, attempt }) => ({ taskId, attempt })),
+          ],
+        });
+        this.#workerId = reply.workerId;
+        this.#scheduleFlush();
+      },
+    });
+    this.#heartbeat = setInterval(() => this.#connection?.send({ t: 'heartbeat' }), this.#connection.heartbeatMs);
+    this.#heartbeat.unref();
+    if (this.#opts.handleKill !== false) {
+      const kill = () => {
+        void this.stop().then(() => process.exit(0));
+      };
+      process.once('SIGTERM', kill);
+      process.once('SIGINT', kill);
+    }
+    return done;
+  }
+
+  /** Resolves once the worker is registered with the engine. */
+  async waitUntilReady(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.#workerId === undefined) {
+      if (Date.now() > deadline) throw new Error(`worker '${this.name}' did not register within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  /** Stops taking tasks, lets the tasks in flight finish, then disconnects. */
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    while (this.#running.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    await this.#flush();
+    clearInterval(this.#heartbeat);
+    this.#connection?.close();
+    this.#stopped?.();
+  }
+
+  #onFrame(frame: ServerFrame): void {
+    if (frame.t === 'assign') for (const task of frame.tasks) this.#run(task);
+    else if (frame.t === 'cancelTasks') {
+      for (const { taskId, attempt } of frame.tasks) {
+        const running = this.#running.get(taskId);
+        if (running !== undefined && running.attempt === attempt) running.ctx.abortController.abort(new TaskRunTerminatedError('cancelled'));
+      }
+    }
+  }
+
+  #contextHost(): ContextHost {
+    const worker = this;
+    return {
+      get workerId() {
+        return worker.#workerId ?? '';
+      },
+      get workerLabels() {
+        return worker.labels;
+      },
+      refreshTimeout: (task, incrementMs) => this.#connection?.send({ t: 'refresh', taskId: task.taskId, attempt: task.attempt, incrementMs }),
+      releaseSlot: (task) => this.#connection?.send({ t: 'release', taskId: task.taskId, attempt: task.attempt }),
+      cancelRun: (runId) => this.#client.runs.cancel({ ids: [runId] }),
+      runChild: (parent, childIndex, workflow, input, options, wait) => this.#client.runChild(parent, childIndex, workflow, input, options, wait),
+      log: (task, message, level) => this.#client.logger.info(`[${task.workflow}/${task.task} ${level}] ${message}`),
+    };
+  }
+
+  #run(task: AssignedTask): void {
+    const handler = this.#handlers.get(task.action);
+    if (this.#stopping || handler === undefined) {
+      this.#report({ taskId: task.taskId, attempt: task.attempt, ok: false, error: { message: handler === undefined ? `worker '${this.name}' has no handler for '${task.action}'` : 'the worker is stopping' } });
+      return;
+    }
+    const ctx = new Context(task, this.#contextHost());
+    this.#running.set(task.taskId, { ctx, attempt: task.attempt });
+    this.#startedOutbox.push({ taskId: task.taskId, attempt: task.attempt });
+    this.#scheduleFlush();
+    Promise.resolve()
+      .then(() => handler.fn(task.input, ctx))
+      .then(
+        (output: unknown) => {
+          if (!ctx.cancelled) this.#report({ taskId: task.taskId, attempt: task.attempt, ok: true, output: output === undefined ? null : output });
+        },
+        (error: unknown) => {
+          if (ctx.cancelled) return;
+          const e = error instanceof Error ? error : new Error(String(error));
+          this.#report({ taskId: task.taskId, attempt: task.attempt, ok: false, error: { message: e.message, ...(e.stack === undefined ? {} : { stack: e.stack }) }, nonRetryable: error instanceof NonRetryableError });
+        },
+      )
+      .finally(() => {
+        if (this.#running.get(task.taskId)?.attempt === task.attempt) this.#running.delete(task.taskId);
+      });
+  }
+
+  #report(result: Result): void {
+    this.#resultOutbox.push(result);
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      void this.#flush();
+    });
+  }
+
+  /** Sends what is waiting, in batches; keeps what the connection cannot carry (invariant 2). */
+  async #flush(): Promise<void> {
+    const connection = this.#connection;
+    if (connection === undefined) return;
+    if (this.#startedOutbox.length > 0 && connection.send({ t: 'started', tasks: this.#startedOutbox.slice(0, 1000) })) {
+      this.#startedOutbox = this.#startedOutbox.slice(1000);
+    }
+    while (this.#resultOutbox.length > 0) {
+      const batch = this.#resultOutbox.slice(0, 1000);
+      if (!connection.send({ t: 'results', items: batch })) break;
+      this.#resultOutbox = this.#resultOutbox.slice(batch.length);
+    }
+    if (this.#startedOutbox.length > 0) this.#scheduleFlush();
+  }
+}

@@ -1,0 +1,272 @@
+/**
+ * Tasks and workflows end to end: the real engine process (`kindling start` on LMDB), the SDK over
+ * a real WebSocket, a real worker.
+ */
+import t from 'tap';
+import { HatchetClient, NonRetryableError } from '../../src/sdk/index.js';
+import type { Worker } from '../../src/sdk/worker.js';
+import { type EngineProcess, startEngine } from '../support/engine-process.js';
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      reject(new Error('aborted'));
+    });
+  });
+
+let engine: EngineProcess;
+let hatchet: HatchetClient;
+const workers: Worker[] = [];
+
+t.before(async () => {
+  engine = await startEngine();
+  hatchet = HatchetClient.init({ token: engine.token, host_port: engine.hostPort, log_level: 'ERROR' });
+});
+t.teardown(async () => {
+  for (const worker of workers) await worker.stop();
+  hatchet.close();
+  await engine.dispose();
+});
+
+async function startWorker(name: string, workflows: Parameters<HatchetClient['worker']>[1] extends infer O ? (O extends { workflows?: infer W } ? W : never) : never, slots = 20) {
+  const worker = await hatchet.worker(name, { workflows, slots, handleKill: false });
+  void worker.start();
+  await worker.waitUntilReady();
+  workers.push(worker);
+  return worker;
+}
+
+t.test('a standalone task returns its output; a DAG fans out and in with parent outputs', async (t) => {
+  const simple = hatchet.task({ name: 'simple', fn: (input: { message: string }) => ({ transformed: input.message.toLowerCase() }) });
+  const dag = hatchet.workflow<{ n: number }>({ name: 'fan-dag' });
+  const start = dag.task({ name: 'start', fn: (input) => ({ n: input.n }) });
+  const left = dag.task({ name: 'left', parents: [start], fn: async (_input, ctx) => ({ v: (await ctx.parentOutput<{ n: number }>(start)).n + 1 }) });
+  const right = dag.task({ name: 'right', parents: [start], fn: async (_input, ctx) => ({ v: (await ctx.parentOutput<{ n: number }>(start)).n * 10 }) });
+  dag.task({
+    name: 'join',
+    parents: [left, right],
+    fn: async (_input, ctx) => ({ sum: (await ctx.parentOutput<{ v: number }>(left)).v + (await ctx.parentOutput<{ v: number }>('right')).v }),
+  });
+  await startWorker('basic-worker', [simple, dag]);
+
+  t.same(await simple.run({ message: 'Hello World' }), { transformed: 'hello world' });
+  t.same(await dag.run({ n: 4 }), { start: { n: 4 }, left: { v: 5 }, right: { v: 40 }, join: { sum: 45 } });
+  const ref = await simple.runNoWait({ message: 'REF' });
+  t.match(await ref.runId, /^[0-9a-f-]{36}$/);
+  t.same(await ref.output, { transformed: 'ref' });
+  const details = await hatchet.runs.get(ref.workflowRunId);
+  t.match(details, { status: 'COMPLETED', workflow: 'simple', tasks: [{ name: 'simple', taskId: ref.workflowRunId, status: 'completed', attempt: 0 }] });
+});
+
+t.test('bulk runs resolve in the order of their inputs', async (t) => {
+  const echo = hatchet.task({ name: 'echo', fn: async (input: { i: number }) => {
+    await sleep((input.i * 7) % 13);
+    return { i: input.i };
+  } });
+  await startWorker('bulk-worker', [echo]);
+  const outputs = await echo.run(Array.from({ length: 60 }, (_, i) => ({ i })));
+  t.same(outputs.map((o) => o.i), [...Array(60).keys()]);
+  const many = await echo.runMany([{ input: { i: 1 } }, { input: { i: 2 } }]);
+  t.same(many, [{ i: 1 }, { i: 2 }]);
+});
+
+t.test('retries wait their backoff; retryCount counts attempts', async (t) => {
+  const seen: Array<{ attempt: number; at: number }> = [];
+  const flaky = hatchet.task({
+    name: 'flaky',
+    retries: 3,
+    backoff: { factor: 2, maxSeconds: 1 },
+    fn: (_input: Record<string, never>, ctx) => {
+      seen.push({ attempt: ctx.retryCount(), at: Date.now() });
+      if (ctx.retryCount() < 2) throw new Error(`failure ${ctx.retryCount()}`);
+      return { attempts: ctx.retryCount() + 1 };
+    },
+  });
+  await startWorker('retry-worker', [flaky]);
+  t.same(await flaky.run({}), { attempts: 3 });
+  t.same(seen.map((s) => s.attempt), [0, 1, 2]);
+  // factor 2 → 2 s, capped at maxSeconds 1 → each wait is 1 s.
+  const gaps = seen.slice(1).map((s, i) => s.at - (seen[i] as { at: number }).at);
+  t.ok(gaps.every((gap) => gap >= 950), `each retry waited its 1 s backoff (${gaps.join(', ')} ms)`);
+});
+
+t.test('a NonRetryableError fails at once; an exhausted task fails with its error', async (t) => {
+  let attempts = 0;
+  const fatal = hatchet.task({ name: 'fatal', retries: 5, fn: () => {
+    attempts += 1;
+    throw new NonRetryableError('do not retry me');
+  } });
+  let tries = 0;
+  const always = hatchet.task({ name: 'always-fails', retries: 1, fn: () => {
+    tries += 1;
+    throw new Error(`boom ${tries}`);
+  } });
+  await startWorker('fail-worker', [fatal, always]);
+  await t.rejects(fatal.run({}), ['do not retry me'] as unknown as Error, 'rejects with the error strings');
+  t.equal(attempts, 1);
+  const error = await always.run({}).catch((e: unknown) => e);
+  t.same(error, ['boom 2']);
+  t.equal(tries, 2);
+});
+
+t.test('execution timeout fails the task and aborts it on the worker; refreshTimeout extends it', async (t) => {
+  let aborted = false;
+  const slow = hatchet.task({ name: 'too-slow', executionTimeout: '1s', fn: async (_input: Record<string, never>, ctx) => {
+    ctx.abortController.signal.addEventListener('abort', () => {
+      aborted = true;
+    });
+    await sleep(5000, ctx.abortController.signal).catch(() => {});
+    return { finished: true };
+  } });
+  const refreshed = hatchet.task({ name: 'refreshed', executionTimeout: '1s', fn: async (_input: Record<string, never>, ctx) => {
+    ctx.refreshTimeout('3s');
+    await sleep(1800);
+    return { finished: true };
+  } });
+  await startWorker('timeout-worker', [slow, refreshed]);
+  const started = Date.now();
+  const error = await slow.run({}).catch((e: unknown) => e);
+  t.match(error, [/execution timeout of 1000 ms/]);
+  t.ok(Date.now() - started < 4000, 'failed at the timeout, not when the task ended');
+  await sleep(200);
+  t.ok(aborted, "the worker's abort signal fired");
+  t.same(await refreshed.run({}), { finished: true });
+});
+
+t.test('schedule timeout fails a task no worker takes', async (t) => {
+  const orphan = hatchet.task({ name: 'orphan', scheduleTimeout: '1s', fn: () => ({}) });
+  await hatchet.putWorkflow(orphan);
+  const error = await orphan.run({}).catch((e: unknown) => e);
+  t.match(error, [/schedule timeout of 1000 ms/]);
+});
+
+t.test('cancelling a running run aborts the task; cancelling a queued run ends it', async (t) => {
+  let abortSeen = false;
+  const long = hatchet.task({ name: 'long-running', fn: async (_input: Record<string, never>, ctx) => {
+    await sleep(10_000, ctx.abortController.signal).catch(() => {
+      abortSeen = ctx.cancelled;
+    });
+    return {};
+  } });
+  await startWorker('cancel-worker', [long]);
+  const ref = await long.runNoWait({});
+  for (let i = 0; i < 100 && (await hatchet.runs.get(ref.workflowRunId)).status !== 'RUNNING'; i++) await sleep(20);
+  await ref.cancel();
+  const error = await ref.result().catch((e: unknown) => e);
+  t.match(error, [/cancelled by request/]);
+  await sleep(200);
+  t.ok(abortSeen, 'the abort signal fired with ctx.cancelled set');
+  t.equal((await hatchet.runs.get(ref.workflowRunId)).status, 'CANCELLED');
+
+  const nobody = hatchet.task({ name: 'queued-forever', fn: () => ({}) });
+  await hatchet.putWorkflow(nobody);
+  const queued = await nobody.runNoWait({});
+  t.equal((await hatchet.runs.get(queued.workflowRunId)).status, 'QUEUED');
+  await queued.cancel();
+  await t.rejects(queued.result());
+  t.equal((await hatchet.runs.get(queued.workflowRunId)).status, 'CANCELLED');
+});
+
+t.test('on-failure sees the errors; on-success runs after every leaf', async (t) => {
+  let failureErrors: Record<string, string> | undefined;
+  const failing = hatchet.workflow({ name: 'with-on-failure' });
+  failing.task({ name: 'explode', fn: () => {
+    throw new Error('exploded');
+  } });
+  failing.onFailure({ fn: (_input, ctx) => {
+    failureErrors = ctx.errors();
+    return { handled: true };
+  } });
+  const order: string[] = [];
+  const succeeding = hatchet.workflow({ name: 'with-on-success' });
+  const first = succeeding.task({ name: 'first', fn: () => {
+    order.push('first');
+    return 1;
+  } });
+  succeeding.task({ name: 'second', parents: [first], fn: () => {
+    order.push('second');
+    return 2;
+  } });
+  succeeding.onSuccess({ fn: () => {
+    order.push('on-success');
+    return { ok: true };
+  } });
+  await startWorker('hooks-worker', [failing, succeeding]);
+  t.same(await failing.run({}).catch((e: unknown) => e), ['exploded']);
+  t.same(failureErrors, { explode: 'exploded' });
+  t.same(await succeeding.run({}), { first: 1, second: 2, 'on-success-task': { ok: true } });
+  t.same(order, ['first', 'second', 'on-success']);
+});
+
+t.test('the context tells a task where it runs; children run through it and are de-duplicated', async (t) => {
+  const child = hatchet.task({ name: 'child', fn: (input: { n: number }, ctx) => ({ doubled: input.n * 2, parent: ctx.parentWorkflowRunId() ?? null, index: ctx.childIndex() ?? null, meta: ctx.additionalMetadata() }) });
+  let seen: Record<string, unknown> = {};
+  const parent = hatchet.task({
+    name: 'parent',
+    fn: async (input: { n: number }, ctx) => {
+      seen = {
+        runId: ctx.workflowRunId(),
+        taskRunId: ctx.taskRunId(),
+        externalId: ctx.taskRunExternalId(),
+        taskName: ctx.taskName(),
+        workflowName: ctx.workflowName(),
+        retryCount: ctx.retryCount(),
+        priority: ctx.priority(),
+        metadata: ctx.additionalMetadata(),
+        cancelled: ctx.cancelled,
+        sameController: ctx.controller === ctx.abortController,
+        errors: ctx.errors(),
+        stepRunErrors: ctx.stepRunErrors(),
+        workerId: ctx.worker.id(),
+        labels: ctx.worker.labels(),
+      };
+      ctx.log('spawning children');
+      ctx.releaseSlot();
+      const one = await ctx.runChild<{ doubled: number; index: number }>(child, { n: input.n });
+      const many = await ctx.bulkRunChildren<{ doubled: number }>([
+        { workflow: child, input: { n: 10 } },
+        { workflow: child, input: { n: 20 }, options: { key: 'keyed' } },
+      ]);
+      const ref = (await ctx.runNoWaitChild(child, { n: 7 })) as { result(): Promise<{ doubled: number }> };
+      return { one, many: many.map((m) => m.doubled), later: (await ref.result()).doubled };
+    },
+  });
+  const worker = await startWorker('context-worker', [child, parent]);
+  const ref = await parent.runNoWait({ n: 3 }, { additionalMetadata: { tenant: 'acme' }, priority: 2 });
+  const output = (await ref.result()) as { one: { doubled: number; parent: string; index: number; meta: Record<string, string> }; many: number[]; later: number };
+  t.match(output.one, { doubled: 6, parent: ref.workflowRunId, index: 0, meta: { tenant: 'acme' } }, 'children inherit the metadata');
+  t.same(output.many, [20, 40]);
+  t.equal(output.later, 14);
+  t.match(seen, {
+    runId: ref.workflowRunId,
+    taskRunId: ref.workflowRunId,
+    externalId: ref.workflowRunId,
+    taskName: 'parent',
+    workflowName: 'parent',
+    retryCount: 0,
+    priority: 2,
+    metadata: { tenant: 'acme' },
+    cancelled: false,
+    sameController: true,
+    errors: {},
+    stepRunErrors: {},
+    workerId: worker.workerId,
+    labels: {},
+  });
+  // A child spawned again under the same parent task and index is the same run.
+  const details = await hatchet.runs.get(ref.workflowRunId);
+  t.equal(details.status, 'COMPLETED');
+});
+
+t.test('bad input is refused with a clear error and the engine carries on', async (t) => {
+  const unknown = hatchet.task({ name: 'never-registered', fn: () => ({}) });
+  await t.rejects(unknown.run({}), { code: 'WORKFLOW_NOT_FOUND', message: /'never-registered' is not registered/ });
+  const big = hatchet.task({ name: 'big-input', fn: () => ({}) });
+  await hatchet.putWorkflow(big);
+  await t.rejects(big.runNoWait({ blob: 'x'.repeat(300 * 1024) }), { code: 'PAYLOAD_TOO_LARGE', message: /limit is 262144/ });
+  await t.rejects(hatchet.runs.get('no-such-run'), { code: 'RUN_NOT_FOUND' });
+  const simpleAgain = hatchet.task({ name: 'simple', fn: (input: { message: string }) => ({ transformed: input.message.toLowerCase() }) });
+  t.same(await simpleAgain.run({ message: 'Still Fine' }), { transformed: 'still fine' }, 'the engine still serves');
+});
