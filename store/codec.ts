@@ -77,6 +77,10 @@ export function checkVersion(stream: string, expected: ExpectedVersion, actual: 
   if (wanted !== actual) throw logErrors.conflict(stream, expected, actual);
 }
 
+/** Bytes an encoded batch adds per event (array headers, bin and string prefixes) and once. */
+const EVENT_OVERHEAD_BYTES = 16;
+const BATCH_OVERHEAD_BYTES = 64;
+
 export interface PreparedEvent {
   readonly type: string;
   readonly dataBytes: Buffer;
@@ -102,10 +106,14 @@ export function prepareAppend(stream: string, events: readonly NewEvent[], optio
   if (events.length > limits.appendEventsMax) {
     throw logErrors.appendTooLarge(stream, `${events.length} events; at most ${limits.appendEventsMax} per append`);
   }
-  let totalBytes = 0;
-  const prepared = events.map((event, index): PreparedEvent => {
+  // Counted as the largest backend stores it (a JetStream batch): envelope, name and key included.
+  let totalBytes = BATCH_OVERHEAD_BYTES + Buffer.byteLength(stream) + (key === undefined ? 0 : Buffer.byteLength(key));
+  const prepared: PreparedEvent[] = [];
+  // An index loop, not map(): a sparse array's holes must be refused, not skipped.
+  for (let index = 0; index < events.length; index++) {
+    const event: unknown = events[index];
     if (event === null || typeof event !== 'object') throw logErrors.invalidAppend(`event ${index} is not an object`);
-    const { type } = event;
+    const { type, data } = event as { type?: unknown; data?: unknown };
     if (typeof type !== 'string' || !EVENT_TYPE.test(type) || Buffer.byteLength(type) > limits.eventTypeBytesMax) {
       throw logErrors.invalidAppend(
         `event ${index} has type ${JSON.stringify(type)}; a type is a name of letters, digits and _ . : - of at most ${limits.eventTypeBytesMax} bytes`,
@@ -113,14 +121,14 @@ export function prepareAppend(stream: string, events: readonly NewEvent[], optio
     }
     let dataBytes: Buffer;
     try {
-      dataBytes = packr.pack(event.data);
+      dataBytes = packr.pack(data);
     } catch (error) {
       throw logErrors.invalidAppend(`event ${index} has data msgpack cannot encode (${(error as Error).message})`);
     }
     if (dataBytes.length > limits.eventDataBytesMax) throw logErrors.eventTooLarge(stream, index, dataBytes.length, limits.eventDataBytesMax);
-    totalBytes += dataBytes.length + type.length;
-    return { type, dataBytes };
-  });
+    totalBytes += dataBytes.length + type.length + EVENT_OVERHEAD_BYTES;
+    prepared.push({ type, dataBytes });
+  }
   if (totalBytes > limits.appendBytesMax) {
     throw logErrors.appendTooLarge(stream, `${totalBytes} bytes of events; at most ${limits.appendBytesMax} per append`);
   }

@@ -17,8 +17,8 @@
  *  2. Appends to one stream are serialized in this process (each needs the sequence the previous
  *     one got); appends to different streams are pipelined, up to
  *     `limits.jetstreamPublishesInFlightMax` awaiting their acknowledgement at once.
- *  3. Every publish carries a message id: `<stream>|k|<idempotencyKey>` when the caller gave a
- *     key, so the server's duplicate window (default 2 minutes) answers a retry with the original
+ *  3. Every publish carries a message id: a hash of the stream and the idempotency key when the
+ *     caller gave a key (header-safe, and no two keys collide), so the server's duplicate window (default 2 minutes) answers a retry with the original
  *     sequence; otherwise a fresh random id, so a publish the client resent after a reconnect is not
  *     stored twice.
  *  4. An append the server did not acknowledge (timeout, connection lost) fails with the retryable
@@ -30,7 +30,7 @@
  * arrived later), so with one replica an acknowledged append survives a server process crash but
  * not an OS crash or power cut of that machine; run three replicas for that.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { DeliverPolicy, type JetStreamClient, JetStreamApiError, type JetStreamManager, StorageType, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import { type NatsConnection, connect, headers, nanos } from '@nats-io/transport-node';
@@ -64,6 +64,7 @@ const API_NO_MESSAGE_FOUND = 10037;
 const API_STREAM_NOT_FOUND = 10059;
 const API_INSUFFICIENT_RESOURCES = 10023;
 const API_MAX_BYTES_EXCEEDED = 10047;
+const API_MESSAGE_TOO_LARGE = 10054;
 const HEADER_EXPECTED_LAST_SUBJECT_SEQUENCE = 'Nats-Expected-Last-Subject-Sequence';
 const HEADER_MSG_ID = 'Nats-Msg-Id';
 /** How often an append with `expectedVersion: 'any'` re-reads the head after losing a race. */
@@ -165,7 +166,7 @@ export class JetStreamLog implements EventLog {
     try {
       this.#assertOpen();
       const prepared = prepareAppend(stream, events, options);
-      const msgId = prepared.idempotencyKey === undefined ? randomUUID() : `${stream}|k|${prepared.idempotencyKey}`;
+      const msgId = prepared.idempotencyKey === undefined ? randomUUID() : messageIdOf(stream, prepared.idempotencyKey);
       return this.#serialized(stream, () => this.#appendNow(prepared, msgId));
     } catch (error) {
       return Promise.reject(error);
@@ -176,14 +177,21 @@ export class JetStreamLog implements EventLog {
     const { stream } = append;
     for (let attempt = 1; ; attempt++) {
       this.#assertOpen();
-      const head = await this.#head(stream);
+      const wasCached = this.#heads.has(stream);
+      let head = await this.#head(stream);
       if (head.deleted) throw logErrors.streamDeleted(stream);
       try {
         checkVersion(stream, append.expectedVersion, head.version);
-      } catch (conflict) {
+      } catch {
+        if (wasCached) {
+          // Another writer may have moved the stream since we cached its head: ask the server.
+          this.#heads.delete(stream);
+          head = await this.#head(stream);
+          if (head.deleted) throw logErrors.streamDeleted(stream);
+        }
         const original = await this.#findRetriedAppend(append, head);
         if (original !== undefined) return original;
-        throw conflict;
+        checkVersion(stream, append.expectedVersion, head.version);
       }
       const h = headers();
       h.set(HEADER_MSG_ID, msgId);
@@ -207,8 +215,9 @@ export class JetStreamLog implements EventLog {
         this.#releasePublishSlot();
       }
       if (ack.duplicate) {
+        // With a key: a retry of an append that landed. Without: the client resent our own publish.
         this.#heads.delete(stream);
-        return this.#resultOfMessage(stream, ack.seq);
+        return this.#resultOfMessage(stream, ack.seq, append.idempotencyKey !== undefined);
       }
       const lastSeq = firstSeq + append.events.length - 1;
       head.version = lastSeq;
@@ -236,20 +245,34 @@ export class JetStreamLog implements EventLog {
     return undefined;
   }
 
-  async #resultOfMessage(stream: string, seq: number): Promise<AppendResult> {
+  async #resultOfMessage(stream: string, seq: number, duplicate: boolean): Promise<AppendResult> {
     const message = await this.#jsm.streams.getMessage(this.#streamName, { seq }).catch((error: unknown) => {
       throw mapNatsError(error, `reading message ${seq}`);
     });
     if (message === null) throw logErrors.unavailable(`the original of a duplicate append to '${stream}' is gone`);
     const batch = decodeBatch(message.data, `message ${seq}`);
     assert(batch.kind === 'events' && batch.stream === stream, 'a duplicate message id names an append to the same stream');
-    return resultOf(batch, seq, true);
+    return resultOf(batch, seq, duplicate);
   }
 
-  /** The head of a stream as the server knows it, cached until an append fails or a race is lost. */
+  /**
+   * The head of a stream, cached until an append fails or a race is lost. Only appends and
+   * deletions, inside the stream's chain (invariant 2), may use and change the cache.
+   */
   async #head(stream: string): Promise<Head> {
     const cached = this.#heads.get(stream);
     if (cached !== undefined) return cached;
+    const head = await this.#loadHead(stream);
+    if (this.#heads.size >= limits.streamHeadCacheMax) {
+      const oldest = this.#heads.keys().next().value;
+      if (oldest !== undefined) this.#heads.delete(oldest);
+    }
+    this.#heads.set(stream, head);
+    return head;
+  }
+
+  /** The head of a stream as the server knows it now; not cached. */
+  async #loadHead(stream: string): Promise<Head> {
     let head: Head = { version: 0, lastMessageSeq: 0, deleted: false };
     const last = await this.#jsm.streams.getMessage(this.#streamName, { last_by_subj: this.#subject(stream) }).catch((error: unknown) => {
       if (error instanceof JetStreamApiError && error.code === API_NO_MESSAGE_FOUND) return null;
@@ -262,11 +285,6 @@ export class JetStreamLog implements EventLog {
           ? { version: 0, lastMessageSeq: last.seq, deleted: true }
           : { version: batch.firstSeq + batch.events.length - 1, lastMessageSeq: last.seq, deleted: false };
     }
-    if (this.#heads.size >= limits.streamHeadCacheMax) {
-      const oldest = this.#heads.keys().next().value;
-      if (oldest !== undefined) this.#heads.delete(oldest);
-    }
-    this.#heads.set(stream, head);
     return head;
   }
 
@@ -343,8 +361,7 @@ export class JetStreamLog implements EventLog {
   async streamVersion(stream: string): Promise<number> {
     this.#assertOpen();
     checkStreamName(stream);
-    this.#heads.delete(stream);
-    const head = await this.#head(stream);
+    const head = await this.#loadHead(stream);
     return head.deleted ? 0 : head.version;
   }
 
@@ -381,7 +398,7 @@ export class JetStreamLog implements EventLog {
 
   tail(options: { readonly after?: number } = {}): Tail {
     this.#assertOpen();
-    const after = options.after ?? 0;
+    const { after } = logWindow({ ...(options.after === undefined ? {} : { after: options.after }) });
     let stop: (() => void) | undefined;
     let closed = false;
     const log = this;
@@ -422,7 +439,7 @@ export class JetStreamLog implements EventLog {
   async saveSnapshot(snapshot: Omit<Snapshot, 'timestampMs'>): Promise<void> {
     this.#assertOpen();
     checkStreamName(snapshot?.stream);
-    const head = await this.#head(snapshot.stream);
+    const head = await this.#loadHead(snapshot.stream);
     const stateBytes = checkSnapshot(snapshot, head.deleted ? 0 : head.version);
     await this.#kv.put(kvKey(snapshot.stream), encodeSnapshot(snapshot.stream, snapshot.seq, this.#clock(), stateBytes)).catch((error: unknown) => {
       throw mapNatsError(error, `saving the snapshot of '${snapshot.stream}'`);
@@ -527,6 +544,10 @@ function resultOf(batch: DecodedBatch & { kind: 'events' }, messageSeq: number, 
   };
 }
 
+function messageIdOf(stream: string, key: string): string {
+  return `k:${createHash('sha256').update(stream).update('\u0000').update(key).digest('base64url')}`;
+}
+
 /** KV keys allow `[-/_=.a-zA-Z0-9]`; base64url of the stream name stays inside that. */
 function kvKey(stream: string): string {
   return Buffer.from(stream).toString('base64url');
@@ -536,6 +557,7 @@ function kvKey(stream: string): string {
 export function mapNatsError(error: unknown, doing: string): LogError {
   if (error instanceof LogError) return error;
   if (error instanceof JetStreamApiError) {
+    if (error.code === API_MESSAGE_TOO_LARGE) return new LogError(LogErrorCode.AppendTooLarge, `${doing}: the server refused the message as too large (${error.message})`, { cause: error });
     if (error.code === API_INSUFFICIENT_RESOURCES || error.code === API_MAX_BYTES_EXCEEDED) {
       return logErrors.storageFull(`${doing}: ${error.message}`, error);
     }

@@ -8,7 +8,8 @@
  * Layout (four named databases in one environment):
  *  - `records`:   position → framed record (codec.ts). Positions are assigned here, in append order.
  *  - `streams`:   [stream, seq] → position, so one stream reads in seq order without a scan.
- *  - `meta`:      ['deleted', stream] → version at deletion; ['key', stream, key] → AppendResult.
+ *  - `meta`:      ['deleted', stream] → version at deletion; ['key', stream, key] → AppendResult;
+ *                 ['position'] → the highest position ever assigned (never reused after deletions).
  *  - `snapshots`: stream → framed snapshot.
  *
  * Invariants (beyond those of log.ts):
@@ -17,14 +18,15 @@
  *     synchronously and all appends of a turn join one transaction.
  *  2. `durability: 'fsync'` (the default) opens LMDB with `overlappingSync: false`: a commit returns
  *     only after fsync, so an append's promise means the events are on disk.
- *  3. If a commit fails, the in-memory heads may be ahead of the disk. New appends are refused with
- *     LOG_UNAVAILABLE until every write in flight has settled; then heads are reloaded from disk and
- *     appends resume. A stream therefore never gets a gap in its sequence numbers.
+ *  3. Each append is written inside its transaction only if the stream's previous seq is on disk
+ *     and its own first seq is free, so an append planned on top of one whose commit failed is
+ *     refused rather than leaving a gap. After a failure, new appends are refused with
+ *     LOG_UNAVAILABLE until every write in flight has settled; then heads are reloaded from disk
+ *     and appends resume.
  */
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Database, type Key, type RootDatabase, open } from 'lmdb';
-import { assert } from '../src/lib/errors.js';
 import { limits } from '../src/lib/limits.js';
 import {
   checkSnapshot,
@@ -35,6 +37,7 @@ import {
   logWindow,
   planRecords,
   prepareAppend,
+  type PreparedAppend,
   type StreamHead,
   streamWindow,
 } from './codec.js';
@@ -63,6 +66,8 @@ interface CachedHead extends StreamHead {
 }
 
 const openPaths = new Set<string>();
+/** The highest position ever assigned, in `meta`. */
+const HIGH_WATER_KEY = ['position'];
 
 export class LmdbLog implements EventLog {
   readonly backend = 'lmdb';
@@ -115,6 +120,7 @@ export class LmdbLog implements EventLog {
       this.#assertWritable();
       const prepared = prepareAppend(stream, events, options);
       const key = prepared.idempotencyKey;
+      if (this.#head(stream).deleted) throw logErrors.streamDeleted(stream);
       if (key === undefined) return this.#write(prepared);
       const pendingKey = `${stream}\u0000${key}`;
       const pending = this.#pendingKeys.get(pendingKey);
@@ -131,23 +137,38 @@ export class LmdbLog implements EventLog {
     }
   }
 
-  /** Lays the append out synchronously (so every append of this turn joins one transaction). */
-  #write(prepared: ReturnType<typeof prepareAppend>): Promise<AppendResult> {
+  /**
+   * Lays the append out synchronously, so every append of this turn joins one transaction, and
+   * writes it only if its predecessor is on disk (invariant 3): an append planned on top of an
+   * earlier one whose commit failed is refused instead of leaving a gap.
+   */
+  #write(prepared: PreparedAppend): Promise<AppendResult> {
     const head = this.#head(prepared.stream);
     const { records, result } = planRecords(prepared, head, this.#lastPosition, this.#clock());
-    let committed: Promise<boolean> | undefined;
-    for (const record of records) {
-      this.#records.put(record.position, record.frame);
-      committed = this.#streams.put([prepared.stream, record.seq], record.position);
-    }
-    if (prepared.idempotencyKey !== undefined) committed = this.#meta.put(['key', prepared.stream, prepared.idempotencyKey], result);
-    assert(committed !== undefined, 'an append writes at least one record');
+    const { stream } = prepared;
+    const committed = this.#root.transaction(() => {
+      if (result.firstSeq > 1 && this.#streams.get([stream, result.firstSeq - 1]) === undefined) return false;
+      if (this.#streams.get([stream, result.firstSeq]) !== undefined) return false;
+      for (const record of records) {
+        this.#records.put(record.position, record.frame);
+        this.#streams.put([stream, record.seq], record.position);
+      }
+      if (prepared.idempotencyKey !== undefined) this.#meta.put(['key', stream, prepared.idempotencyKey], result);
+      this.#meta.put(HIGH_WATER_KEY, result.lastPosition);
+      return true;
+    });
     head.version = result.lastSeq;
     head.inFlight += 1;
     this.#lastPosition = result.lastPosition;
     this.#inFlight += 1;
     return committed.then(
-      () => {
+      (written) => {
+        if (!written) {
+          const failure = logErrors.unavailable(`an earlier write to '${stream}' failed, so this append was not made`);
+          this.#failure ??= failure;
+          this.#settled(head);
+          throw failure;
+        }
         this.#settled(head);
         this.#signal.notify();
         return result;
@@ -186,19 +207,28 @@ export class LmdbLog implements EventLog {
       version = key[1];
     }
     const head: CachedHead = { version, deleted: deletedAt !== undefined, inFlight: 0 };
+    // Evict before inserting, so the head about to be used is never the one evicted.
+    if (this.#heads.size >= limits.streamHeadCacheMax) this.#evictHeads();
     this.#heads.set(stream, head);
-    if (this.#heads.size > limits.streamHeadCacheMax) this.#evictHeads();
     return head;
   }
 
   #evictHeads(): void {
     for (const [stream, head] of this.#heads) {
-      if (this.#heads.size <= limits.streamHeadCacheMax * 0.9) return;
+      if (this.#heads.size < limits.streamHeadCacheMax * 0.9) return;
       if (head.inFlight === 0) this.#heads.delete(stream);
     }
   }
 
+  /** The highest position ever committed: positions are never reused, even after deletions. */
   #readLastPosition(): number {
+    let last = 0;
+    for (const key of this.#records.getKeys({ reverse: true, limit: 1 })) last = key;
+    const highWater = this.#meta.get(HIGH_WATER_KEY);
+    return Math.max(last, typeof highWater === 'number' ? highWater : 0);
+  }
+
+  #readHeadPosition(): number {
     for (const key of this.#records.getKeys({ reverse: true, limit: 1 })) return key;
     return 0;
   }
@@ -235,19 +265,21 @@ export class LmdbLog implements EventLog {
 
   async headPosition(): Promise<number> {
     this.#assertOpen();
-    return this.#readLastPosition();
+    return this.#readHeadPosition();
   }
 
   tail(options: { readonly after?: number } = {}): Tail {
     this.#assertOpen();
-    return pollingTail((after, limit) => this.readAll({ after, limit }), this.#signal, options.after ?? 0);
+    const { after } = logWindow({ ...(options.after === undefined ? {} : { after: options.after }) });
+    return pollingTail((from, limit) => this.readAll({ after: from, limit }), this.#signal, after);
   }
 
   async saveSnapshot(snapshot: Omit<Snapshot, 'timestampMs'>): Promise<void> {
     this.#assertWritable();
     const stream = snapshot?.stream;
     checkStreamName(stream);
-    const stateBytes = checkSnapshot(snapshot, this.#head(stream).version);
+    // Against what is committed, not against appends still in flight.
+    const stateBytes = checkSnapshot(snapshot, this.#head(stream).deleted ? 0 : await this.streamVersion(stream));
     await this.#snapshots.put(stream, encodeSnapshot(stream, snapshot.seq, this.#clock(), stateBytes)).catch((error: unknown) => {
       throw mapWriteError(error);
     });
@@ -272,7 +304,10 @@ export class LmdbLog implements EventLog {
         this.#records.removeSync(position);
         this.#streams.removeSync(key);
       }
-      for (const key of this.#meta.getKeys({ start: ['key', stream], end: ['key', stream, '\uffff'] })) this.#meta.removeSync(key);
+      for (const key of this.#meta.getKeys({ start: ['key', stream] })) {
+        if (!Array.isArray(key) || key[0] !== 'key' || key[1] !== stream) break;
+        this.#meta.removeSync(key);
+      }
       this.#meta.putSync(['deleted', stream], head.version);
       this.#snapshots.removeSync(stream);
     });
@@ -313,6 +348,8 @@ export class LmdbLog implements EventLog {
 
 function mapWriteError(error: unknown): LogError {
   if (error instanceof LogError) return error;
+  // lmdb-js hangs the real cause on a second promise; handle it so it is not an unhandled rejection.
+  (error as { commitError?: Promise<unknown> })?.commitError?.catch(() => {});
   const text = String((error as Error)?.message ?? error);
   if (/MDB_MAP_FULL|ENOSPC|No space left/i.test(text)) return logErrors.storageFull(text, error);
   return logErrors.unavailable(`an LMDB write failed (${text})`, error);

@@ -90,7 +90,8 @@ export class MemoryLog implements EventLog {
 
   tail(options: { readonly after?: number } = {}): Tail {
     this.#assertOpen();
-    return pollingTail((after, limit) => this.readAll({ after, limit }), this.#signal, options.after ?? 0);
+    const { after } = logWindow({ ...(options.after === undefined ? {} : { after: options.after }) });
+    return pollingTail((from, limit) => this.readAll({ after: from, limit }), this.#signal, after);
   }
 
   async saveSnapshot(snapshot: Omit<Snapshot, 'timestampMs'>): Promise<void> {

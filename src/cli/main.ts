@@ -21,6 +21,19 @@ import { DEFAULT_PORT } from '../sdk/config.js';
 const dataDir = (option: string | undefined) => resolve(option ?? process.env.KINDLING_DATA_DIR ?? '.kindling');
 const logDir = (data: string) => resolve(data, 'log');
 
+/**
+ * When an LMDB commit fails (disk full, I/O error), lmdb-js also rejects an internal promise that no
+ * caller can reach. The log already fails every append of that commit with LOG_STORAGE_FULL or
+ * LOG_UNAVAILABLE, so that one rejection must not take the engine down; any other is still fatal.
+ */
+process.on('unhandledRejection', (reason) => {
+  if (reason instanceof Error && /[/\\]lmdb[/\\]write\.js/.test(reason.stack ?? '')) {
+    console.error(`kindling: an LMDB commit failed: ${reason.message}`);
+    return;
+  }
+  throw reason;
+});
+
 const program = new Command('kindling').description('A durable task queue and workflow engine on an append-only event log.');
 
 program

@@ -160,10 +160,14 @@ export function logConformance(t: Test, harness: LogHarness): void {
     ]);
     t.same(concurrent.map((r) => r.duplicate).sort(), [false, true]);
     t.equal(concurrent[0].lastSeq, concurrent[1].lastSeq);
+    for (const key of ['cmd-3', 'cmd-3 ', 'cmd-3\t', 'cmd-3\nx', '🔑']) {
+      t.equal((await log.append('run:keys', [event('K', key)], { expectedVersion: 'any', idempotencyKey: key })).duplicate, false, `key ${JSON.stringify(key)} is its own`);
+    }
+    t.equal(await log.streamVersion('run:keys'), 5);
     const elsewhere = await log.append('run:other', [event('Triggered')], { expectedVersion: 'no-stream', idempotencyKey: 'cmd-1' });
     t.equal(elsewhere.duplicate, false, 'keys are scoped to their stream');
     t.same((await log.readStream('run:idem')).map((r) => r.type), ['Triggered', 'Next']);
-    t.equal((await log.readAll()).length, 3);
+    t.equal((await log.readAll()).length, 8);
   });
 
   withLog('read-your-writes: a resolved append is visible to every read', async (t, log) => {
@@ -231,10 +235,13 @@ export function logConformance(t: Test, harness: LogHarness): void {
 
   withLog('deleting a stream removes its events and snapshot and nothing else', async (t, log) => {
     await log.append('run:keep', [event('K1')], { expectedVersion: 'no-stream' });
-    await log.append('run:gone', [event('G1'), event('G2')], { expectedVersion: 'no-stream', idempotencyKey: 'create' });
+    const gone = await log.append('run:gone', [event('G1'), event('G2')], { expectedVersion: 'no-stream', idempotencyKey: 'create' });
+    await log.append('run:gone', [event('G3')], { expectedVersion: 2, idempotencyKey: '🔑-emoji' });
     await log.append('run:keep', [event('K2')], { expectedVersion: 1 });
     await log.saveSnapshot({ stream: 'run:gone', seq: 2, state: { s: 1 } });
     await log.deleteStream('run:gone');
+    await t.rejects(log.saveSnapshot({ stream: 'run:gone', seq: 2, state: {} }), { code: LogErrorCode.InvalidSnapshot }, 'no snapshot of a deleted stream');
+    await t.rejects(log.append('run:gone', [event('G3')], { expectedVersion: 2, idempotencyKey: '🔑-emoji' }), { code: LogErrorCode.StreamDeleted });
     t.same(await log.readStream('run:gone'), []);
     t.equal(await log.streamVersion('run:gone'), 0);
     t.equal(await log.loadSnapshot('run:gone'), undefined);
@@ -247,8 +254,9 @@ export function logConformance(t: Test, harness: LogHarness): void {
     });
     await log.deleteStream('run:never-written');
     await t.rejects(log.append('run:never-written', [event('X')], { expectedVersion: 'no-stream' }), { code: LogErrorCode.StreamDeleted });
-    await log.append('run:keep', [event('K3')], { expectedVersion: 2 });
+    const after = await log.append('run:keep', [event('K3')], { expectedVersion: 2 });
     t.equal(await log.streamVersion('run:keep'), 3);
+    t.ok(after.lastPosition > gone.lastPosition, 'positions of deleted records are never given out again');
   });
 
   withLog('bad input is refused with a stable code and changes nothing', async (t, log) => {
@@ -259,6 +267,7 @@ export function logConformance(t: Test, harness: LogHarness): void {
       await t.rejects(log.append(name as string, [event('X')], { expectedVersion: 'any' }), { code: LogErrorCode.InvalidStreamName }, `name ${JSON.stringify(name)}`);
     }
     await t.rejects(log.readStream('bad name'), { code: LogErrorCode.InvalidStreamName });
+    for (const after of [-1, 2.5, Number.NaN]) t.throws(() => log.tail({ after }), { code: LogErrorCode.InvalidRead }, `tail after ${after}`);
     for (const options of [{ fromSeq: 0 }, { limit: 0 }, { limit: 1.5 }, { fromSeq: Number.NaN }]) {
       await t.rejects(log.readStream('run:good', options), { code: LogErrorCode.InvalidRead }, `readStream ${JSON.stringify(options)}`);
     }
@@ -273,6 +282,9 @@ export function logConformance(t: Test, harness: LogHarness): void {
       [[event('has space')], { expectedVersion: 'any' }, LogErrorCode.InvalidAppend],
       [[{ data: 1 }], { expectedVersion: 'any' }, LogErrorCode.InvalidAppend],
       [[null], { expectedVersion: 'any' }, LogErrorCode.InvalidAppend],
+      // biome-ignore lint/suspicious/noSparseArray: a hole in the events must be refused, not skipped.
+      [[event('A'), , event('B')], { expectedVersion: 'any' }, LogErrorCode.InvalidAppend],
+      [Array.from({ length: limits.appendEventsMax }, () => event('X', 'd'.repeat(990))), { expectedVersion: 'any' }, LogErrorCode.AppendTooLarge],
       [[event('X')], { expectedVersion: -1 }, LogErrorCode.InvalidAppend],
       [[event('X')], { expectedVersion: 1.5 }, LogErrorCode.InvalidAppend],
       [[event('X')], { expectedVersion: 'latest' }, LogErrorCode.InvalidAppend],
