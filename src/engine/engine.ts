@@ -101,7 +101,8 @@ export class Engine {
     this.#log = options.log;
     this.#clock = options.clock ?? Date.now;
     this.#livenessMs = options.workerLivenessMs ?? 30_000;
-    this.heartbeatMs = options.heartbeatMs ?? 4_000;
+    // Workers heartbeat at least three times per liveness window.
+    this.heartbeatMs = options.heartbeatMs ?? Math.min(4_000, Math.floor(this.#livenessMs / 3));
     this.#host = new RunHost(this.#log, this.#clock, {
       applied: (runId, before, events, after) => this.#applied(runId, before, events, after),
       reconciled: (runId, state) => this.#adoptEffects(runId, state),

@@ -34,6 +34,8 @@ export class Connection {
   #ws: WebSocket | undefined;
   #ready = deferred();
   #isReady = false;
+  /** True while `onOpen` runs: frames may go out, though the connection is not yet ready. */
+  #opening = false;
   #nextReq = 1;
   readonly #pending = new Map<number, { resolve(body: unknown): void; reject(error: unknown): void; frame: ClientFrame; sent: boolean }>();
   #closed = false;
@@ -88,16 +90,21 @@ export class Connection {
       }
       this.options.onFrame(frame);
     });
-    ws.on('close', () => this.#lost());
+    ws.on('close', () => {
+      this.#opening = false;
+      this.#lost();
+    });
     ws.on('error', (error) => this.options.logger?.debug(`connection error: ${error.message}`));
   }
 
   async #opened(): Promise<void> {
+    this.#opening = true;
     try {
       await this.options.onOpen?.();
     } catch (error) {
       this.options.logger?.warn(`re-registering after connect failed: ${(error as Error).message}`);
     }
+    this.#opening = false;
     this.#isReady = true;
     this.#ready.resolve();
     // Requests made while disconnected are sent now.
@@ -151,7 +158,7 @@ export class Connection {
 
   /** Sends a frame that has no reply; dropped while disconnected (callers re-send on `onOpen`). */
   send(frame: ClientFrame): boolean {
-    if (!this.#isReady || this.#ws?.readyState !== WebSocket.OPEN) return false;
+    if (!(this.#isReady || this.#opening) || this.#ws?.readyState !== WebSocket.OPEN) return false;
     this.#ws.send(encodeFrame(frame));
     return true;
   }

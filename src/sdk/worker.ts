@@ -105,11 +105,13 @@ export class Worker {
           ],
         });
         this.#workerId = reply.workerId;
+        // Heartbeat at the rate this engine asked for in its welcome.
+        clearInterval(this.#heartbeat);
+        this.#heartbeat = setInterval(() => this.#connection?.send({ t: 'heartbeat' }), (this.#connection as Connection).heartbeatMs);
+        this.#heartbeat.unref();
         this.#scheduleFlush();
       },
     });
-    this.#heartbeat = setInterval(() => this.#connection?.send({ t: 'heartbeat' }), this.#connection.heartbeatMs);
-    this.#heartbeat.unref();
     if (this.#opts.handleKill !== false) {
       const kill = () => {
         void this.stop().then(() => process.exit(0));

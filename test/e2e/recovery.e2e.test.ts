@@ -1,0 +1,82 @@
+/**
+ * Recovery, with real processes: a worker killed mid-task loses its task to another worker; the
+ * engine killed with `kill -9` in the middle of 1,000 runs comes back and finishes every one.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { HatchetClient, type WorkflowRunRef } from '../../src/sdk/index.js';
+import { startEngine } from '../support/engine-process.js';
+
+const workerScript = fileURLToPath(new URL('../support/worker-process.js', import.meta.url));
+
+t.test('a worker killed mid-task: its task is reassigned to another worker as a new attempt', async (t) => {
+  const engine = await startEngine({ workerLivenessMs: 1500 });
+  t.teardown(() => engine.dispose());
+  const doomed = spawn(process.execPath, [workerScript, engine.hostPort, engine.token], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let doomedOutput = '';
+  const started = new Promise<void>((resolve) => {
+    doomed.stdout.on('data', (chunk: Buffer) => {
+      doomedOutput += chunk.toString();
+      if (doomedOutput.includes('started')) resolve();
+    });
+  });
+  const hatchet = HatchetClient.init({ token: engine.token, host_port: engine.hostPort, log_level: 'ERROR' });
+  t.teardown(() => hatchet.close());
+  // Wait until the doomed worker has registered the workflow, then trigger.
+  const slow = hatchet.task({ name: 'slow-step', fn: async (_input: Record<string, never>, ctx) => ({ by: 'the survivor', attempt: ctx.retryCount() }) });
+  let ref: WorkflowRunRef<{ by: string; attempt: number }> | undefined;
+  for (let i = 0; i < 100 && ref === undefined; i++) {
+    ref = await slow.runNoWait({}).catch(() => undefined);
+    if (ref === undefined) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  if (ref === undefined) throw new Error('the workflow was never registered');
+  await started;
+  t.match(doomedOutput, new RegExp(`started ${ref.workflowRunId} 0`));
+  const killed = new Promise((resolve) => doomed.once('exit', resolve));
+  doomed.kill('SIGKILL');
+  await killed;
+  const survivor = await hatchet.worker('survivor', { workflows: [slow], slots: 5, handleKill: false });
+  void survivor.start();
+  t.teardown(() => survivor.stop());
+  const started2 = Date.now();
+  t.same(await ref.result(), { by: 'the survivor', attempt: 1 }, 'the survivor ran it as attempt 1');
+  t.ok(Date.now() - started2 < 15_000, 'within the liveness timeout and a little');
+  const details = await hatchet.runs.get(ref.workflowRunId);
+  t.match(details, { status: 'COMPLETED', tasks: [{ attempt: 1, status: 'completed' }] });
+});
+
+t.test('the engine killed with kill -9 during 1,000 runs restarts and every run finishes', async (t) => {
+  const engine = await startEngine({ workerLivenessMs: 3000 });
+  t.teardown(() => engine.dispose());
+  const hatchet = HatchetClient.init({ token: engine.token, host_port: engine.hostPort, log_level: 'OFF' });
+  t.teardown(() => hatchet.close());
+  let executions = 0;
+  const step = hatchet.task({
+    name: 'crash-step',
+    retries: 2,
+    fn: async (input: { i: number }) => {
+      executions += 1;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      return { i: input.i };
+    },
+  });
+  const worker = await hatchet.worker('crash-worker', { workflows: [step], slots: 50, handleKill: false });
+  void worker.start();
+  t.teardown(() => worker.stop());
+  await worker.waitUntilReady();
+
+  const refs = await step.runNoWait(Array.from({ length: 1000 }, (_, i) => ({ i })));
+  t.equal(refs.length, 1000, 'all 1,000 triggers acknowledged');
+  const results = Promise.all(refs.map((ref) => ref.result()));
+  while (executions < 200) await new Promise((resolve) => setTimeout(resolve, 5));
+  await engine.kill('SIGKILL');
+  const executedBeforeKill = executions;
+  await engine.restart();
+  const outputs = (await results) as Array<{ i: number }>;
+  t.same(outputs.map((o) => o.i), [...Array(1000).keys()], 'every acknowledged run completed with its own output');
+  t.ok(executedBeforeKill < 1000, `the kill came mid-way (${executedBeforeKill} executions before it)`);
+  t.ok(executions >= 1000, `at-least-once: ${executions} executions for 1,000 runs`);
+  const sample = await hatchet.runs.get(refs[999]?.workflowRunId as string);
+  t.equal(sample.status, 'COMPLETED');
+});

@@ -1,0 +1,20 @@
+/**
+ * A worker in its own process, for tests that kill workers: runs the task `slow-step` (it prints
+ * `started <runId> <attempt>` and then sleeps far longer than any test waits).
+ *   node worker-process.js <host:port> <token>
+ */
+import { HatchetClient } from '../../src/sdk/index.js';
+
+const [hostPort, token] = process.argv.slice(2);
+if (hostPort === undefined || token === undefined) throw new Error('usage: worker-process <host:port> <token>');
+const hatchet = HatchetClient.init({ token, host_port: hostPort, log_level: 'ERROR' });
+export const slowStep = hatchet.task({
+  name: 'slow-step',
+  fn: async (_input: Record<string, never>, ctx) => {
+    process.stdout.write(`started ${ctx.workflowRunId()} ${ctx.retryCount()}\n`);
+    await new Promise((resolve) => setTimeout(resolve, 600_000));
+    return { by: 'the killed worker' };
+  },
+});
+const worker = await hatchet.worker('doomed-worker', { workflows: [slowStep], slots: 5, handleKill: false });
+await worker.start();
