@@ -47,6 +47,10 @@ export class Context<I = unknown> {
     return this.abortController.signal.aborted;
   }
 
+  /** A parent task's output; typed from the parent's `fn` when given the task itself. */
+  // biome-ignore lint/suspicious/noExplicitAny: any input, inferred output.
+  parentOutput<Task extends { name: string; fn: (...args: any[]) => unknown }>(task: Task): Promise<Awaited<ReturnType<Task['fn']>>>;
+  parentOutput<T = unknown>(task: string | { name: string }): Promise<T>;
   async parentOutput<T = unknown>(task: TaskRef): Promise<T> {
     const name = typeof task === 'string' ? task : task.name;
     if (!(name in this.action.parents)) throw new Error(`'${name}' is not a parent of task '${this.action.task}'`);
