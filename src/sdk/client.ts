@@ -17,25 +17,9 @@ import {
   WorkflowDeclaration,
 } from './declaration.js';
 import { HatchetError } from './errors.js';
+import { consoleLogger, type Logger } from './logger.js';
 import { type RunWatcher, WorkflowRunRef } from './run-ref.js';
-import { type CreateWorkerOpts, Worker } from './worker.js';
-
-export interface Logger {
-  debug(message: string): void;
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
-}
-
-const LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
-
-function consoleLogger(level: ClientConfig['log_level']): Logger {
-  const min = level === 'OFF' ? 99 : LEVELS.indexOf(level);
-  const at = (l: (typeof LEVELS)[number], write: (m: string) => void) => (message: string) => {
-    if (LEVELS.indexOf(l) >= min) write(`[kindling ${l}] ${message}`);
-  };
-  return { debug: at('DEBUG', console.debug), info: at('INFO', console.info), warn: at('WARN', console.warn), error: at('ERROR', console.error) };
-}
+import { type CreateWorkerOpts, Worker, type WorkerClient } from './worker.js';
 
 export interface RunDetails {
   readonly runId: string;
@@ -46,7 +30,7 @@ export interface RunDetails {
   readonly tasks: Array<{ name: string; taskId: string; status: string; attempt: number; output?: unknown; error?: string; workerId?: string }>;
 }
 
-export class HatchetClient implements DeclarationHost, RunWatcher {
+export class HatchetClient implements DeclarationHost, RunWatcher, WorkerClient {
   readonly config: ClientConfig;
   readonly logger: Logger;
   #connection: Connection | undefined;

@@ -10,12 +10,12 @@
  *  3. `stop()` lets the tasks in flight finish before the connection closes.
  */
 import type { AssignedTask, ClientFrame, ServerFrame } from '../../protocol/frames.js';
-import type { HatchetClient } from './client.js';
-import { engineUrl } from './config.js';
+import { type ClientConfig, engineUrl } from './config.js';
 import { Connection } from './connection.js';
 import { Context, type ContextHost } from './context.js';
 import type { BaseWorkflowDeclaration, DeclaredTask } from './declaration.js';
 import { NonRetryableError, TaskRunTerminatedError } from './errors.js';
+import type { Logger } from './logger.js';
 
 export interface CreateWorkerOpts {
   // biome-ignore lint/suspicious/noExplicitAny: a worker holds declarations of any input and output.
@@ -27,11 +27,22 @@ export interface CreateWorkerOpts {
   handleKill?: boolean;
 }
 
+/** What a worker needs of the client that made it. */
+export interface WorkerClient {
+  readonly config: ClientConfig;
+  readonly logger: Logger;
+  readonly namespace: string;
+  // biome-ignore lint/suspicious/noExplicitAny: any declaration.
+  putWorkflow(workflow: BaseWorkflowDeclaration<any, any>): Promise<void>;
+  cancelRun(runId: string): Promise<void>;
+  runChild: ContextHost['runChild'];
+}
+
 type Result = Extract<ClientFrame, { t: 'results' }>['items'][number];
 
 export class Worker {
   readonly name: string;
-  readonly #client: HatchetClient;
+  readonly #client: WorkerClient;
   readonly #opts: CreateWorkerOpts;
   readonly #handlers = new Map<string, DeclaredTask>();
   // biome-ignore lint/suspicious/noExplicitAny: see CreateWorkerOpts.workflows.
@@ -47,7 +58,7 @@ export class Worker {
   #stopping = false;
   labels: Record<string, string | number>;
 
-  private constructor(client: HatchetClient, name: string, opts: CreateWorkerOpts) {
+  private constructor(client: WorkerClient, name: string, opts: CreateWorkerOpts) {
     this.#client = client;
     this.name = `${client.namespace}${name}`;
     this.#opts = opts;
@@ -55,7 +66,7 @@ export class Worker {
   }
 
   /** Creates a worker and registers its workflows with the engine. */
-  static async create(client: HatchetClient, name: string, opts: CreateWorkerOpts = {}): Promise<Worker> {
+  static async create(client: WorkerClient, name: string, opts: CreateWorkerOpts = {}): Promise<Worker> {
     const worker = new Worker(client, name, opts);
     await worker.registerWorkflows(opts.workflows ?? []);
     return worker;
@@ -163,7 +174,7 @@ export class Worker {
       },
       refreshTimeout: (task, incrementMs) => this.#connection?.send({ t: 'refresh', taskId: task.taskId, attempt: task.attempt, incrementMs }),
       releaseSlot: (task) => this.#connection?.send({ t: 'release', taskId: task.taskId, attempt: task.attempt }),
-      cancelRun: (runId) => this.#client.runs.cancel({ ids: [runId] }),
+      cancelRun: (runId) => this.#client.cancelRun(runId),
       runChild: (parent, childIndex, workflow, input, options, wait) => this.#client.runChild(parent, childIndex, workflow, input, options, wait),
       log: (task, message, level) => this.#client.logger.info(`[${task.workflow}/${task.task} ${level}] ${message}`),
     };
