@@ -15,8 +15,10 @@ export interface Row {
   readonly latencyMs?: Percentiles;
   readonly cpuSeconds: number;
   readonly rssMb: number;
-  /** Other processes' CPU seconds over the run (e.g. nats-server). */
+  /** The server's (nats-server, the engine) CPU seconds over the run. */
   readonly serverCpuSeconds?: number;
+  /** The server's peak resident memory, in MB. */
+  readonly serverRssMb?: number;
 }
 
 export interface RunInfo {
@@ -75,10 +77,16 @@ export function processCpuSeconds(pid: number): number {
   return ticks / 100;
 }
 
+/** Peak resident memory of a process so far (VmHWM), in MB. */
+export function processPeakRssMb(pid: number): number {
+  const match = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmHWM:\s+(\d+) kB/);
+  return match === null ? Number.NaN : Number(match[1]) / 1024;
+}
+
 const fixed = (n: number | undefined, digits: number) => (n === undefined || Number.isNaN(n) ? '—' : n.toFixed(digits));
 
 export function printTable(rows: readonly Row[]): void {
-  const header = ['scenario', 'subject', 'events', 'events/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'cpu s', 'rss MB', 'server cpu s'];
+  const header = ['scenario', 'subject', 'events', 'events/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'cpu s', 'rss MB', 'server cpu s', 'server rss MB'];
   const body = rows.map((r) => [
     r.scenario,
     r.subject,
@@ -91,6 +99,7 @@ export function printTable(rows: readonly Row[]): void {
     fixed(r.cpuSeconds, 2),
     fixed(r.rssMb, 0),
     fixed(r.serverCpuSeconds, 2),
+    fixed(r.serverRssMb, 0),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => (row[i] as string).length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ');

@@ -2,9 +2,10 @@
  * `npm run bench` — runs the benchmark scenarios and prints a table, the ratios against the raw
  * floors, and (with --json) one JSON line per row for comparison across runs.
  *
- *   node build/bench/run.js [log] [--smoke] [--json] [--only lmdb|jetstream] [--nats URL]
+ *   node build/bench/run.js [log] [engine] [--smoke] [--json] [--only lmdb|jetstream] [--nats URL]
  */
 import { parseArgs } from 'node:util';
+import { engineBench } from './engine.js';
 import { logBench, ratios, sampleEventBytes } from './log.js';
 import { printTable, runInfo } from './report.js';
 
@@ -18,13 +19,20 @@ const { values, positionals } = parseArgs({
   },
 });
 
-const scenarios = positionals.length === 0 ? ['log'] : positionals;
+const scenarios = positionals.length === 0 ? ['log', 'engine'] : positionals;
 const info = runInfo();
 console.log(`kindling bench · commit ${info.commit} · ${info.date} · node ${info.node} · ${info.cpus}`);
 
 for (const scenario of scenarios) {
+  if (scenario === 'engine') {
+    console.log(`\nengine: no-op tasks, trigger → result, one worker with 100 slots, ${values.smoke ? 'smoke' : 'full'} size\n`);
+    const rows = await engineBench({ smoke: values.smoke });
+    printTable(rows);
+    if (values.json) for (const row of rows) console.log(JSON.stringify({ ...info, ...row }));
+    continue;
+  }
   if (scenario !== 'log') {
-    console.error(`unknown scenario '${scenario}'; known: log`);
+    console.error(`unknown scenario '${scenario}'; known: log, engine`);
     process.exit(2);
   }
   const only = values.only === 'lmdb' || values.only === 'jetstream' ? values.only : undefined;

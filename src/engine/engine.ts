@@ -7,8 +7,10 @@
  * (commands in, durable events out) and the log.
  *
  * Invariants:
- *  1. Effects follow durability: a frame about a run's change (an assignment, a finished run) is
- *     sent only after the events that caused it are in the log (DESIGN invariant 1).
+ *  1. Effects follow durability: a frame about a run's change (a finished run, a cancellation) is
+ *     sent only after the events that caused it are in the log (DESIGN invariant 1). The one
+ *     exception is an assignment, sent as soon as it is decided: it acknowledges nothing, and an
+ *     attempt whose assignment never became durable is fenced and assigned again.
  *  2. At-least-once: a task assigned to a worker that stops heartbeating for `workerLivenessMs` is
  *     re-queued as a new attempt (REASSIGNED); the old attempt's late results are fenced by the run.
  *  3. Every state the engine holds in memory can be rebuilt by reading the log from position 0.
@@ -106,6 +108,11 @@ export class Engine {
     this.#host = new RunHost(this.#log, this.#clock, {
       applied: (runId, before, events, after) => this.#applied(runId, before, events, after),
       reconciled: (runId, state) => this.#adoptEffects(runId, state),
+      decided: (runId, state, events) => {
+        for (const event of events) {
+          if (event.type === 'TaskAssigned' && state.kind === 'active') this.#sendAssignment(runId, state, event.task, event.attempt, event.workerId);
+        }
+      },
     });
     this.#timers = new RunTimers(this.#clock, (runId) => {
       this.#host.send(runId, { type: 'Tick' }).catch(() => {});
@@ -391,6 +398,12 @@ export class Engine {
   taskResult(item: { taskId: string; attempt: number; ok: boolean; output?: unknown; error?: { message: string; stack?: string | undefined } | undefined; nonRetryable?: boolean | undefined }): void {
     const where = this.#tasks.get(item.taskId);
     if (where === undefined) return;
+    // The worker's slot is free the moment it reports; freeing it before the result is durable lets
+    // the next assignment overlap the commit (the slot acknowledges nothing).
+    // Only for the current attempt: a stale one's task may now hold another worker's slot.
+    const state = this.#host.peek(where.runId);
+    const current = state === undefined || state.kind === 'none' ? undefined : state.tasks[where.task];
+    if (current !== undefined && current.attempt === item.attempt && current.workerId === this.#queue.holder(item.taskId)) this.#release(item.taskId);
     let command: Parameters<RunHost['send']>[1];
     const outputBytes = item.ok ? payloadBytes(item.output ?? null) : 0;
     if (item.ok && outputBytes <= engineLimits.payloadBytesMax) {
@@ -442,9 +455,6 @@ export class Engine {
           }
           break;
         }
-        case 'TaskAssigned':
-          this.#sendAssignment(runId, after, event.task, event.attempt, event.workerId);
-          break;
         case 'TaskTimedOut':
         case 'TaskCancelled': {
           const task = after.tasks[event.task];

@@ -26,6 +26,12 @@ export interface RunEffects {
   applied(runId: string, before: RunState, events: readonly RunEvent[], after: RunState): void;
   /** Called after a run was reloaded from the log, whose effects may not all have run. */
   reconciled(runId: string, state: RunState): void;
+  /**
+   * Called with freshly decided events before they are appended, for the one effect that may run
+   * ahead of durability: sending an assignment (an assignment is not an acknowledgement; if the
+   * append fails, the worker's result for it is fenced and the task is assigned again).
+   */
+  decided(runId: string, state: RunState, events: readonly RunEvent[]): void;
 }
 
 interface Pending {
@@ -119,6 +125,7 @@ export class RunHost {
         try {
           events = decide(actor.state, pending.command, ctx);
           if (events.length > 0) {
+            this.effects.decided(runId, actor.state, events);
             await this.log.append(runStream(runId), events.map((event) => ({ type: event.type, data: event })), { expectedVersion: actor.version });
           }
         } catch (error) {

@@ -7,7 +7,7 @@ import { MinHeap } from '../lib/heap.js';
 
 export class RunTimers {
   readonly #due = new Map<string, number>();
-  readonly #heap = new MinHeap<string>();
+  #heap = new MinHeap<string>();
   #timer: NodeJS.Timeout | undefined;
   #armedFor: number | undefined;
 
@@ -20,12 +20,20 @@ export class RunTimers {
   set(runId: string, dueMs: number | undefined): void {
     if (dueMs === undefined) {
       this.#due.delete(runId);
+      if (this.#heap.size > 2 * this.#due.size + 1024) this.#rebuild();
       return;
     }
     if (this.#due.get(runId) === dueMs) return;
     this.#due.set(runId, dueMs);
     this.#heap.push(dueMs, runId);
+    // Stale entries (superseded wake-ups) are dropped lazily; rebuild before they dominate.
+    if (this.#heap.size > 2 * this.#due.size + 1024) this.#rebuild();
     this.#arm();
+  }
+
+  #rebuild(): void {
+    this.#heap = new MinHeap<string>();
+    for (const [runId, due] of this.#due) this.#heap.push(due, runId);
   }
 
   #arm(): void {

@@ -16,6 +16,8 @@ export interface EngineProcess {
   readonly dataDir: string;
   readonly token: string;
   readonly hostPort: string;
+  /** The running engine's process id. */
+  readonly pid: number | undefined;
   /** Everything the engine printed. */
   output(): string;
   kill(signal?: NodeJS.Signals): Promise<void>;
@@ -68,6 +70,9 @@ export async function startEngine(options: { workerLivenessMs?: number } = {}): 
     dataDir,
     token: readFileSync(join(dataDir, 'dev-token'), 'utf8').trim(),
     hostPort: `127.0.0.1:${port}`,
+    get pid() {
+      return child?.pid;
+    },
     output: () => output,
     kill,
     restart: async () => {
