@@ -37,7 +37,7 @@ export interface TaskState {
   /** When a retrying task is queued again. */
   readonly retryAtMs?: number | undefined;
   readonly output?: unknown;
-  readonly error?: string;
+  readonly error?: string | undefined;
 }
 
 export type RunState =
@@ -54,7 +54,7 @@ export type RunState =
       readonly parentTaskId?: string;
       readonly childIndex?: number;
       readonly childKey?: string;
-      readonly finished?: FinishedRun;
+      readonly finished?: FinishedRun | undefined;
     };
 
 export type ActiveRun = Extract<RunState, { kind: 'active' | 'finished' }>;
@@ -86,6 +86,8 @@ export type RunCommand =
   | { readonly type: 'RequeueTask'; readonly task: string; readonly attempt: number }
   | { readonly type: 'CancelRun'; readonly reason: string }
   | { readonly type: 'CancelTask'; readonly task: string; readonly reason: string }
+  /** Runs a finished run again from the tasks that did not complete (Hatchet's replay). */
+  | { readonly type: 'ReplayRun' }
   /** Fires whatever deadlines have passed at `ctx.nowMs`. */
   | { readonly type: 'Tick' };
 
@@ -117,7 +119,9 @@ export type RunEvent =
   | { readonly type: 'TaskReassigned'; readonly task: string; readonly attempt: number; readonly workerId: string; readonly atMs: number }
   | { readonly type: 'TimeoutRefreshed'; readonly task: string; readonly attempt: number; readonly timeoutAtMs: number; readonly atMs: number }
   | { readonly type: 'TaskCancelled'; readonly task: string; readonly attempt: number; readonly reason: string; readonly workerId?: string; readonly atMs: number }
-  | { readonly type: 'RunFinished'; readonly status: FinishedRun['status']; readonly atMs: number };
+  | { readonly type: 'RunFinished'; readonly status: FinishedRun['status']; readonly atMs: number }
+  /** A finished run is active again; `tasks` go back to waiting for their parents, each at `attempt`. */
+  | { readonly type: 'RunReplayed'; readonly tasks: ReadonlyArray<{ readonly task: string; readonly attempt: number }>; readonly atMs: number };
 
 export type RunEventType = RunEvent['type'];
 
@@ -232,6 +236,24 @@ export function decide(state: RunState, command: RunCommand, ctx: DecideContext)
     const created: RunEvent = { type: 'RunCreated', ...fields, atMs: now };
     const next = evolve(state, created) as ActiveRun;
     return [created, ...progress(next, now)];
+  }
+  if (command.type === 'ReplayRun') {
+    if (state.kind !== 'finished') return [];
+    // Every task that did not complete, and everything downstream of one, runs again.
+    const again = new Set(Object.values(state.tasks).filter((task) => task.status !== 'completed' && task.name !== ON_FAILURE_TASK).map((task) => task.name));
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const spec of state.workflow.tasks) {
+        if (!again.has(spec.name) && spec.parents.some((parent) => again.has(parent))) {
+          again.add(spec.name);
+          grew = true;
+        }
+      }
+    }
+    if (state.tasks[ON_FAILURE_TASK] !== undefined) again.add(ON_FAILURE_TASK);
+    const tasks = [...again].map((name) => ({ task: name, attempt: (state.tasks[name]?.attempt ?? 0) + 1 }));
+    const replayed: RunEvent = { type: 'RunReplayed', tasks, atMs: now };
+    return [replayed, ...progress(evolve(state, replayed) as ActiveRun, now)];
   }
   if (state.kind !== 'active') return [];
   switch (command.type) {
@@ -367,6 +389,11 @@ const evolvers: Evolvers = {
   TimeoutRefreshed: (s, e) => setTask(s, e.task, { timeoutAtMs: e.timeoutAtMs }),
   TaskCancelled: (s, e) => setTask(s, e.task, { ...CLEARED, status: 'cancelled', error: e.reason }),
   RunFinished: (s, e) => ({ ...s, kind: 'finished', finished: finishedRun(s, e.status) }),
+  RunReplayed: (s, e) => {
+    let next: ActiveRun = { ...s, kind: 'active', finished: undefined };
+    for (const { task, attempt } of e.tasks) next = setTask(next, task, { ...CLEARED, status: 'pending', attempt, output: undefined, error: undefined });
+    return next;
+  },
 };
 
 function finishedRun(state: ActiveRun, status: FinishedRun['status']): FinishedRun {

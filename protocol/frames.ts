@@ -80,6 +80,7 @@ export const ClientFrame = z.discriminatedUnion('t', [
   z.object({ t: z.literal('subscribe'), runIds: z.array(id).max(engineLimits.frameItemsMax) }),
   z.object({ t: z.literal('cancel'), req, runIds: z.array(id).max(engineLimits.frameItemsMax).default([]), taskIds: z.array(id).max(engineLimits.frameItemsMax).default([]) }),
   z.object({ t: z.literal('getRun'), req, runId: id }),
+  z.object({ t: z.literal('replay'), req, runIds: z.array(id).min(1).max(engineLimits.frameItemsMax) }),
 ]);
 export type ClientFrame = z.infer<typeof ClientFrame>;
 export type ClientFrameType = ClientFrame['t'];

@@ -275,6 +275,11 @@ export class Engine {
     ]);
   }
 
+  /** Runs finished runs again from the tasks that did not complete. */
+  async replay(runIds: readonly string[]): Promise<void> {
+    await Promise.all(runIds.map((runId) => this.#host.send(runId, { type: 'ReplayRun' })));
+  }
+
   async getRun(runId: string): Promise<RunDetails> {
     const state = this.#host.peek(runId) ?? (await this.#readRun(runId));
     if (state.kind === 'none') throw new ProtocolError(ProtocolErrorCode.RunNotFound, `run '${runId}' does not exist`);
@@ -445,7 +450,9 @@ export class Engine {
     for (const event of events) {
       switch (event.type) {
         case 'RunCreated':
+        case 'RunReplayed':
           for (const task of Object.values(after.tasks)) this.#tasks.set(task.taskId, { runId, task: task.name });
+          this.#finished.delete(runId);
           break;
         case 'TaskQueued': {
           const task = after.tasks[event.task];

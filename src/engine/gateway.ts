@@ -148,6 +148,9 @@ class Connection implements Session {
       case 'getRun':
         this.#reply(frame.req, () => this.engine.getRun(frame.runId));
         return;
+      case 'replay':
+        this.#reply(frame.req, () => this.engine.replay(frame.runIds));
+        return;
       case 'subscribe':
         this.engine.subscribe(this, frame.runIds).catch(() => {});
         return;

@@ -170,6 +170,10 @@ export class HatchetClient implements DeclarationHost, RunWatcher, WorkerClient 
     return waiting.promise;
   }
 
+  async replayRun(runId: string): Promise<void> {
+    await this.#conn.request({ t: 'replay', runIds: [runId] });
+  }
+
   async cancelRun(runId: string): Promise<void> {
     await this.#conn.request({ t: 'cancel', runIds: [runId], taskIds: [] });
   }
@@ -180,6 +184,10 @@ export class HatchetClient implements DeclarationHost, RunWatcher, WorkerClient 
       get: (run: string | WorkflowRunRef<unknown>) => this.#conn.request<RunDetails>({ t: 'getRun', runId: typeof run === 'string' ? run : run.workflowRunId }),
       cancel: async (opts: { ids?: string[] }) => {
         await this.#conn.request({ t: 'cancel', runIds: opts.ids ?? [], taskIds: [] });
+      },
+      /** Runs finished runs again from the tasks that did not complete. */
+      replay: async (opts: { ids?: string[] }) => {
+        if ((opts.ids ?? []).length > 0) await this.#conn.request({ t: 'replay', runIds: opts.ids ?? [] });
       },
       runRef: <T = unknown>(id: string) => this.runRef<T>(id),
     };

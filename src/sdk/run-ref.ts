@@ -5,6 +5,7 @@ export interface RunWatcher {
   /** Resolves when the run finishes, in any status. */
   finished(runId: string): Promise<FinishedRun>;
   cancelRun(runId: string): Promise<void>;
+  replayRun(runId: string): Promise<void>;
 }
 
 export class WorkflowRunRef<T> {
@@ -45,6 +46,11 @@ export class WorkflowRunRef<T> {
 
   cancel(): Promise<void> {
     return this.watcher.cancelRun(this.workflowRunId);
+  }
+
+  /** Runs the run again from its tasks that did not complete; `result()` then awaits the new end. */
+  replay(): Promise<void> {
+    return this.watcher.replayRun(this.workflowRunId);
   }
 
   async toJSON(): Promise<string> {

@@ -166,3 +166,21 @@ t.test('run: events replay to the same state (a fold of the log)', async (t) => 
   const replayed = log.reduce(evolve, initialState());
   t.same(replayed, live);
 });
+
+t.test('run: failed + replay: the failed task and everything after it run again as new attempts', async (t) => {
+  const given: Array<[RunCommand, number]> = [
+    [create(dag), 0],
+    [{ type: 'AssignTask', task: 'a', attempt: 0, workerId: 'w1' }, 1],
+    [{ type: 'CompleteTask', task: 'a', attempt: 0, output: 1 }, 2],
+    [{ type: 'AssignTask', task: 'b', attempt: 0, workerId: 'w1' }, 3],
+    [{ type: 'AssignTask', task: 'c', attempt: 0, workerId: 'w1' }, 3],
+    [{ type: 'CompleteTask', task: 'c', attempt: 0, output: 3 }, 4],
+    [{ type: 'FailTask', task: 'b', attempt: 0, error: 'b broke', nonRetryable: false }, 5],
+  ];
+  const replayed = scenario(given, { type: 'ReplayRun' }, 10);
+  t.same(replayed.types, ['RunReplayed', 'TaskQueued']);
+  t.match(replayed.events[0], { tasks: [{ task: 'b', attempt: 1 }, { task: 'd', attempt: 1 }] });
+  t.match(replayed.events[1], { task: 'b', attempt: 1 });
+  t.match(replayed.after, { kind: 'active', tasks: { a: { status: 'completed' }, c: { status: 'completed' }, d: { status: 'pending' } } });
+  t.same(scenario([[create(dag), 0]], { type: 'ReplayRun' }, 1).events, [], 'an active run is not replayed');
+});

@@ -260,6 +260,23 @@ t.test('the context tells a task where it runs; children run through it and are 
   t.equal(details.status, 'COMPLETED');
 });
 
+t.test('a failed run replayed runs its failed task again and completes', async (t) => {
+  let failNext = true;
+  const sometimes = hatchet.task({ name: 'fails-once', fn: (_input: Record<string, never>, ctx) => {
+    if (failNext) {
+      failNext = false;
+      throw new Error('first time fails');
+    }
+    return { attempt: ctx.retryCount() };
+  } });
+  await startWorker('replay-worker', [sometimes]);
+  const ref = await sometimes.runNoWait({});
+  t.same(await ref.result().catch((e: unknown) => e), ['first time fails']);
+  await ref.replay();
+  t.same(await ref.result(), { attempt: 1 }, 'the replay is attempt 1');
+  t.equal((await hatchet.runs.get(ref.workflowRunId)).status, 'COMPLETED');
+});
+
 t.test('bad input is refused with a clear error and the engine carries on', async (t) => {
   const unknown = hatchet.task({ name: 'never-registered', fn: () => ({}) });
   await t.rejects(unknown.run({}), { code: 'WORKFLOW_NOT_FOUND', message: /'never-registered' is not registered/ });
