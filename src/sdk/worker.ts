@@ -109,11 +109,7 @@ export class Worker {
           slots: this.#opts.slots ?? 100,
           labels: this.labels,
           ...(this.#workerId === undefined ? {} : { workerId: this.#workerId }),
-          // What this worker still has: running, or finished with the result not yet delivered.
-          running: [
-            ...[...this.#running].map(([taskId, { attempt }]) => ({ taskId, attempt })),
-            ...this.#resultOutbox.map(({ taskId, attempt }) => ({ taskId, attempt })),
-          ],
+          running: this.#held(),
         });
         this.#workerId = reply.workerId;
         // Heartbeat at the rate this engine asked for in its welcome.
@@ -146,11 +142,23 @@ export class Worker {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    // Registering again with no actions stops new assignments; any assignment already on its way
+    // that this worker will not run is not in `running`, so the engine queues it again.
+    if (this.#workerId !== undefined) {
+      await this.#connection
+        ?.request({ t: 'register', name: this.name, actions: [], slots: this.#opts.slots ?? 100, labels: this.labels, workerId: this.#workerId, running: this.#held() })
+        .catch(() => {});
+    }
     while (this.#running.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
     await this.#flush();
     clearInterval(this.#heartbeat);
     this.#connection?.close();
     this.#stopped?.();
+  }
+
+  /** What this worker still has: running, or finished with the result not yet delivered. */
+  #held(): Array<{ taskId: string; attempt: number }> {
+    return [...[...this.#running].map(([taskId, { attempt }]) => ({ taskId, attempt })), ...this.#resultOutbox.map(({ taskId, attempt }) => ({ taskId, attempt }))];
   }
 
   #onFrame(frame: ServerFrame): void {
@@ -181,9 +189,12 @@ export class Worker {
   }
 
   #run(task: AssignedTask): void {
+    // A stopping worker leaves the task alone: it is not in what `stop()` told the engine it holds,
+    // so the engine queues it again for another worker.
+    if (this.#stopping) return;
     const handler = this.#handlers.get(task.action);
-    if (this.#stopping || handler === undefined) {
-      this.#report({ taskId: task.taskId, attempt: task.attempt, ok: false, error: { message: handler === undefined ? `worker '${this.name}' has no handler for '${task.action}'` : 'the worker is stopping' } });
+    if (handler === undefined) {
+      this.#report({ taskId: task.taskId, attempt: task.attempt, ok: false, error: { message: `worker '${this.name}' has no handler for '${task.action}'` } });
       return;
     }
     const ctx = new Context(task, this.#contextHost());

@@ -277,6 +277,29 @@ t.test('a failed run replayed runs its failed task again and completes', async (
   t.equal((await hatchet.runs.get(ref.workflowRunId)).status, 'COMPLETED');
 });
 
+t.test('a worker stopping gracefully finishes its tasks and hands the rest to another worker', async (t) => {
+  const ranOn: string[] = [];
+  const make = (label: string) =>
+    hatchet.task({ name: 'handover', fn: async (input: { i: number }) => {
+      ranOn.push(label);
+      await sleep(150);
+      return { i: input.i, on: label };
+    } });
+  const first = await hatchet.worker('handover-a', { workflows: [make('a')], slots: 2, handleKill: false });
+  void first.start();
+  await first.waitUntilReady();
+  const refs = await make('a').runNoWait(Array.from({ length: 8 }, (_, i) => ({ i })));
+  while (ranOn.length < 2) await sleep(10);
+  const stopped = first.stop();
+  const second = await startWorker('handover-b', [make('b')], 4);
+  await stopped;
+  const outputs = (await Promise.all(refs.map((ref) => ref.result()))) as Array<{ i: number; on: string }>;
+  t.same(outputs.map((o) => o.i), [...Array(8).keys()], 'every run completed; none failed because a worker was stopping');
+  t.ok(outputs.filter((o) => o.on === 'a').length >= 2, 'the stopping worker finished what it had started');
+  t.ok(outputs.some((o) => o.on === 'b'), 'the rest went to the other worker');
+  t.ok(second.workerId !== first.workerId);
+});
+
 t.test('bad input is refused with a clear error and the engine carries on', async (t) => {
   const unknown = hatchet.task({ name: 'never-registered', fn: () => ({}) });
   await t.rejects(unknown.run({}), { code: 'WORKFLOW_NOT_FOUND', message: /'never-registered' is not registered/ });
