@@ -70,7 +70,12 @@ class Fifo<T> {
 export class TenantQueue {
   /** Per action, one FIFO per priority: index 0 = priority 3 (highest). */
   readonly #ready = new Map<string, [Fifo<QueuedTask>, Fifo<QueuedTask>, Fifo<QueuedTask>]>();
-  readonly #queued = new Set<string>();
+  /** Queued task ids and their actions (a dequeued task leaves this at once, its FIFO entry lazily). */
+  readonly #queued = new Map<string, string>();
+  /** Live queued tasks per action; when it drops to 0 the action's FIFOs (all stale) are dropped. */
+  readonly #live = new Map<string, number>();
+  /** Tasks whose slot cost no registered worker for their action can ever meet, by action. */
+  readonly #parked = new Map<string, QueuedTask[]>();
   readonly #workers = new Map<string, WorkerSlots>();
   readonly #workersByAction = new Map<string, string[]>();
   readonly #rotation = new Map<string, number>();
@@ -78,6 +83,11 @@ export class TenantQueue {
 
   get queuedCount(): number {
     return this.#queued.size;
+  }
+
+  /** Actions with FIFOs in memory (for tests of memory release). */
+  get actionCount(): number {
+    return this.#ready.size;
   }
 
   enqueue(task: QueuedTask): void {
@@ -89,12 +99,32 @@ export class TenantQueue {
     }
     const index = 3 - Math.min(3, Math.max(1, task.priority));
     (fifos[index] as Fifo<QueuedTask>).push(task);
-    this.#queued.add(task.taskId);
+    this.#queued.set(task.taskId, task.action);
+    this.#live.set(task.action, (this.#live.get(task.action) ?? 0) + 1);
   }
 
-  /** Forgets a queued task (cancelled, timed out in the queue). Lazy: skipped when reached. */
+  /** Forgets a queued task (cancelled, timed out in the queue). Its FIFO entry goes lazily. */
   dequeue(taskId: string): void {
+    const action = this.#queued.get(taskId);
+    if (action === undefined) return;
+    this.#left(taskId, action);
+    const parked = this.#parked.get(action);
+    if (parked !== undefined) {
+      const rest = parked.filter((task) => task.taskId !== taskId);
+      if (rest.length > 0) this.#parked.set(action, rest);
+      else this.#parked.delete(action);
+    }
+  }
+
+  #left(taskId: string, action: string): void {
     this.#queued.delete(taskId);
+    const live = (this.#live.get(action) ?? 1) - 1;
+    if (live > 0) {
+      this.#live.set(action, live);
+      return;
+    }
+    this.#live.delete(action);
+    this.#ready.delete(action);
   }
 
   isQueued(taskId: string): boolean {
@@ -110,6 +140,15 @@ export class TenantQueue {
       const list = this.#workersByAction.get(action) ?? [];
       list.push(workerId);
       this.#workersByAction.set(action, list);
+      // Tasks parked for want of a big enough worker get another chance.
+      const parked = this.#parked.get(action);
+      if (parked !== undefined) {
+        this.#parked.delete(action);
+        for (const task of parked) {
+          this.#left(task.taskId, action);
+          this.enqueue(task);
+        }
+      }
     }
   }
 
@@ -159,21 +198,29 @@ export class TenantQueue {
     for (const [action, fifos] of this.#ready) {
       const workers = this.#workersByAction.get(action);
       if (workers === undefined) continue;
+      const capacity = Math.max(...workers.map((id) => this.#workers.get(id)?.slots ?? 0));
       for (const fifo of fifos) {
         for (let task = fifo.peek(); task !== undefined; task = fifo.peek()) {
-          if (!this.#queued.has(task.taskId)) {
+          if (this.#queued.get(task.taskId) !== action) {
             fifo.shift();
+            continue;
+          }
+          if (task.slotCost > capacity) {
+            // No worker could ever take it: park it rather than block the tasks behind it.
+            fifo.shift();
+            const parked = this.#parked.get(action) ?? [];
+            parked.push(task);
+            this.#parked.set(action, parked);
             continue;
           }
           const workerId = this.#pickWorker(action, workers, task.slotCost);
           if (workerId === undefined) break;
           fifo.shift();
-          this.#queued.delete(task.taskId);
+          this.#left(task.taskId, action);
           this.hold(task.taskId, workerId, task.slotCost);
           out.push({ task, workerId });
         }
       }
-      if (fifos.every((fifo) => fifo.length === 0)) this.#ready.delete(action);
     }
     return out;
   }

@@ -37,7 +37,8 @@ export function decodeClientFrame(bytes: Uint8Array): ClientFrame {
     const issue = parsed.error.issues[0];
     const where = issue?.path.join('.') || 't';
     const code = issue?.code === 'invalid_union' && where === 't' ? ProtocolErrorCode.MalformedFrame : ProtocolErrorCode.InvalidFrame;
-    throw new ProtocolError(code, `frame '${String((value as { t: string }).t)}': ${where}: ${issue?.message ?? 'invalid'}`);
+    const req = (value as { req?: unknown }).req;
+    throw new ProtocolError(code, `frame '${String((value as { t: string }).t)}': ${where}: ${issue?.message ?? 'invalid'}`, Number.isSafeInteger(req) && (req as number) >= 0 ? (req as number) : undefined);
   }
   return parsed.data;
 }

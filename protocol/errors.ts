@@ -30,7 +30,12 @@ const retryable: ReadonlySet<string> = new Set([ProtocolErrorCode.EngineBusy, Pr
 
 export class ProtocolError extends KindlingError {
   override readonly name = 'ProtocolError';
-  constructor(code: ProtocolErrorCode | string, message: string) {
+  constructor(
+    code: ProtocolErrorCode | string,
+    message: string,
+    /** The `req` of the frame this error is about, when it was a request. */
+    readonly req?: number,
+  ) {
     super(code, message, retryable.has(code));
   }
 }

@@ -77,7 +77,7 @@ export const ClientFrame = z.discriminatedUnion('t', [
   z.object({ t: z.literal('release'), taskId: id, attempt }),
   z.object({ t: z.literal('putWorkflow'), req, workflow: WorkflowSpec }),
   z.object({ t: z.literal('trigger'), req, runs: z.array(TriggerRun).min(1).max(engineLimits.triggerRunsMax) }),
-  z.object({ t: z.literal('subscribe'), runIds: z.array(id).max(engineLimits.frameItemsMax) }),
+  z.object({ t: z.literal('subscribe'), req: req.optional(), runIds: z.array(id).max(engineLimits.frameItemsMax) }),
   z.object({ t: z.literal('cancel'), req, runIds: z.array(id).max(engineLimits.frameItemsMax).default([]), taskIds: z.array(id).max(engineLimits.frameItemsMax).default([]) }),
   z.object({ t: z.literal('getRun'), req, runId: id }),
   z.object({ t: z.literal('replay'), req, runIds: z.array(id).min(1).max(engineLimits.frameItemsMax) }),

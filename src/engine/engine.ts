@@ -22,6 +22,7 @@ import { payloadBytes } from '../../protocol/codec.js';
 import { ProtocolError, ProtocolErrorCode } from '../../protocol/errors.js';
 import type { AssignedTask, FinishedRun, ServerFrame, TriggerRun, WorkflowSpec } from '../../protocol/frames.js';
 import type { EventLog } from '../../store/log.js';
+import { chunkBySize } from '../lib/chunks.js';
 import { engineLimits } from '../lib/limits.js';
 import { foldRun, RunHost, runStream } from './run-host.js';
 import { RunTimers } from './timers.js';
@@ -75,6 +76,8 @@ export interface RunDetails {
 }
 
 const RECENTLY_FINISHED_MAX = 10_000;
+/** Batched frames stay within half a frame (the rest is headroom for envelopes). */
+const FRAME_BUDGET_BYTES = engineLimits.frameBytesMax / 2;
 
 export class Engine {
   readonly #log: EventLog;
@@ -85,6 +88,8 @@ export class Engine {
   readonly #timers: RunTimers;
   readonly #queue = new TenantQueue();
   readonly #tasks = new Map<string, { runId: string; task: string }>();
+  /** The current assigned attempt of each task and its worker: what a lost worker loses. */
+  readonly #assignedTo = new Map<string, { workerId: string; attempt: number }>();
   readonly #workers = new Map<string, WorkerEntry>();
   readonly #workflows = new Map<string, WorkflowEntry>();
   #workflowsVersion = 0;
@@ -110,7 +115,11 @@ export class Engine {
       reconciled: (runId, state) => this.#adoptEffects(runId, state),
       decided: (runId, state, events) => {
         for (const event of events) {
-          if (event.type === 'TaskAssigned' && state.kind === 'active') this.#sendAssignment(runId, state, event.task, event.attempt, event.workerId);
+          if (event.type === 'TaskAssigned' && state.kind === 'active') {
+            const taskId = state.tasks[event.task]?.taskId;
+            if (taskId !== undefined) this.#assignedTo.set(taskId, { workerId: event.workerId, attempt: event.attempt });
+            this.#sendAssignment(runId, state, event.task, event.attempt, event.workerId);
+          }
         }
       },
     });
@@ -137,10 +146,10 @@ export class Engine {
         if (record.stream.startsWith('run:')) {
           const runId = record.stream.slice(4);
           const entry = runs.get(runId) ?? { state: { kind: 'none' } as RunState, version: 0 };
+          // Finished runs stay in the fold: a replay may make one active again later in the log.
           entry.state = evolve(entry.state, record.data as RunEvent);
           entry.version = record.seq;
-          if (entry.state.kind === 'finished') runs.delete(runId);
-          else runs.set(runId, entry);
+          runs.set(runId, entry);
         } else if (record.stream === WORKFLOWS_STREAM) {
           const data = record.data as { name: string; version: number; spec: WorkflowSpec };
           this.#workflows.set(data.name, { spec: data.spec, version: data.version });
@@ -167,6 +176,7 @@ export class Engine {
       this.#tasks.set(task.taskId, { runId, task: task.name });
       if (task.status === 'queued') this.#queue.enqueue(this.#queued(runId, state, task));
       if ((task.status === 'assigned' || task.status === 'running') && task.workerId !== undefined) {
+        this.#assignedTo.set(task.taskId, { workerId: task.workerId, attempt: task.attempt });
         this.#queue.hold(task.taskId, task.workerId, task.spec.slotCost);
         if (!this.#workers.has(task.workerId)) {
           // A worker that held tasks before the restart: it has `workerLivenessMs` to reconnect.
@@ -211,12 +221,7 @@ export class Engine {
     const write = this.#workflowWrites.then(async () => {
       const current = this.#workflows.get(spec.name);
       if (current !== undefined && JSON.stringify(current.spec) === JSON.stringify(spec)) return { name: spec.name, version: current.version };
-      const names = new Set(spec.tasks.map((task) => task.name));
-      for (const task of spec.tasks) {
-        for (const parent of task.parents) {
-          if (!names.has(parent)) throw new ProtocolError(ProtocolErrorCode.InvalidInput, `task '${task.name}' of workflow '${spec.name}' names an unknown parent '${parent}'`);
-        }
-      }
+      checkWorkflow(spec);
       const version = (current?.version ?? 0) + 1;
       await this.#log.append(WORKFLOWS_STREAM, [{ type: 'WorkflowVersionRegistered', data: { name: spec.name, version, spec } }], { expectedVersion: this.#workflowsVersion });
       this.#workflowsVersion += 1;
@@ -307,8 +312,12 @@ export class Engine {
     return foldRun(await this.#log.readStream(runStream(runId)));
   }
 
-  /** Sends `runFinished` for each run once it ends (at once for runs already finished). */
-  async subscribe(session: Session, runIds: readonly string[]): Promise<void> {
+  /**
+   * Sends `runFinished` for each run once it ends (at once for runs already finished). Returns the
+   * ids of runs that do not exist, which it does not wait for.
+   */
+  async subscribe(session: Session, runIds: readonly string[]): Promise<string[]> {
+    const missing: string[] = [];
     for (const runId of runIds) {
       const done = this.#finished.get(runId);
       if (done !== undefined) {
@@ -324,8 +333,14 @@ export class Engine {
       if (this.#host.peek(runId) === undefined) {
         const state = await this.#readRun(runId);
         if (state.kind === 'finished' && state.finished !== undefined) this.#runFinished(runId, state.finished);
+        if (state.kind === 'none') {
+          missing.push(runId);
+          subscribers.delete(session);
+          if (subscribers.size === 0) this.#subscribers.delete(runId);
+        }
       }
     }
+    return missing;
   }
 
   unsubscribeAll(session: Session): void {
@@ -355,15 +370,16 @@ export class Engine {
     worker.lastSeenMs = this.#clock();
     this.#workers.set(workerId, worker);
     this.#queue.upsertWorker(workerId, registration.actions, registration.slots);
-    // Tasks this worker holds but does not know of never reached it (the engine restarted, or the
-    // connection dropped, between the assignment and its frame): they go back to the queue.
-    const known = new Set([...(registration.running ?? []), ...worker.assignOutbox].map((task) => task.taskId));
-    for (const taskId of this.#queue.tasksHeldBy(workerId)) {
-      if (known.has(taskId)) continue;
+    // Attempts assigned to this worker that it does not list never reached it (the engine restarted,
+    // or the connection dropped, between the assignment and its frame), or it will not run them
+    // (it is stopping): they go back to the queue as new attempts.
+    const known = new Set((registration.running ?? []).map((task) => `${task.taskId}:${task.attempt}`));
+    for (const [taskId, assigned] of this.#assignedTo) {
+      if (assigned.workerId !== workerId || known.has(`${taskId}:${assigned.attempt}`)) continue;
       const where = this.#tasks.get(taskId);
-      const state = where === undefined ? undefined : this.#host.peek(where.runId);
-      const task = where === undefined || state === undefined || state.kind === 'none' ? undefined : state.tasks[where.task];
-      if (where !== undefined && task !== undefined) this.#host.send(where.runId, { type: 'RequeueTask', task: where.task, attempt: task.attempt }).catch(() => {});
+      if (where === undefined) continue;
+      worker.assignOutbox = worker.assignOutbox.filter((task) => task.taskId !== taskId);
+      this.#host.send(where.runId, { type: 'RequeueTask', task: where.task, attempt: assigned.attempt }).catch(() => {});
     }
     this.#schedulePump();
     return workerId;
@@ -388,9 +404,12 @@ export class Engine {
       if (now - worker.lastSeenMs < this.#livenessMs) continue;
       this.#workers.delete(worker.workerId);
       worker.session?.close('WORKER_EXPIRED', `no heartbeat for ${this.#livenessMs} ms`);
-      const held = this.#queue.tasksHeldBy(worker.workerId);
       this.#queue.removeWorker(worker.workerId);
-      const runs = new Set(held.map((taskId) => this.#tasks.get(taskId)?.runId).filter((runId): runId is string => runId !== undefined));
+      const runs = new Set<string>();
+      for (const [taskId, assigned] of this.#assignedTo) {
+        const runId = this.#tasks.get(taskId)?.runId;
+        if (assigned.workerId === worker.workerId && runId !== undefined) runs.add(runId);
+      }
       for (const runId of runs) this.#host.send(runId, { type: 'WorkerLost', workerId: worker.workerId }).catch(() => {});
     }
   }
@@ -400,7 +419,7 @@ export class Engine {
     if (where !== undefined) this.#host.send(where.runId, { type: 'StartTask', task: where.task, attempt }).catch(() => {});
   }
 
-  taskResult(item: { taskId: string; attempt: number; ok: boolean; output?: unknown; error?: { message: string; stack?: string | undefined } | undefined; nonRetryable?: boolean | undefined }): void {
+  taskResult(workerId: string, item: { taskId: string; attempt: number; ok: boolean; output?: unknown; error?: { message: string; stack?: string | undefined } | undefined; nonRetryable?: boolean | undefined }): void {
     const where = this.#tasks.get(item.taskId);
     if (where === undefined) return;
     // The worker's slot is free the moment it reports; freeing it before the result is durable lets
@@ -408,7 +427,9 @@ export class Engine {
     // Only for the current attempt: a stale one's task may now hold another worker's slot.
     const state = this.#host.peek(where.runId);
     const current = state === undefined || state.kind === 'none' ? undefined : state.tasks[where.task];
-    if (current !== undefined && current.attempt === item.attempt && current.workerId === this.#queue.holder(item.taskId)) this.#release(item.taskId);
+    if (current !== undefined && current.attempt === item.attempt && current.workerId === workerId && this.#queue.holder(item.taskId) === workerId) {
+      if (this.#queue.release(item.taskId) !== undefined) this.#schedulePump();
+    }
     let command: Parameters<RunHost['send']>[1];
     const outputBytes = item.ok ? payloadBytes(item.output ?? null) : 0;
     if (item.ok && outputBytes <= engineLimits.payloadBytesMax) {
@@ -500,6 +521,7 @@ export class Engine {
   }
 
   #release(taskId: string): void {
+    this.#assignedTo.delete(taskId);
     if (this.#queue.release(taskId) !== undefined) this.#schedulePump();
   }
 
@@ -564,15 +586,15 @@ export class Engine {
       this.#flushScheduled = false;
       for (const worker of this.#workers.values()) {
         if (worker.session === undefined) continue;
-        for (let i = 0; i < worker.assignOutbox.length; i += engineLimits.frameItemsMax) {
-          worker.session.send({ t: 'assign', tasks: worker.assignOutbox.slice(i, i + engineLimits.frameItemsMax) });
+        for (const tasks of chunkBySize(worker.assignOutbox, payloadBytes, FRAME_BUDGET_BYTES, engineLimits.frameItemsMax)) {
+          worker.session.send({ t: 'assign', tasks });
         }
         if (worker.cancelOutbox.length > 0) worker.session.send({ t: 'cancelTasks', tasks: worker.cancelOutbox });
         worker.assignOutbox = [];
         worker.cancelOutbox = [];
       }
       for (const [session, runs] of this.#finishedOutbox) {
-        for (let i = 0; i < runs.length; i += engineLimits.frameItemsMax) session.send({ t: 'runFinished', runs: runs.slice(i, i + engineLimits.frameItemsMax) });
+        for (const chunk of chunkBySize(runs, payloadBytes, FRAME_BUDGET_BYTES, engineLimits.frameItemsMax)) session.send({ t: 'runFinished', runs: chunk });
       }
       this.#finishedOutbox.clear();
     });
@@ -603,6 +625,32 @@ export class Engine {
     clearInterval(this.#sweeper);
     this.#timers.stop();
   }
+}
+
+/** A workflow's tasks form a DAG of distinct, safe names whose parents exist. */
+function checkWorkflow(spec: WorkflowSpec): void {
+  const invalid = (why: string) => new ProtocolError(ProtocolErrorCode.InvalidInput, `workflow '${spec.name}': ${why}`);
+  const names = new Set<string>();
+  for (const task of [...spec.tasks, ...(spec.onFailure === undefined ? [] : [{ ...spec.onFailure, name: ON_FAILURE_TASK }])]) {
+    if (task.name in Object.prototype) throw invalid(`'${task.name}' cannot be a task name`);
+    if (names.has(task.name)) throw invalid(`two tasks are named '${task.name}'`);
+    names.add(task.name);
+  }
+  for (const task of spec.tasks) {
+    for (const parent of task.parents) if (!names.has(parent) || parent === ON_FAILURE_TASK) throw invalid(`task '${task.name}' names an unknown parent '${parent}'`);
+  }
+  // Kahn's algorithm: every task must be reachable without a cycle.
+  const remaining = new Map(spec.tasks.map((task) => [task.name, new Set(task.parents)]));
+  for (let progressed = true; progressed && remaining.size > 0; ) {
+    progressed = false;
+    for (const [name, parents] of remaining) {
+      if ([...parents].every((parent) => !remaining.has(parent))) {
+        remaining.delete(name);
+        progressed = true;
+      }
+    }
+  }
+  if (remaining.size > 0) throw invalid(`the tasks ${[...remaining.keys()].map((n) => `'${n}'`).join(', ')} depend on each other in a cycle`);
 }
 
 function hashToken(token: string): string {

@@ -6,8 +6,8 @@
  * Invariants:
  *  1. A bad frame, a frame before the handshake, or a bad token closes that connection with an
  *     `error` frame naming the code; the engine and every other connection carry on.
- *  2. A request's failure (unknown workflow, payload too large, …) is a `reply` with `ok: false`;
- *     the connection stays open.
+ *  2. A request's failure (unknown workflow, payload too large, arguments of the wrong type, …) is
+ *     a `reply` with `ok: false`; the connection stays open.
  *  3. Nothing is dropped silently: a send that uWS would drop (the connection's buffer is over
  *     `connectionBufferBytesMax`) closes that connection instead; its tasks are then reassigned.
  */
@@ -77,6 +77,11 @@ class Connection implements Session {
       frame = decodeClientFrame(bytes);
     } catch (error) {
       const e = error as ProtocolError;
+      if (this.#tenantId !== undefined && e.code === ProtocolErrorCode.InvalidFrame && e.req !== undefined) {
+        // A well-formed request with bad arguments is answered, not punished: the connection stays.
+        this.send({ t: 'reply', req: e.req, ok: false, error: { code: ProtocolErrorCode.InvalidInput, message: e.message } });
+        return;
+      }
       this.close(e.code, e.message);
       return;
     }
@@ -152,7 +157,8 @@ class Connection implements Session {
         this.#reply(frame.req, () => this.engine.replay(frame.runIds));
         return;
       case 'subscribe':
-        this.engine.subscribe(this, frame.runIds).catch(() => {});
+        if (frame.req === undefined) this.engine.subscribe(this, frame.runIds).catch(() => {});
+        else this.#reply(frame.req, async () => ({ missing: await this.engine.subscribe(this, frame.runIds) }));
         return;
       default:
         break;
@@ -169,7 +175,7 @@ class Connection implements Session {
         for (const task of frame.tasks) this.engine.taskStarted(task.taskId, task.attempt);
         return;
       case 'results':
-        for (const item of frame.items) this.engine.taskResult(item);
+        for (const item of frame.items) this.engine.taskResult(this.#workerId, item);
         return;
       case 'refresh':
         this.engine.refreshTimeout(frame.taskId, frame.attempt, frame.incrementMs);

@@ -43,7 +43,7 @@ interface Pending {
 interface RunActor {
   state: RunState;
   version: number;
-  loaded: Promise<void> | undefined;
+  loaded: Promise<unknown> | undefined;
   readonly mailbox: Pending[];
   draining: boolean;
 }
@@ -95,7 +95,7 @@ export class RunHost {
     });
   }
 
-  async #load(runId: string, actor: RunActor): Promise<void> {
+  async #load(runId: string, actor: RunActor): Promise<LogRecord[]> {
     const records: LogRecord[] = [];
     for (;;) {
       const page = await this.log.readStream(runStream(runId), { fromSeq: records.length + 1 });
@@ -104,6 +104,7 @@ export class RunHost {
     }
     actor.state = foldRun(records);
     actor.version = records.length;
+    return records;
   }
 
   async #drain(runId: string, actor: RunActor): Promise<void> {
@@ -121,7 +122,7 @@ export class RunHost {
       }
       for (let pending = actor.mailbox.shift(); pending !== undefined; pending = actor.mailbox.shift()) {
         const ctx: DecideContext = { nowMs: this.clock() };
-        let events: RunEvent[];
+        let events: RunEvent[] | undefined;
         try {
           events = decide(actor.state, pending.command, ctx);
           if (events.length > 0) {
@@ -129,14 +130,29 @@ export class RunHost {
             await this.log.append(runStream(runId), events.map((event) => ({ type: event.type, data: event })), { expectedVersion: actor.version });
           }
         } catch (error) {
-          pending.reject(error);
-          // Invariant 2: the log is the truth; reload before deciding anything else.
-          actor.loaded = this.#load(runId, actor);
-          await actor.loaded.catch(() => {});
-          actor.loaded = undefined;
+          // Invariant 2: the log is the truth; reload before deciding anything else. An append can
+          // fail ambiguously (a JetStream timeout): whatever did land gets its effects now.
+          const before = actor.state;
+          const beforeVersion = actor.version;
+          let records: LogRecord[];
+          try {
+            records = await this.#load(runId, actor);
+          } catch {
+            // The log is still unreachable: stop here; the next drain loads (or fails) first.
+            actor.loaded = this.#load(runId, actor);
+            actor.loaded.catch(() => {});
+            pending.reject(error);
+            break;
+          }
+          const landed = records.slice(beforeVersion).map((record) => record.data as RunEvent);
+          if (landed.length > 0) this.effects.applied(runId, before, landed, actor.state);
           this.effects.reconciled(runId, actor.state);
+          const same = events !== undefined && landed.length === events.length && landed.every((event, i) => event.type === events?.[i]?.type);
+          if (same) pending.resolve(landed);
+          else pending.reject(error);
           continue;
         }
+        if (events === undefined) continue;
         const before = actor.state;
         for (const event of events) actor.state = evolve(actor.state, event);
         actor.version += events.length;

@@ -5,6 +5,8 @@
  */
 import { MinHeap } from '../lib/heap.js';
 
+const TIMEOUT_MS_MAX = 2 ** 31 - 1;
+
 export class RunTimers {
   readonly #due = new Map<string, number>();
   #heap = new MinHeap<string>();
@@ -41,7 +43,8 @@ export class RunTimers {
     if (next === undefined || (this.#armedFor !== undefined && this.#armedFor <= next)) return;
     clearTimeout(this.#timer);
     this.#armedFor = next;
-    this.#timer = setTimeout(() => this.#run(), Math.max(0, next - this.clock()));
+    // setTimeout takes at most 2^31 - 1 ms; a later wake-up re-arms when this one fires.
+    this.#timer = setTimeout(() => this.#run(), Math.min(TIMEOUT_MS_MAX, Math.max(0, next - this.clock())));
   }
 
   #run(): void {

@@ -3,9 +3,12 @@
  * client for what Kindling implements: declaring tasks and workflows, running them, workers.
  */
 import type { AssignedTask, FinishedRun, TriggerRun } from '../../protocol/frames.js';
+import { payloadBytes } from '../../protocol/codec.js';
+import { chunkBySize } from '../lib/chunks.js';
 import { deferred, type Deferred } from '../lib/deferred.js';
+import { engineLimits } from '../lib/limits.js';
 import { type ClientConfig, engineUrl, loadConfig } from './config.js';
-import { Connection } from './connection.js';
+import { Connection, EngineError } from './connection.js';
 import type { ChildRunOpts } from './context.js';
 import {
   type BaseWorkflowDeclaration,
@@ -97,8 +100,9 @@ export class HatchetClient implements DeclarationHost, RunWatcher, WorkerClient 
 
   async #trigger(runs: TriggerRun[]): Promise<string[]> {
     const ids: string[] = [];
-    for (let i = 0; i < runs.length; i += 500) {
-      const reply = await this.#conn.request<{ runIds: string[] }>({ t: 'trigger', runs: runs.slice(i, i + 500) });
+    // At most 500 runs, and half a frame of inputs, per request.
+    for (const chunk of chunkBySize(runs, (run) => payloadBytes(run.input ?? null) + 256, engineLimits.frameBytesMax / 2, 500)) {
+      const reply = await this.#conn.request<{ runIds: string[] }>({ t: 'trigger', runs: chunk });
       ids.push(...reply.runIds);
     }
     return ids;
@@ -162,10 +166,18 @@ export class HatchetClient implements DeclarationHost, RunWatcher, WorkerClient 
   finished(runId: string): Promise<FinishedRun> {
     let waiting = this.#waiting.get(runId);
     if (waiting === undefined) {
-      waiting = deferred<FinishedRun>();
-      this.#waiting.set(runId, waiting);
-      const conn = this.#conn;
-      void conn.ready.then(() => conn.send({ t: 'subscribe', runIds: [runId] }));
+      const created = deferred<FinishedRun>();
+      waiting = created;
+      this.#waiting.set(runId, created);
+      const fail = (error: unknown) => {
+        if (this.#waiting.get(runId) === created) this.#waiting.delete(runId);
+        created.reject(error);
+      };
+      this.#conn
+        .request<{ missing: string[] }>({ t: 'subscribe', runIds: [runId] })
+        .then(({ missing }) => {
+          if (missing.includes(runId)) fail(new EngineError('RUN_NOT_FOUND', `run '${runId}' does not exist`));
+        }, fail);
     }
     return waiting.promise;
   }

@@ -9,7 +9,8 @@ import { type ClientFrame, PROTOCOL_VERSIONS, type ServerFrame } from '../../pro
 import { deferred } from '../lib/deferred.js';
 import { HatchetError } from './errors.js';
 
-type Request = ClientFrame extends infer F ? (F extends { req: number } ? Omit<F, 'req'> : never) : never;
+/** The frames that are requests (they carry `req`), without it: the connection adds it. */
+type Request = ClientFrame extends infer F ? (F extends unknown ? ('req' extends keyof F ? Omit<F, 'req'> : never) : never) : never;
 
 export class EngineError extends HatchetError {
   constructor(
@@ -69,7 +70,7 @@ export class Connection {
           welcomed = true;
           this.#attempt = 0;
           this.heartbeatMs = frame.heartbeatMs;
-          void this.#opened();
+          void this.#opened(ws);
           return;
         }
       }
@@ -97,7 +98,7 @@ export class Connection {
     ws.on('error', (error) => this.options.logger?.debug(`connection error: ${error.message}`));
   }
 
-  async #opened(): Promise<void> {
+  async #opened(ws: WebSocket): Promise<void> {
     this.#opening = true;
     try {
       await this.options.onOpen?.();
@@ -105,6 +106,8 @@ export class Connection {
       this.options.logger?.warn(`re-registering after connect failed: ${(error as Error).message}`);
     }
     this.#opening = false;
+    // The socket may have closed while `onOpen` ran; its close handler reconnects.
+    if (this.#ws !== ws || ws.readyState !== WebSocket.OPEN) return;
     this.#isReady = true;
     this.#ready.resolve();
     // Requests made while disconnected are sent now.

@@ -9,7 +9,10 @@
  *     fences any that belong to a reassigned attempt.
  *  3. `stop()` lets the tasks in flight finish before the connection closes.
  */
+import { payloadBytes } from '../../protocol/codec.js';
 import type { AssignedTask, ClientFrame, ServerFrame } from '../../protocol/frames.js';
+import { chunkBySize } from '../lib/chunks.js';
+import { engineLimits } from '../lib/limits.js';
 import { type ClientConfig, engineUrl } from './config.js';
 import { Connection } from './connection.js';
 import { Context, type ContextHost } from './context.js';
@@ -39,6 +42,10 @@ export interface WorkerClient {
 }
 
 type Result = Extract<ClientFrame, { t: 'results' }>['items'][number];
+
+/** Half a frame: room for the envelope, and for the estimate being an estimate. */
+const FRAME_BUDGET_BYTES = engineLimits.frameBytesMax / 2;
+const resultBytes = (result: Result) => payloadBytes(result.output ?? null) + (result.error?.message.length ?? 0) + (result.error?.stack?.length ?? 0) + 128;
 
 export class Worker {
   readonly name: string;
@@ -236,14 +243,16 @@ export class Worker {
   async #flush(): Promise<void> {
     const connection = this.#connection;
     if (connection === undefined) return;
-    if (this.#startedOutbox.length > 0 && connection.send({ t: 'started', tasks: this.#startedOutbox.slice(0, 1000) })) {
-      this.#startedOutbox = this.#startedOutbox.slice(1000);
+    let sent = true;
+    while (this.#startedOutbox.length > 0 && sent) {
+      sent = connection.send({ t: 'started', tasks: this.#startedOutbox.slice(0, 1000) });
+      if (sent) this.#startedOutbox = this.#startedOutbox.slice(1000);
     }
-    while (this.#resultOutbox.length > 0) {
-      const batch = this.#resultOutbox.slice(0, 1000);
+    // Batched by size as well as count, so a batch of large outputs never outgrows a frame.
+    for (const batch of chunkBySize(this.#resultOutbox, resultBytes, FRAME_BUDGET_BYTES, engineLimits.frameItemsMax)) {
       if (!connection.send({ t: 'results', items: batch })) break;
       this.#resultOutbox = this.#resultOutbox.slice(batch.length);
     }
-    if (this.#startedOutbox.length > 0) this.#scheduleFlush();
+    // What could not be sent waits for the next connection (`onOpen` flushes again).
   }
 }

@@ -37,3 +37,30 @@ t.test('queue: slot cost, rotation across workers, dequeue and held slots surviv
   queue.enqueue(task('again'));
   t.equal(queue.queuedCount, 1, 'a task is queued at most once');
 });
+
+t.test('queue: a task no worker can ever fit is parked, not blocking the rest; it returns when a big worker comes', async (t) => {
+  const queue = new TenantQueue();
+  queue.upsertWorker('small', ['wf:t'], 2);
+  queue.enqueue(task('huge', { slotCost: 5 }));
+  queue.enqueue(task('x'));
+  queue.enqueue(task('y'));
+  t.same(queue.assign().map((a) => a.task.taskId), ['x', 'y'], 'the tasks behind it are not blocked');
+  t.equal(queue.queuedCount, 1, 'the big one still counts as queued');
+  queue.upsertWorker('big', ['wf:t'], 8);
+  t.same(queue.assign().map((a) => [a.task.taskId, a.workerId]), [['huge', 'big']]);
+});
+
+t.test('queue: memory for an action nobody serves is freed once its tasks are dequeued', async (t) => {
+  const queue = new TenantQueue();
+  for (let i = 0; i < 5000; i++) {
+    queue.enqueue(task(`n${i}`, { action: 'nobody:serves' }));
+    queue.dequeue(`n${i}`);
+  }
+  t.equal(queue.queuedCount, 0);
+  t.equal(queue.actionCount, 0, 'no FIFO of stale entries is kept');
+  queue.enqueue(task('parked', { action: 'p:t', slotCost: 9 }));
+  queue.upsertWorker('w', ['p:t'], 1);
+  t.same(queue.assign(), []);
+  queue.dequeue('parked');
+  t.equal(queue.queuedCount, 0, 'a parked task can be dequeued');
+});

@@ -59,7 +59,7 @@ t.test('each bad frame closes its connection with a code and a message', async (
     ['a bad token', [hello('kl_wrong')], 'AUTH_UNAUTHENTICATED', 4401],
     ['no common version', [hello(engine.token, [99])], 'PROTOCOL_VERSION_UNSUPPORTED', 4426],
     ['an unknown frame type', [hello(engine.token), packr.pack({ t: 'launchMissiles' })], 'PROTOCOL_MALFORMED_FRAME', 4400],
-    ['wrong field types', [hello(engine.token), packr.pack({ t: 'trigger', req: 1, runs: 'all of them' })], 'PROTOCOL_INVALID_FRAME', 4400],
+    ['wrong field types', [hello(engine.token), packr.pack({ t: 'subscribe', runIds: 'all of them' })], 'PROTOCOL_INVALID_FRAME', 4400],
     ['a worker frame before register', [hello(engine.token), packr.pack({ t: 'started', tasks: [] })], 'PROTOCOL_NOT_A_WORKER', 4400],
   ];
   for (const [name, frames, code, closeCode] of cases) {
@@ -74,12 +74,21 @@ t.test('each bad frame closes its connection with a code and a message', async (
 
 t.test('request errors keep the connection open; the engine and other clients carry on', async (t) => {
   const { frames, closeCode } = await exchange(
-    [hello(engine.token), packr.pack({ t: 'trigger', req: 7, runs: [{ workflow: 'nope', input: {} }] }), packr.pack({ t: 'getRun', req: 8, runId: 'missing' })],
+    [
+      hello(engine.token),
+      packr.pack({ t: 'trigger', req: 7, runs: [{ workflow: 'nope', input: {} }] }),
+      packr.pack({ t: 'getRun', req: 8, runId: 'missing' }),
+      packr.pack({ t: 'trigger', req: 9, runs: 'all of them' }),
+      packr.pack({ t: 'trigger', req: 10, runs: [{ workflow: 'x', input: {}, priority: 4 }] }),
+    ],
     500,
   );
-  t.match(frames.slice(1), [
+  const replies = frames.slice(1).sort((a, b) => (a.req as number) - (b.req as number));
+  t.match(replies, [
     { t: 'reply', req: 7, ok: false, error: { code: 'WORKFLOW_NOT_FOUND' } },
     { t: 'reply', req: 8, ok: false, error: { code: 'RUN_NOT_FOUND' } },
+    { t: 'reply', req: 9, ok: false, error: { code: 'INVALID_INPUT', message: /runs: .*expected array/ } },
+    { t: 'reply', req: 10, ok: false, error: { code: 'INVALID_INPUT', message: /priority/ } },
   ]);
   t.equal(closeCode, -1, 'still open when the test closed it');
   const hatchet = HatchetClient.init({ token: engine.token, host_port: engine.hostPort, log_level: 'ERROR' });

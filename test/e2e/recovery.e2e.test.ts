@@ -10,40 +10,69 @@ import { startEngine } from '../support/engine-process.js';
 
 const workerScript = fileURLToPath(new URL('../support/worker-process.js', import.meta.url));
 
-t.test('a worker killed mid-task: its task is reassigned to another worker as a new attempt', async (t) => {
-  const engine = await startEngine({ workerLivenessMs: 1500 });
-  t.teardown(() => engine.dispose());
-  const doomed = spawn(process.execPath, [workerScript, engine.hostPort, engine.token], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let doomedOutput = '';
-  const started = new Promise<void>((resolve) => {
-    doomed.stdout.on('data', (chunk: Buffer) => {
-      doomedOutput += chunk.toString();
-      if (doomedOutput.includes('started')) resolve();
+for (const name of ['slow-step', 'released-step']) {
+  t.test(`a worker killed mid-task (${name}): its task is reassigned to another worker as a new attempt`, async (t) => {
+    const engine = await startEngine({ workerLivenessMs: 1500 });
+    t.teardown(() => engine.dispose());
+    const doomed = spawn(process.execPath, [workerScript, engine.hostPort, engine.token], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let doomedOutput = '';
+    const started = new Promise<void>((resolve) => {
+      doomed.stdout.on('data', (chunk: Buffer) => {
+        doomedOutput += chunk.toString();
+        if (doomedOutput.includes('started')) resolve();
+      });
     });
+    const hatchet = HatchetClient.init({ token: engine.token, host_port: engine.hostPort, log_level: 'ERROR' });
+    t.teardown(() => hatchet.close());
+    const step = hatchet.task({ name, fn: async (_input: Record<string, never>, ctx) => ({ by: 'the survivor', attempt: ctx.retryCount() }) });
+    // Wait until the doomed worker has registered the workflow, then trigger.
+    let ref: WorkflowRunRef<{ by: string; attempt: number }> | undefined;
+    for (let i = 0; i < 100 && ref === undefined; i++) {
+      ref = await step.runNoWait({}).catch(() => undefined);
+      if (ref === undefined) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    if (ref === undefined) throw new Error('the workflow was never registered');
+    await started;
+    t.match(doomedOutput, new RegExp(`started ${ref.workflowRunId} 0`));
+    const killed = new Promise((resolve) => doomed.once('exit', resolve));
+    doomed.kill('SIGKILL');
+    await killed;
+    const survivor = await hatchet.worker('survivor', { workflows: [step], slots: 5, handleKill: false });
+    void survivor.start();
+    t.teardown(() => survivor.stop());
+    const startedAt = Date.now();
+    t.same(await ref.result(), { by: 'the survivor', attempt: 1 }, 'the survivor ran it as attempt 1');
+    t.ok(Date.now() - startedAt < 15_000, 'within the liveness timeout and a little');
+    const details = await hatchet.runs.get(ref.workflowRunId);
+    t.match(details, { status: 'COMPLETED', tasks: [{ attempt: 1, status: 'completed' }] });
   });
-  const hatchet = HatchetClient.init({ token: engine.token, host_port: engine.hostPort, log_level: 'ERROR' });
+}
+
+t.test('an engine restarted after a replay starts and keeps the replayed run', async (t) => {
+  const engine = await startEngine();
+  t.teardown(() => engine.dispose());
+  const hatchet = HatchetClient.init({ token: engine.token, host_port: engine.hostPort, log_level: 'OFF' });
   t.teardown(() => hatchet.close());
-  // Wait until the doomed worker has registered the workflow, then trigger.
-  const slow = hatchet.task({ name: 'slow-step', fn: async (_input: Record<string, never>, ctx) => ({ by: 'the survivor', attempt: ctx.retryCount() }) });
-  let ref: WorkflowRunRef<{ by: string; attempt: number }> | undefined;
-  for (let i = 0; i < 100 && ref === undefined; i++) {
-    ref = await slow.runNoWait({}).catch(() => undefined);
-    if (ref === undefined) await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  if (ref === undefined) throw new Error('the workflow was never registered');
-  await started;
-  t.match(doomedOutput, new RegExp(`started ${ref.workflowRunId} 0`));
-  const killed = new Promise((resolve) => doomed.once('exit', resolve));
-  doomed.kill('SIGKILL');
-  await killed;
-  const survivor = await hatchet.worker('survivor', { workflows: [slow], slots: 5, handleKill: false });
-  void survivor.start();
-  t.teardown(() => survivor.stop());
-  const started2 = Date.now();
-  t.same(await ref.result(), { by: 'the survivor', attempt: 1 }, 'the survivor ran it as attempt 1');
-  t.ok(Date.now() - started2 < 15_000, 'within the liveness timeout and a little');
+  let fail = true;
+  const once = hatchet.task({ name: 'fails-first', fn: () => {
+    if (fail) {
+      fail = false;
+      throw new Error('first');
+    }
+    return 'second';
+  } });
+  const worker = await hatchet.worker('replay-restart-worker', { workflows: [once], handleKill: false });
+  void worker.start();
+  t.teardown(() => worker.stop());
+  await worker.waitUntilReady();
+  const ref = await once.runNoWait({});
+  await ref.result().catch(() => {});
+  await ref.replay();
+  t.equal(await ref.result(), 'second');
+  await engine.kill('SIGKILL');
+  await engine.restart();
   const details = await hatchet.runs.get(ref.workflowRunId);
-  t.match(details, { status: 'COMPLETED', tasks: [{ attempt: 1, status: 'completed' }] });
+  t.match(details, { status: 'COMPLETED', tasks: [{ attempt: 1, status: 'completed', output: 'second' }] });
 });
 
 t.test('the engine killed with kill -9 during 1,000 runs restarts and every run finishes', async (t) => {

@@ -300,6 +300,38 @@ t.test('a worker stopping gracefully finishes its tasks and hands the rest to an
   t.ok(second.workerId !== first.workerId);
 });
 
+t.test('large outputs are batched by size and every run completes once', async (t) => {
+  let executions = 0;
+  const big = hatchet.task({ name: 'big-output', fn: (input: { i: number }) => {
+    executions += 1;
+    return { i: input.i, blob: 'b'.repeat(250 * 1024) };
+  } });
+  await startWorker('big-worker', [big], 20);
+  const outputs = (await big.run(Array.from({ length: 24 }, (_, i) => ({ i })))) as Array<{ i: number; blob: string }>;
+  t.same(outputs.map((o) => o.i), [...Array(24).keys()]);
+  t.ok(outputs.every((o) => o.blob.length === 250 * 1024));
+  t.equal(executions, 24, 'no task ran twice');
+});
+
+t.test('bad workflows are refused when a worker registers them', async (t) => {
+  // The SDK cannot express a cycle; another runtime's client could, so send one as it would.
+  const task = (name: string, parents: string[]) => ({ name, parents, executionTimeoutMs: 1000, scheduleTimeoutMs: 1000, retries: 0, slotCost: 1 });
+  const cyclic = { spec: () => ({ name: 'cyclic', tasks: [task('a', ['b']), task('b', ['a']), task('c', [])] }) } as unknown as Parameters<HatchetClient['putWorkflow']>[0];
+  await t.rejects(hatchet.putWorkflow(cyclic), { code: 'INVALID_INPUT', message: /'a', 'b' depend on each other in a cycle/ });
+  const selfLoop = { spec: () => ({ name: 'self-loop', tasks: [task('a', ['a'])] }) } as unknown as Parameters<HatchetClient['putWorkflow']>[0];
+  await t.rejects(hatchet.putWorkflow(selfLoop), { code: 'INVALID_INPUT', message: /cycle/ });
+  const twice = hatchet.workflow({ name: 'twice' });
+  twice.task({ name: 'same', fn: () => 1 });
+  twice.task({ name: 'same', fn: () => 2 });
+  await t.rejects(hatchet.worker('twice-worker', { workflows: [twice], handleKill: false }), { code: 'INVALID_INPUT', message: /two tasks are named 'same'/ });
+  const proto = hatchet.task({ name: '__proto__', fn: () => 1 });
+  await t.rejects(hatchet.worker('proto-worker', { workflows: [proto], handleKill: false }), { code: 'INVALID_INPUT', message: /cannot be a task name/ });
+});
+
+t.test('awaiting a run that does not exist rejects with RUN_NOT_FOUND', async (t) => {
+  await t.rejects(hatchet.runRef('00000000-0000-0000-0000-000000000000').result(), { code: 'RUN_NOT_FOUND' });
+});
+
 t.test('bad input is refused with a clear error and the engine carries on', async (t) => {
   const unknown = hatchet.task({ name: 'never-registered', fn: () => ({}) });
   await t.rejects(unknown.run({}), { code: 'WORKFLOW_NOT_FOUND', message: /'never-registered' is not registered/ });

@@ -1,6 +1,7 @@
 /**
- * A worker in its own process, for tests that kill workers: runs the task `slow-step` (it prints
- * `started <runId> <attempt>` and then sleeps far longer than any test waits).
+ * A worker in its own process, for tests that kill workers: runs the tasks `slow-step` and
+ * `released-step` (which gives its slot back first); each prints `started <runId> <attempt>` and
+ * then sleeps far longer than any test waits.
  *   node worker-process.js <host:port> <token>
  */
 import { HatchetClient } from '../../src/sdk/index.js';
@@ -16,5 +17,14 @@ export const slowStep = hatchet.task({
     return { by: 'the killed worker' };
   },
 });
-const worker = await hatchet.worker('doomed-worker', { workflows: [slowStep], slots: 5, handleKill: false });
+export const releasedStep = hatchet.task({
+  name: 'released-step',
+  fn: async (_input: Record<string, never>, ctx) => {
+    ctx.releaseSlot();
+    process.stdout.write(`started ${ctx.workflowRunId()} ${ctx.retryCount()}\n`);
+    await new Promise((resolve) => setTimeout(resolve, 600_000));
+    return { by: 'the killed worker' };
+  },
+});
+const worker = await hatchet.worker('doomed-worker', { workflows: [slowStep, releasedStep], slots: 5, handleKill: false });
 await worker.start();
