@@ -446,8 +446,10 @@ export class Engine {
     if (where !== undefined) this.#host.send(where.runId, { type: 'RefreshTimeout', task: where.task, attempt, incrementMs }).catch(() => {});
   }
 
-  /** The task keeps running but gives its slots back (`ctx.releaseSlot()`). */
-  releaseSlot(taskId: string): void {
+  /** The task keeps running but gives its slots back (`ctx.releaseSlot()`): only its own worker's current attempt. */
+  releaseSlot(workerId: string, taskId: string, attempt: number): void {
+    const assigned = this.#assignedTo.get(taskId);
+    if (assigned === undefined || assigned.workerId !== workerId || assigned.attempt !== attempt || this.#queue.holder(taskId) !== workerId) return;
     if (this.#queue.release(taskId) !== undefined) this.#schedulePump();
   }
 

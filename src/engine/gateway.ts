@@ -181,7 +181,7 @@ class Connection implements Session {
         this.engine.refreshTimeout(frame.taskId, frame.attempt, frame.incrementMs);
         return;
       case 'release':
-        this.engine.releaseSlot(frame.taskId);
+        this.engine.releaseSlot(this.#workerId, frame.taskId, frame.attempt);
         return;
       default:
         throw new ProtocolError(ProtocolErrorCode.InvalidFrame, `unhandled frame ${(frame as { t: string }).t}`);
