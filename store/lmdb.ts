@@ -9,7 +9,8 @@
  *  - `records`:   position → framed record (codec.ts). Positions are assigned here, in append order.
  *  - `streams`:   [stream, seq] → position, so one stream reads in seq order without a scan.
  *  - `meta`:      ['deleted', stream] → version at deletion; ['key', stream, key] → AppendResult;
- *                 ['position'] → the highest position ever assigned (never reused after deletions).
+ *                 ['position'] → the highest position assigned when a stream was last deleted, so
+ *                 positions of deleted records are never given out again.
  *  - `snapshots`: stream → framed snapshot.
  *
  * Invariants (beyond those of log.ts):
@@ -18,9 +19,9 @@
  *     synchronously and all appends of a turn join one transaction.
  *  2. `durability: 'fsync'` (the default) opens LMDB with `overlappingSync: false`: a commit returns
  *     only after fsync, so an append's promise means the events are on disk.
- *  3. Each append is written inside its transaction only if the stream's previous seq is on disk
- *     and its own first seq is free, so an append planned on top of one whose commit failed is
- *     refused rather than leaving a gap. After a failure, new appends are refused with
+ *  3. Each append is a conditional write that LMDB applies only if the stream's previous seq is
+ *     stored (or, for a first append, seq 1 is free), so an append planned on top of one whose
+ *     commit failed is refused rather than leaving a gap. After a failure, new appends are refused with
  *     LOG_UNAVAILABLE until every write in flight has settled; then heads are reloaded from disk
  *     and appends resume.
  */
@@ -66,6 +67,8 @@ interface CachedHead extends StreamHead {
 }
 
 const openPaths = new Set<string>();
+/** Every stream index entry carries this version, so a conditional write can require one to exist. */
+const INDEX_VERSION = 1;
 /** The highest position ever assigned, in `meta`. */
 const HIGH_WATER_KEY = ['position'];
 
@@ -101,7 +104,7 @@ export class LmdbLog implements EventLog {
         overlappingSync: options.durability === 'relaxed',
       });
       this.#records = this.#root.openDB<Buffer, number>({ name: 'records', encoding: 'binary' });
-      this.#streams = this.#root.openDB<number, [string, number]>({ name: 'streams' });
+      this.#streams = this.#root.openDB<number, [string, number]>({ name: 'streams', useVersions: true });
       this.#meta = this.#root.openDB<unknown, Key>({ name: 'meta' });
       this.#snapshots = this.#root.openDB<Buffer, string>({ name: 'snapshots', encoding: 'binary' });
       this.#lastPosition = this.#readLastPosition();
@@ -146,17 +149,17 @@ export class LmdbLog implements EventLog {
     const head = this.#head(prepared.stream);
     const { records, result } = planRecords(prepared, head, this.#lastPosition, this.#clock());
     const { stream } = prepared;
-    const committed = this.#root.transaction(() => {
-      if (result.firstSeq > 1 && this.#streams.get([stream, result.firstSeq - 1]) === undefined) return false;
-      if (this.#streams.get([stream, result.firstSeq]) !== undefined) return false;
+    const writes = () => {
       for (const record of records) {
         this.#records.put(record.position, record.frame);
-        this.#streams.put([stream, record.seq], record.position);
+        this.#streams.put([stream, record.seq], record.position, INDEX_VERSION);
       }
       if (prepared.idempotencyKey !== undefined) this.#meta.put(['key', stream, prepared.idempotencyKey], result);
-      this.#meta.put(HIGH_WATER_KEY, result.lastPosition);
-      return true;
-    });
+    };
+    // Conditions LMDB checks at commit, on the write thread: the previous seq is stored (or, for a
+    // stream's first append, its first seq is free).
+    const committed =
+      result.firstSeq > 1 ? this.#streams.ifVersion([stream, result.firstSeq - 1], INDEX_VERSION, writes) : this.#streams.ifNoExists([stream, 1], writes);
     head.version = result.lastSeq;
     head.inFlight += 1;
     this.#lastPosition = result.lastPosition;
@@ -309,6 +312,8 @@ export class LmdbLog implements EventLog {
         this.#meta.removeSync(key);
       }
       this.#meta.putSync(['deleted', stream], head.version);
+      // Deleting the newest records must not let their positions be given out again.
+      this.#meta.putSync(HIGH_WATER_KEY, Math.max(this.#lastPosition, (this.#meta.get(HIGH_WATER_KEY) as number | undefined) ?? 0));
       this.#snapshots.removeSync(stream);
     });
     try {
