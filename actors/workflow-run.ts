@@ -62,20 +62,22 @@ export type ActiveRun = Extract<RunState, { kind: 'active' | 'finished' }>;
 // ---------------------------------------------------------------------------------------------
 // Commands
 
+/** What a run is created with: in the `CreateRun` command and, as decided, in `RunCreated`. */
+export interface RunCreation {
+  readonly runId: string;
+  /** The task run id of each task, by name (on-failure included when the workflow has one). */
+  readonly taskIds: Record<string, string>;
+  readonly workflow: WorkflowSpec;
+  readonly input: unknown;
+  readonly additionalMetadata: Record<string, string>;
+  readonly priority: number;
+  readonly parentTaskId?: string;
+  readonly childIndex?: number;
+  readonly childKey?: string;
+}
+
 export type RunCommand =
-  | {
-      readonly type: 'CreateRun';
-      readonly runId: string;
-      /** The task run id of each task, by name (on-failure included when the workflow has one). */
-      readonly taskIds: Record<string, string>;
-      readonly workflow: WorkflowSpec;
-      readonly input: unknown;
-      readonly additionalMetadata: Record<string, string>;
-      readonly priority: number;
-      readonly parentTaskId?: string;
-      readonly childIndex?: number;
-      readonly childKey?: string;
-    }
+  | ({ readonly type: 'CreateRun' } & RunCreation)
   | { readonly type: 'AssignTask'; readonly task: string; readonly attempt: number; readonly workerId: string }
   | { readonly type: 'StartTask'; readonly task: string; readonly attempt: number }
   | { readonly type: 'CompleteTask'; readonly task: string; readonly attempt: number; readonly output: unknown }
@@ -95,19 +97,7 @@ export type RunCommand =
 // Events (past-tense facts, stored in the run's stream)
 
 export type RunEvent =
-  | {
-      readonly type: 'RunCreated';
-      readonly runId: string;
-      readonly taskIds: Record<string, string>;
-      readonly workflow: WorkflowSpec;
-      readonly input: unknown;
-      readonly additionalMetadata: Record<string, string>;
-      readonly priority: number;
-      readonly atMs: number;
-      readonly parentTaskId?: string;
-      readonly childIndex?: number;
-      readonly childKey?: string;
-    }
+  | ({ readonly type: 'RunCreated'; readonly atMs: number } & RunCreation)
   | { readonly type: 'TaskQueued'; readonly task: string; readonly attempt: number; readonly atMs: number; readonly scheduleDeadlineMs: number }
   | { readonly type: 'TaskAssigned'; readonly task: string; readonly attempt: number; readonly workerId: string; readonly atMs: number; readonly timeoutAtMs: number }
   | { readonly type: 'TaskStarted'; readonly task: string; readonly attempt: number; readonly atMs: number }

@@ -105,6 +105,18 @@ export interface AssignedTask {
 
 export type RunStatus = 'QUEUED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
 
+/** The body of a `getRun` reply. */
+export interface RunDetails {
+  readonly runId: string;
+  readonly status: string;
+  readonly workflow: string;
+  readonly input: unknown;
+  readonly additionalMetadata: Record<string, string>;
+  readonly createdAtMs: number;
+  readonly tasks: Array<{ name: string; taskId: string; status: string; attempt: number; output?: unknown; error?: string; workerId?: string }>;
+  readonly finished?: FinishedRun;
+}
+
 export interface FinishedRun {
   readonly runId: string;
   readonly status: 'COMPLETED' | 'FAILED' | 'CANCELLED';

@@ -20,9 +20,10 @@ import { evolve, isTerminal, nextDeadline, ON_FAILURE_TASK, type RunEvent, type 
 import { TenantQueue } from '../../actors/tenant-queue.js';
 import { payloadBytes } from '../../protocol/codec.js';
 import { ProtocolError, ProtocolErrorCode } from '../../protocol/errors.js';
-import type { AssignedTask, FinishedRun, ServerFrame, TriggerRun, WorkflowSpec } from '../../protocol/frames.js';
+import type { AssignedTask, FinishedRun, RunDetails, ServerFrame, TriggerRun, WorkflowSpec } from '../../protocol/frames.js';
 import type { EventLog } from '../../store/log.js';
 import { chunkBySize } from '../lib/chunks.js';
+import { coalesce } from '../lib/coalesce.js';
 import { engineLimits } from '../lib/limits.js';
 import { foldRun, RunHost, runStream } from './run-host.js';
 import { RunTimers } from './timers.js';
@@ -64,17 +65,6 @@ interface WorkflowEntry {
   readonly version: number;
 }
 
-export interface RunDetails {
-  readonly runId: string;
-  readonly status: string;
-  readonly workflow: string;
-  readonly input: unknown;
-  readonly additionalMetadata: Record<string, string>;
-  readonly createdAtMs: number;
-  readonly tasks: Array<{ name: string; taskId: string; status: string; attempt: number; output?: unknown; error?: string; workerId?: string }>;
-  readonly finished?: FinishedRun;
-}
-
 const RECENTLY_FINISHED_MAX = 10_000;
 /** Batched frames stay within half a frame (the rest is headroom for envelopes). */
 const FRAME_BUDGET_BYTES = engineLimits.frameBytesMax / 2;
@@ -100,7 +90,6 @@ export class Engine {
   readonly #finished = new Map<string, FinishedRun>();
   readonly #finishedOutbox = new Map<Session, FinishedRun[]>();
   #pumpScheduled = false;
-  #flushScheduled = false;
   readonly #sweeper: NodeJS.Timeout;
   #closed = false;
 
@@ -581,26 +570,21 @@ export class Engine {
   }
 
   /** Batches frames: everything for one connection made in one turn goes in one frame. */
-  #scheduleFlush(): void {
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    setImmediate(() => {
-      this.#flushScheduled = false;
-      for (const worker of this.#workers.values()) {
-        if (worker.session === undefined) continue;
-        for (const tasks of chunkBySize(worker.assignOutbox, payloadBytes, FRAME_BUDGET_BYTES, engineLimits.frameItemsMax)) {
-          worker.session.send({ t: 'assign', tasks });
-        }
-        if (worker.cancelOutbox.length > 0) worker.session.send({ t: 'cancelTasks', tasks: worker.cancelOutbox });
-        worker.assignOutbox = [];
-        worker.cancelOutbox = [];
+  readonly #scheduleFlush = coalesce(() => {
+    for (const worker of this.#workers.values()) {
+      if (worker.session === undefined) continue;
+      for (const tasks of chunkBySize(worker.assignOutbox, payloadBytes, FRAME_BUDGET_BYTES, engineLimits.frameItemsMax)) {
+        worker.session.send({ t: 'assign', tasks });
       }
-      for (const [session, runs] of this.#finishedOutbox) {
-        for (const chunk of chunkBySize(runs, payloadBytes, FRAME_BUDGET_BYTES, engineLimits.frameItemsMax)) session.send({ t: 'runFinished', runs: chunk });
-      }
-      this.#finishedOutbox.clear();
-    });
-  }
+      if (worker.cancelOutbox.length > 0) worker.session.send({ t: 'cancelTasks', tasks: worker.cancelOutbox });
+      worker.assignOutbox = [];
+      worker.cancelOutbox = [];
+    }
+    for (const [session, runs] of this.#finishedOutbox) {
+      for (const chunk of chunkBySize(runs, payloadBytes, FRAME_BUDGET_BYTES, engineLimits.frameItemsMax)) session.send({ t: 'runFinished', runs: chunk });
+    }
+    this.#finishedOutbox.clear();
+  });
 
   #schedulePump(): void {
     if (this.#pumpScheduled || this.#closed) return;

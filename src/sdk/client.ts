@@ -2,7 +2,7 @@
  * `HatchetClient` — the entry point of the SDK, source-compatible with Hatchet's TypeScript v1
  * client for what Kindling implements: declaring tasks and workflows, running them, workers.
  */
-import type { AssignedTask, FinishedRun, TriggerRun } from '../../protocol/frames.js';
+import type { AssignedTask, FinishedRun, RunDetails, TriggerRun } from '../../protocol/frames.js';
 import { payloadBytes } from '../../protocol/codec.js';
 import { chunkBySize } from '../lib/chunks.js';
 import { deferred, type Deferred } from '../lib/deferred.js';
@@ -23,15 +23,6 @@ import { HatchetError } from './errors.js';
 import { consoleLogger, type Logger } from './logger.js';
 import { type RunWatcher, WorkflowRunRef } from './run-ref.js';
 import { type CreateWorkerOpts, Worker, type WorkerClient } from './worker.js';
-
-export interface RunDetails {
-  readonly runId: string;
-  readonly status: string;
-  readonly workflow: string;
-  readonly input: unknown;
-  readonly additionalMetadata: Record<string, string>;
-  readonly tasks: Array<{ name: string; taskId: string; status: string; attempt: number; output?: unknown; error?: string; workerId?: string }>;
-}
 
 export class HatchetClient implements DeclarationHost, RunWatcher, WorkerClient {
   readonly config: ClientConfig;

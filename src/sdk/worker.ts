@@ -12,6 +12,7 @@
 import { payloadBytes } from '../../protocol/codec.js';
 import type { AssignedTask, ClientFrame, ServerFrame } from '../../protocol/frames.js';
 import { chunkBySize } from '../lib/chunks.js';
+import { coalesce } from '../lib/coalesce.js';
 import { engineLimits } from '../lib/limits.js';
 import { type ClientConfig, engineUrl } from './config.js';
 import { Connection } from './connection.js';
@@ -59,7 +60,6 @@ export class Worker {
   readonly #running = new Map<string, { ctx: Context; attempt: number }>();
   #startedOutbox: Array<{ taskId: string; attempt: number }> = [];
   #resultOutbox: Result[] = [];
-  #flushScheduled = false;
   #heartbeat: NodeJS.Timeout | undefined;
   #stopped: (() => void) | undefined;
   #stopping = false;
@@ -230,14 +230,7 @@ export class Worker {
     this.#scheduleFlush();
   }
 
-  #scheduleFlush(): void {
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    setImmediate(() => {
-      this.#flushScheduled = false;
-      void this.#flush();
-    });
-  }
+  readonly #scheduleFlush = coalesce(() => void this.#flush());
 
   /** Sends what is waiting, in batches; keeps what the connection cannot carry (invariant 2). */
   async #flush(): Promise<void> {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './nats-server.js';
+import { stopProcess } from './process.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -57,11 +58,7 @@ export async function startEngine(options: { workerLivenessMs?: number } = {}): 
   const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
     const proc = child;
     child = undefined;
-    if (proc === undefined || proc.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      proc.once('exit', () => resolve());
-      proc.kill(signal);
-    });
+    await stopProcess(proc, signal);
   };
 
   await start();

@@ -7,6 +7,7 @@ import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { stopProcess } from './process.js';
 
 export interface NatsServer {
   readonly url: string;
@@ -80,11 +81,7 @@ export async function startNatsServer(): Promise<NatsServer> {
   const stopWith = async (signal: NodeJS.Signals) => {
     const proc = child;
     child = undefined;
-    if (proc === undefined || proc.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      proc.once('exit', () => resolve());
-      proc.kill(signal);
-    });
+    await stopProcess(proc, signal);
   };
   const stop = () => stopWith('SIGTERM');
 
