@@ -80,6 +80,8 @@ export const ClientFrame = z.discriminatedUnion('t', [
   z.object({ t: z.literal('subscribe'), req: req.optional(), runIds: z.array(id).max(engineLimits.frameItemsMax) }),
   z.object({ t: z.literal('cancel'), req, runIds: z.array(id).max(engineLimits.frameItemsMax).default([]), taskIds: z.array(id).max(engineLimits.frameItemsMax).default([]) }),
   z.object({ t: z.literal('getRun'), req, runId: id }),
+  z.object({ t: z.literal('log'), taskId: id, attempt, level: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']), message: z.string().max(engineLimits.logMessageCharsMax) }),
+  z.object({ t: z.literal('listLogs'), req, taskId: id, limit: z.number().int().positive().max(engineLimits.logLinesPerRequestMax).default(engineLimits.logLinesPerRequestMax) }),
   z.object({ t: z.literal('replay'), req, runIds: z.array(id).min(1).max(engineLimits.frameItemsMax) }),
 ]);
 export type ClientFrame = z.infer<typeof ClientFrame>;
@@ -104,6 +106,15 @@ export interface AssignedTask {
 }
 
 export type RunStatus = 'QUEUED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
+
+/** One line a task logged (`ctx.log`), as `listLogs` returns it. */
+export interface LogLine {
+  readonly taskId: string;
+  readonly attempt: number;
+  readonly level: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  readonly message: string;
+  readonly timestampMs: number;
+}
 
 /** The body of a `getRun` reply. */
 export interface RunDetails {

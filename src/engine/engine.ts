@@ -20,12 +20,12 @@ import { evolve, isTerminal, nextDeadline, ON_FAILURE_TASK, type RunEvent, type 
 import { TenantQueue } from '../../actors/tenant-queue.js';
 import { payloadBytes } from '../../protocol/codec.js';
 import { ProtocolError, ProtocolErrorCode } from '../../protocol/errors.js';
-import type { AssignedTask, FinishedRun, RunDetails, ServerFrame, TriggerRun, WorkflowSpec } from '../../protocol/frames.js';
+import type { AssignedTask, FinishedRun, LogLine, RunDetails, ServerFrame, TriggerRun, WorkflowSpec } from '../../protocol/frames.js';
 import type { EventLog } from '../../store/log.js';
 import { chunkBySize } from '../lib/chunks.js';
 import { coalesce } from '../lib/coalesce.js';
 import { engineLimits } from '../lib/limits.js';
-import { foldRun, RunHost, runStream } from './run-host.js';
+import { loadRun, RunHost } from './run-host.js';
 import { RunTimers } from './timers.js';
 
 export const DEFAULT_TENANT = 'default';
@@ -298,7 +298,7 @@ export class Engine {
   }
 
   async #readRun(runId: string): Promise<RunState> {
-    return foldRun(await this.#log.readStream(runStream(runId)));
+    return (await loadRun(this.#log, runId)).state;
   }
 
   /**
@@ -433,6 +433,19 @@ export class Engine {
   refreshTimeout(taskId: string, attempt: number, incrementMs: number): void {
     const where = this.#tasks.get(taskId);
     if (where !== undefined) this.#host.send(where.runId, { type: 'RefreshTimeout', task: where.task, attempt, incrementMs }).catch(() => {});
+  }
+
+  /** Stores a line a task logged, in the task's own log stream. */
+  taskLog(taskId: string, attempt: number, level: LogLine['level'], message: string): void {
+    if (!this.#tasks.has(taskId)) return;
+    this.#log
+      .append(`logs:${taskId}`, [{ type: 'TaskLogged', data: { taskId, attempt, level, message, timestampMs: this.#clock() } satisfies LogLine }], { expectedVersion: 'any' })
+      .catch(() => {});
+  }
+
+  /** The lines a task logged, oldest first. */
+  async listLogs(taskId: string, limit: number): Promise<LogLine[]> {
+    return (await this.#log.readStream(`logs:${taskId}`, { limit })).map((record) => record.data as LogLine);
   }
 
   /** The task keeps running but gives its slots back (`ctx.releaseSlot()`): only its own worker's current attempt. */

@@ -153,6 +153,9 @@ class Connection implements Session {
       case 'getRun':
         this.#reply(frame.req, () => this.engine.getRun(frame.runId));
         return;
+      case 'listLogs':
+        this.#reply(frame.req, () => this.engine.listLogs(frame.taskId, frame.limit));
+        return;
       case 'replay':
         this.#reply(frame.req, () => this.engine.replay(frame.runIds));
         return;
@@ -182,6 +185,9 @@ class Connection implements Session {
         return;
       case 'release':
         this.engine.releaseSlot(this.#workerId, frame.taskId, frame.attempt);
+        return;
+      case 'log':
+        this.engine.taskLog(frame.taskId, frame.attempt, frame.level, frame.message);
         return;
       default:
         throw new ProtocolError(ProtocolErrorCode.InvalidFrame, `unhandled frame ${(frame as { t: string }).t}`);

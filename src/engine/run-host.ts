@@ -2,7 +2,8 @@
  * The actor host for workflow runs: a bounded mailbox per run, one command at a time, and
  * `decide → append (expected version) → evolve → effects` (STYLE practice 1).
  *
- * Owns: which runs are in memory (activation by replaying `run:<id>`, passivation once finished),
+ * Owns: which runs are in memory (activation from the newest snapshot and the events after it,
+ * passivation once finished), snapshots of long runs,
  * and the order of commands per run. Talks to: the log (appends, reads for activation), and the
  * engine through `RunEffects`, which it calls only after an append is durable (DESIGN invariant 1).
  *
@@ -48,11 +49,21 @@ interface RunActor {
   draining: boolean;
 }
 
-/** Folds a run's stored events into its state. */
-export function foldRun(records: ReadonlyArray<{ data: unknown }>): RunState {
-  let state = initialState();
-  for (const record of records) state = evolve(state, record.data as RunEvent);
-  return state;
+/** A run's state from the log: its newest snapshot, then the events after it (all of them, paged). */
+export async function loadRun(log: EventLog, runId: string): Promise<{ state: RunState; version: number; records: LogRecord[] }> {
+  const stream = runStream(runId);
+  const snapshot = await log.loadSnapshot(stream);
+  let state = snapshot === undefined ? initialState() : (snapshot.state as RunState);
+  let version = snapshot?.seq ?? 0;
+  const records: LogRecord[] = [];
+  for (;;) {
+    const page = await log.readStream(stream, { fromSeq: version + 1 });
+    for (const record of page) state = evolve(state, record.data as RunEvent);
+    records.push(...page);
+    version += page.length;
+    if (page.length < limits.readRecordsMax) break;
+  }
+  return { state, version, records };
 }
 
 export class RunHost {
@@ -95,16 +106,20 @@ export class RunHost {
     });
   }
 
+  /** Activation: returns the events read after the snapshot. */
   async #load(runId: string, actor: RunActor): Promise<LogRecord[]> {
-    const records: LogRecord[] = [];
-    for (;;) {
-      const page = await this.log.readStream(runStream(runId), { fromSeq: records.length + 1 });
-      records.push(...page);
-      if (page.length < limits.readRecordsMax) break;
-    }
-    actor.state = foldRun(records);
-    actor.version = records.length;
+    const { state, version, records } = await loadRun(this.log, runId);
+    actor.state = state;
+    actor.version = version;
     return records;
+  }
+
+  /** Every `runSnapshotEveryEvents` events an active run's state is saved, to shorten activation. */
+  #maybeSnapshot(runId: string, actor: RunActor, previousVersion: number): void {
+    const every = engineLimits.runSnapshotEveryEvents;
+    if (actor.state.kind !== 'active' || Math.floor(actor.version / every) === Math.floor(previousVersion / every)) return;
+    // Best effort: a missing snapshot only makes the next activation replay more.
+    this.log.saveSnapshot({ stream: runStream(runId), seq: actor.version, state: actor.state }).catch(() => {});
   }
 
   async #drain(runId: string, actor: RunActor): Promise<void> {
@@ -144,7 +159,7 @@ export class RunHost {
             pending.reject(error);
             break;
           }
-          const landed = records.slice(beforeVersion).map((record) => record.data as RunEvent);
+          const landed = records.filter((record) => record.seq > beforeVersion).map((record) => record.data as RunEvent);
           if (landed.length > 0) this.effects.applied(runId, before, landed, actor.state);
           this.effects.reconciled(runId, actor.state);
           const same = events !== undefined && landed.length === events.length && landed.every((event, i) => event.type === events?.[i]?.type);
@@ -154,9 +169,13 @@ export class RunHost {
         }
         if (events === undefined) continue;
         const before = actor.state;
+        const previousVersion = actor.version;
         for (const event of events) actor.state = evolve(actor.state, event);
         actor.version += events.length;
-        if (events.length > 0) this.effects.applied(runId, before, events, actor.state);
+        if (events.length > 0) {
+          this.effects.applied(runId, before, events, actor.state);
+          this.#maybeSnapshot(runId, actor, previousVersion);
+        }
         pending.resolve(events);
       }
     } finally {

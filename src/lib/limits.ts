@@ -77,6 +77,12 @@ export const engineLimits = {
   retriesMax: 1000,
   /** Worker slots. */
   workerSlotsMax: 100_000,
+  /** Longest log line a task may send (`ctx.log`), in characters; the SDK truncates longer ones. */
+  logMessageCharsMax: 10_000,
+  /** Log lines one `listLogs` request returns. */
+  logLinesPerRequestMax: 1000,
+  /** A run's state is snapshotted each time its stream grows by this many events. */
+  runSnapshotEveryEvents: 100,
 } as const;
 
 check(engineLimits.payloadBytesMax * 4 <= engineLimits.frameBytesMax, 'a frame holds a task input, its parents outputs and the envelope');

@@ -2,7 +2,7 @@
  * `HatchetClient` — the entry point of the SDK, source-compatible with Hatchet's TypeScript v1
  * client for what Kindling implements: declaring tasks and workflows, running them, workers.
  */
-import type { AssignedTask, FinishedRun, RunDetails, TriggerRun } from '../../protocol/frames.js';
+import type { AssignedTask, FinishedRun, LogLine, RunDetails, TriggerRun } from '../../protocol/frames.js';
 import { payloadBytes } from '../../protocol/codec.js';
 import { chunkBySize } from '../lib/chunks.js';
 import { deferred, type Deferred } from '../lib/deferred.js';
@@ -23,6 +23,17 @@ import { HatchetError } from './errors.js';
 import { consoleLogger, type Logger } from './logger.js';
 import { type RunWatcher, WorkflowRunRef } from './run-ref.js';
 import { type CreateWorkerOpts, Worker, type WorkerClient } from './worker.js';
+
+/** Inputs are JSON, as in Hatchet: refuse what JSON cannot carry before it reaches the engine. */
+function checkJsonInput(workflow: string, input: unknown): void {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(input);
+  } catch (error) {
+    throw new EngineError('INVALID_INPUT', `the input of a run of '${workflow}' is not JSON-serialisable: ${(error as Error).message}`);
+  }
+  if (json === undefined) throw new EngineError('INVALID_INPUT', `the input of a run of '${workflow}' is not JSON-serialisable: a ${typeof input} has no JSON form`);
+}
 
 export class HatchetClient implements DeclarationHost, RunWatcher, WorkerClient {
   readonly config: ClientConfig;
@@ -90,6 +101,7 @@ export class HatchetClient implements DeclarationHost, RunWatcher, WorkerClient 
   // Running
 
   async #trigger(runs: TriggerRun[]): Promise<string[]> {
+    for (const run of runs) checkJsonInput(run.workflow, run.input);
     const ids: string[] = [];
     // At most 500 runs, and half a frame of inputs, per request.
     for (const chunk of chunkBySize(runs, (run) => payloadBytes(run.input ?? null) + 256, engineLimits.frameBytesMax / 2, 500)) {
@@ -193,6 +205,13 @@ export class HatchetClient implements DeclarationHost, RunWatcher, WorkerClient 
         if ((opts.ids ?? []).length > 0) await this.#conn.request({ t: 'replay', runIds: opts.ids ?? [] });
       },
       runRef: <T = unknown>(id: string) => this.runRef<T>(id),
+    };
+  }
+
+  /** Task logs (Hatchet's `hatchet.logs`): the lines a task run logged with `ctx.log`, oldest first. */
+  get logs() {
+    return {
+      list: (taskRunId: string, options: { limit?: number } = {}) => this.#conn.request<LogLine[]>({ t: 'listLogs', taskId: taskRunId, limit: options.limit ?? 1000 }),
     };
   }
 

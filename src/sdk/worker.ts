@@ -191,7 +191,13 @@ export class Worker {
       releaseSlot: (task) => this.#connection?.send({ t: 'release', taskId: task.taskId, attempt: task.attempt }),
       cancelRun: (runId) => this.#client.cancelRun(runId),
       runChild: (parent, childIndex, workflow, input, options, wait) => this.#client.runChild(parent, childIndex, workflow, input, options, wait),
-      log: (task, message, level) => this.#client.logger.info(`[${task.workflow}/${task.task} ${level}] ${message}`),
+      log: (task, message, level) => {
+        const cut = '… (truncated)';
+        const text = message.length > engineLimits.logMessageCharsMax ? message.slice(0, engineLimits.logMessageCharsMax - cut.length) + cut : message;
+        if (!this.#connection?.send({ t: 'log', taskId: task.taskId, attempt: task.attempt, level: level as 'INFO', message: text })) {
+          this.#client.logger.info(`[${task.workflow}/${task.task} ${level}] ${message}`);
+        }
+      },
     };
   }
 

@@ -223,6 +223,7 @@ t.test('the context tells a task where it runs; children run through it and are 
         labels: ctx.worker.labels(),
       };
       ctx.log('spawning children');
+      ctx.log('x'.repeat(20_000), 'WARN');
       ctx.releaseSlot();
       const one = await ctx.runChild<{ doubled: number; index: number }>(child, { n: input.n });
       const many = await ctx.bulkRunChildren<{ doubled: number }>([
@@ -255,9 +256,14 @@ t.test('the context tells a task where it runs; children run through it and are 
     workerId: worker.workerId,
     labels: {},
   });
-  // A child spawned again under the same parent task and index is the same run.
   const details = await hatchet.runs.get(ref.workflowRunId);
   t.equal(details.status, 'COMPLETED');
+  const lines = await hatchet.logs.list(ref.workflowRunId);
+  t.match(lines, [
+    { taskId: ref.workflowRunId, attempt: 0, level: 'INFO', message: 'spawning children' },
+    { level: 'WARN', message: /… \(truncated\)$/ },
+  ]);
+  t.equal(lines[1]?.message.length, 10_000, 'a long line is cut at the limit');
 });
 
 t.test('a failed run replayed runs its failed task again and completes', async (t) => {
@@ -339,6 +345,11 @@ t.test('bad input is refused with a clear error and the engine carries on', asyn
   await hatchet.putWorkflow(big);
   await t.rejects(big.runNoWait({ blob: 'x'.repeat(300 * 1024) }), { code: 'PAYLOAD_TOO_LARGE', message: /limit is 262144/ });
   await t.rejects(hatchet.runs.get('no-such-run'), { code: 'RUN_NOT_FOUND' });
+  const circular: Record<string, unknown> = {};
+  circular.self = circular;
+  await t.rejects(big.runNoWait(circular), { code: 'INVALID_INPUT', message: /not JSON-serialisable: .*circular/i });
+  await t.rejects(big.runNoWait({ n: 10n }), { code: 'INVALID_INPUT', message: /BigInt/ });
+  await t.rejects(big.runNoWait((() => 1) as never), { code: 'INVALID_INPUT', message: /function has no JSON form/ });
   const simpleAgain = hatchet.task({ name: 'simple', fn: (input: { message: string }) => ({ transformed: input.message.toLowerCase() }) });
   t.same(await simpleAgain.run({ message: 'Still Fine' }), { transformed: 'still fine' }, 'the engine still serves');
 });
