@@ -18,6 +18,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { evolve, isTerminal, nextDeadline, ON_FAILURE_TASK, type RunEvent, type RunState, runStatus, type TaskState } from '../../actors/workflow-run.js';
 import { TenantQueue } from '../../actors/tenant-queue.js';
+import { decideWorker, evolveWorker, initialWorkerState, type WorkerCommand, type WorkerEvent, type WorkerState } from '../../actors/worker.js';
 import { payloadBytes } from '../../protocol/codec.js';
 import { ProtocolError, ProtocolErrorCode } from '../../protocol/errors.js';
 import type { AssignedTask, FinishedRun, LogLine, RunDetails, ServerFrame, TriggerRun, WorkflowSpec } from '../../protocol/frames.js';
@@ -81,6 +82,8 @@ export class Engine {
   /** The current assigned attempt of each task and its worker: what a lost worker loses. */
   readonly #assignedTo = new Map<string, { workerId: string; attempt: number }>();
   readonly #workers = new Map<string, WorkerEntry>();
+  /** Each worker actor's state and stream version, and the chain that serializes its appends. */
+  readonly #workerActors = new Map<string, { state: WorkerState; version: number; chain: Promise<unknown> }>();
   readonly #workflows = new Map<string, WorkflowEntry>();
   #workflowsVersion = 0;
   #workflowWrites: Promise<unknown> = Promise.resolve();
@@ -139,6 +142,10 @@ export class Engine {
           entry.state = evolve(entry.state, record.data as RunEvent);
           entry.version = record.seq;
           runs.set(runId, entry);
+        } else if (record.stream.startsWith('worker:')) {
+          const actor = this.#workerActor(record.stream.slice(7));
+          actor.state = evolveWorker(actor.state, record.data as WorkerEvent);
+          actor.version = record.seq;
         } else if (record.stream === WORKFLOWS_STREAM) {
           const data = record.data as { name: string; version: number; spec: WorkflowSpec };
           this.#workflows.set(data.name, { spec: data.spec, version: data.version });
@@ -150,11 +157,38 @@ export class Engine {
         }
       }
     }
+    // Every worker registered when the engine stopped gets a fresh liveness window to reconnect.
+    for (const [workerId, { state }] of this.#workerActors) {
+      if (state.kind === 'registered') this.#workers.set(workerId, this.#newWorker(workerId, DEFAULT_TENANT, state.name, [...state.actions], state.slots));
+    }
     for (const [runId, { state, version }] of runs) {
       if (state.kind !== 'active') continue;
       this.#host.adopt(runId, state, version);
       this.#adoptEffects(runId, state);
     }
+  }
+
+  #workerActor(workerId: string) {
+    let actor = this.#workerActors.get(workerId);
+    if (actor === undefined) {
+      actor = { state: initialWorkerState(), version: 0, chain: Promise.resolve() };
+      this.#workerActors.set(workerId, actor);
+    }
+    return actor;
+  }
+
+  /** decide → append → evolve for a worker actor, one command at a time per worker. */
+  #workerCommand(workerId: string, command: WorkerCommand): Promise<void> {
+    const actor = this.#workerActor(workerId);
+    const run = actor.chain.then(async () => {
+      const events = decideWorker(actor.state, command, { nowMs: this.#clock() });
+      if (events.length === 0) return;
+      await this.#log.append(`worker:${workerId}`, events.map((event) => ({ type: event.type, data: event })), { expectedVersion: actor.version });
+      for (const event of events) actor.state = evolveWorker(actor.state, event);
+      actor.version += events.length;
+    });
+    actor.chain = run.catch(() => {});
+    return run;
   }
 
   /** Re-derives the in-memory effects of a run's state: queue entries, held slots, timers. */
@@ -343,11 +377,13 @@ export class Engine {
   // -------------------------------------------------------------------------------------------
   // Workers
 
-  registerWorker(
+  /** Registers (or re-registers) a worker; resolves once the registration is durable. */
+  async registerWorker(
     session: Session,
     registration: { name: string; actions: string[]; slots: number; labels: Record<string, string | number>; workerId?: string | undefined; running?: Array<{ taskId: string; attempt: number }> },
-  ): string {
+  ): Promise<string> {
     const workerId = registration.workerId ?? randomUUID();
+    await this.#workerCommand(workerId, { type: 'RegisterWorker', workerId, name: registration.name, actions: registration.actions, slots: registration.slots, labels: registration.labels });
     const existing = this.#workers.get(workerId);
     const worker = existing ?? this.#newWorker(workerId, DEFAULT_TENANT, registration.name, registration.actions, registration.slots);
     if (existing?.session !== undefined && existing.session !== session) existing.session.close('WORKER_REPLACED', 'another connection registered this worker id');
@@ -393,6 +429,7 @@ export class Engine {
       if (now - worker.lastSeenMs < this.#livenessMs) continue;
       this.#workers.delete(worker.workerId);
       worker.session?.close('WORKER_EXPIRED', `no heartbeat for ${this.#livenessMs} ms`);
+      this.#workerCommand(worker.workerId, { type: 'ExpireWorker', reason: `no heartbeat for ${this.#livenessMs} ms` }).catch(() => {});
       this.#queue.removeWorker(worker.workerId);
       const runs = new Set<string>();
       for (const [taskId, assigned] of this.#assignedTo) {

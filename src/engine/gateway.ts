@@ -136,8 +136,8 @@ class Connection implements Session {
         this.close(ProtocolErrorCode.InvalidFrame, "'hello' was already received");
         return;
       case 'register':
-        this.#reply(frame.req, () => {
-          this.#workerId = this.engine.registerWorker(this, { name: frame.name, actions: frame.actions, slots: frame.slots, labels: frame.labels, workerId: frame.workerId, running: frame.running });
+        this.#reply(frame.req, async () => {
+          this.#workerId = await this.engine.registerWorker(this, { name: frame.name, actions: frame.actions, slots: frame.slots, labels: frame.labels, workerId: frame.workerId, running: frame.running });
           return { workerId: this.#workerId };
         });
         return;

@@ -5,7 +5,9 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { join } from 'node:path';
 import { HatchetClient, type WorkflowRunRef } from '../../src/sdk/index.js';
+import { LmdbLog } from '../../store/lmdb.js';
 import { startEngine } from '../support/engine-process.js';
 
 const workerScript = fileURLToPath(new URL('../support/worker-process.js', import.meta.url));
@@ -45,6 +47,13 @@ for (const name of ['slow-step', 'released-step']) {
     t.ok(Date.now() - startedAt < 15_000, 'within the liveness timeout and a little');
     const details = await hatchet.runs.get(ref.workflowRunId);
     t.match(details, { status: 'COMPLETED', tasks: [{ attempt: 1, status: 'completed' }] });
+    // The workers' lives are in the log: both registered, the killed one expired.
+    await survivor.stop();
+    await engine.kill('SIGTERM');
+    const log = await LmdbLog.open({ path: join(engine.dataDir, 'log') });
+    const workerEvents = (await log.readAll()).filter((r) => r.stream.startsWith('worker:')).map((r) => [r.type, (r.data as { name?: string }).name ?? '']);
+    await log.close();
+    t.match(workerEvents, [['WorkerRegistered', 'doomed-worker'], ['WorkerRegistered', 'survivor'], ['WorkerExpired', ''], ['WorkerRegistered', 'survivor']]);
   });
 }
 
