@@ -424,3 +424,71 @@ export function evolve(state: RunState, event: RunEvent): RunState {
 }
 
 export const initialState = (): RunState => ({ kind: 'none' });
+
+// ---------------------------------------------------------------------------------------------
+// How Hatchet reports tasks: five statuses, and named task events.
+
+export type TaskRunStatus = 'QUEUED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
+
+const STATUS_OF: Record<TaskStatus, TaskRunStatus> = {
+  pending: 'QUEUED',
+  queued: 'QUEUED',
+  retrying: 'QUEUED',
+  assigned: 'RUNNING',
+  running: 'RUNNING',
+  completed: 'COMPLETED',
+  failed: 'FAILED',
+  cancelled: 'CANCELLED',
+};
+
+export const taskRunStatus = (task: TaskState): TaskRunStatus => STATUS_OF[task.status];
+
+export interface TaskEventView {
+  readonly task: string;
+  readonly attempt: number;
+  readonly eventType: string;
+  readonly timestampMs: number;
+  readonly message?: string;
+}
+
+/** A run event as the task events Hatchet lists (`QUEUED`, `ASSIGNED`, `STARTED`, `FINISHED`, …). */
+export function taskEventsOf(event: RunEvent): TaskEventView[] {
+  const view = (task: string, attempt: number, eventType: string, message?: string): TaskEventView => ({
+    task,
+    attempt,
+    eventType,
+    timestampMs: event.atMs,
+    ...(message === undefined ? {} : { message }),
+  });
+  switch (event.type) {
+    case 'RunCreated':
+    case 'RunFinished':
+      return [];
+    case 'RunReplayed':
+      return event.tasks.map((task) => view(task.task, task.attempt, 'RETRIED_BY_USER'));
+    case 'TaskQueued':
+      return [view(event.task, event.attempt, 'QUEUED')];
+    case 'TaskAssigned':
+      return [view(event.task, event.attempt, 'ASSIGNED', `assigned to worker ${event.workerId}`)];
+    case 'TaskStarted':
+      return [view(event.task, event.attempt, 'STARTED')];
+    case 'TaskCompleted':
+      return [view(event.task, event.attempt, 'FINISHED')];
+    case 'TaskFailed':
+      return [view(event.task, event.attempt, 'FAILED', event.error)];
+    case 'TaskRetrying':
+      return [view(event.task, event.attempt, 'RETRYING', `retry at ${new Date(event.retryAtMs).toISOString()}`)];
+    case 'TaskTimedOut':
+      return [view(event.task, event.attempt, 'TIMED_OUT')];
+    case 'TaskSchedulingTimedOut':
+      return [view(event.task, event.attempt, 'SCHEDULING_TIMED_OUT')];
+    case 'TaskReassigned':
+      return [view(event.task, event.attempt, 'REASSIGNED', `worker ${event.workerId} was lost`)];
+    case 'TimeoutRefreshed':
+      return [view(event.task, event.attempt, 'TIMEOUT_REFRESHED')];
+    case 'TaskCancelled':
+      return [view(event.task, event.attempt, 'CANCELLED', event.reason)];
+    default:
+      return assertNever(event, 'run event');
+  }
+}

@@ -124,7 +124,10 @@ export interface RunDetails {
   readonly input: unknown;
   readonly additionalMetadata: Record<string, string>;
   readonly createdAtMs: number;
+  /** Each task's status is one of QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED. */
   readonly tasks: Array<{ name: string; taskId: string; status: string; attempt: number; output?: unknown; error?: string; workerId?: string }>;
+  /** The run's task events in order: QUEUED, ASSIGNED, STARTED, FINISHED, FAILED, RETRYING, … */
+  readonly taskEvents: Array<{ taskId: string; taskName: string; eventType: string; attempt: number; timestampMs: number; message?: string }>;
   readonly finished?: FinishedRun;
 }
 

@@ -16,17 +16,17 @@
  *  3. Every state the engine holds in memory can be rebuilt by reading the log from position 0.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { evolve, isTerminal, nextDeadline, ON_FAILURE_TASK, type RunEvent, type RunState, runStatus, type TaskState } from '../../actors/workflow-run.js';
+import { evolve, initialState, isTerminal, nextDeadline, taskEventsOf, taskRunStatus, ON_FAILURE_TASK, type RunEvent, type RunState, runStatus, type TaskState } from '../../actors/workflow-run.js';
 import { TenantQueue } from '../../actors/tenant-queue.js';
 import { decideWorker, evolveWorker, initialWorkerState, type WorkerCommand, type WorkerEvent, type WorkerState } from '../../actors/worker.js';
 import { payloadBytes } from '../../protocol/codec.js';
 import { ProtocolError, ProtocolErrorCode } from '../../protocol/errors.js';
 import type { AssignedTask, FinishedRun, LogLine, RunDetails, ServerFrame, TriggerRun, WorkflowSpec } from '../../protocol/frames.js';
-import type { EventLog } from '../../store/log.js';
+import type { EventLog, LogRecord } from '../../store/log.js';
 import { chunkBySize } from '../lib/chunks.js';
 import { coalesce } from '../lib/coalesce.js';
-import { engineLimits } from '../lib/limits.js';
-import { loadRun, RunHost } from './run-host.js';
+import { engineLimits, limits } from '../lib/limits.js';
+import { loadRun, RunHost, runStream } from './run-host.js';
 import { RunTimers } from './timers.js';
 
 export const DEFAULT_TENANT = 'default';
@@ -309,7 +309,15 @@ export class Engine {
   }
 
   async getRun(runId: string): Promise<RunDetails> {
-    const state = this.#host.peek(runId) ?? (await this.#readRun(runId));
+    // The whole history, not the snapshot: the task events are part of the answer.
+    const records: LogRecord[] = [];
+    for (;;) {
+      const page = await this.#log.readStream(runStream(runId), { fromSeq: records.length + 1 });
+      records.push(...page);
+      if (page.length < limits.readRecordsMax) break;
+    }
+    const events = records.map((record) => record.data as RunEvent);
+    const state = events.reduce(evolve, initialState());
     if (state.kind === 'none') throw new ProtocolError(ProtocolErrorCode.RunNotFound, `run '${runId}' does not exist`);
     return {
       runId,
@@ -321,12 +329,13 @@ export class Engine {
       tasks: Object.values(state.tasks).map((task) => ({
         name: task.name,
         taskId: task.taskId,
-        status: task.status,
+        status: taskRunStatus(task),
         attempt: task.attempt,
         ...(task.output === undefined ? {} : { output: task.output }),
         ...(task.error === undefined ? {} : { error: task.error }),
         ...(task.workerId === undefined ? {} : { workerId: task.workerId }),
       })),
+      taskEvents: events.flatMap(taskEventsOf).map(({ task, ...view }) => ({ taskId: state.tasks[task]?.taskId ?? '', taskName: task, ...view })),
       ...(state.finished === undefined ? {} : { finished: state.finished }),
     };
   }

@@ -46,7 +46,12 @@ for (const name of ['slow-step', 'released-step']) {
     t.same(await ref.result(), { by: 'the survivor', attempt: 1 }, 'the survivor ran it as attempt 1');
     t.ok(Date.now() - startedAt < 15_000, 'within the liveness timeout and a little');
     const details = await hatchet.runs.get(ref.workflowRunId);
-    t.match(details, { status: 'COMPLETED', tasks: [{ attempt: 1, status: 'completed' }] });
+    t.match(details, { status: 'COMPLETED', tasks: [{ attempt: 1, status: 'COMPLETED' }] });
+    t.same(
+      details.taskEvents.map((e) => `${e.eventType}@${e.attempt}`),
+      ['QUEUED@0', 'ASSIGNED@0', 'STARTED@0', 'REASSIGNED@1', 'QUEUED@1', 'ASSIGNED@1', 'STARTED@1', 'FINISHED@1'],
+      'the task events tell the story as Hatchet names it',
+    );
     // The workers' lives are in the log: both registered, the killed one expired.
     await survivor.stop();
     await engine.kill('SIGTERM');
@@ -81,7 +86,7 @@ t.test('an engine restarted after a replay starts and keeps the replayed run', a
   await engine.kill('SIGKILL');
   await engine.restart();
   const details = await hatchet.runs.get(ref.workflowRunId);
-  t.match(details, { status: 'COMPLETED', tasks: [{ attempt: 1, status: 'completed', output: 'second' }] });
+  t.match(details, { status: 'COMPLETED', tasks: [{ attempt: 1, status: 'COMPLETED', output: 'second' }] });
 });
 
 t.test('the engine killed with kill -9 during 1,000 runs restarts and every run finishes', async (t) => {

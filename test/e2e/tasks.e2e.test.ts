@@ -57,7 +57,7 @@ t.test('a standalone task returns its output; a DAG fans out and in with parent 
   t.match(await ref.runId, /^[0-9a-f-]{36}$/);
   t.same(await ref.output, { transformed: 'ref' });
   const details = await hatchet.runs.get(ref.workflowRunId);
-  t.match(details, { status: 'COMPLETED', workflow: 'simple', tasks: [{ name: 'simple', taskId: ref.workflowRunId, status: 'completed', attempt: 0 }] });
+  t.match(details, { status: 'COMPLETED', workflow: 'simple', tasks: [{ name: 'simple', taskId: ref.workflowRunId, status: 'COMPLETED', attempt: 0 }] });
 });
 
 t.test('bulk runs resolve in the order of their inputs', async (t) => {
@@ -90,6 +90,11 @@ t.test('retries wait their backoff; retryCount counts attempts', async (t) => {
   // factor 2 → 2 s, capped at maxSeconds 1 → each wait is 1 s.
   const gaps = seen.slice(1).map((s, i) => s.at - (seen[i] as { at: number }).at);
   t.ok(gaps.every((gap) => gap >= 950), `each retry waited its 1 s backoff (${gaps.join(', ')} ms)`);
+  const [run] = await flaky.runNoWait([{}]);
+  await run?.result();
+  const events = (await hatchet.runs.get(run?.workflowRunId as string)).taskEvents.map((e) => e.eventType);
+  t.same(events.slice(0, 6), ['QUEUED', 'ASSIGNED', 'STARTED', 'FAILED', 'RETRYING', 'QUEUED'], 'a failed attempt reads FAILED, RETRYING, QUEUED');
+  t.equal(events.at(-1), 'FINISHED');
 });
 
 t.test('a NonRetryableError fails at once; an exhausted task fails with its error', async (t) => {
