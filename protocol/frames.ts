@@ -19,6 +19,8 @@ const attempt = z.number().int().nonnegative();
 const metadata = z.record(z.string(), z.string());
 const labels = z.record(z.string(), z.union([z.string(), z.number()]));
 const taskRef = z.object({ taskId: id, attempt });
+/** A worker id names its stream (`worker:<id>`), so it uses the stream-name alphabet. */
+const workerId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_\-:=@+/]{0,150}$/, 'a worker id is 1-151 letters, digits or _ - : = @ + /, starting with a letter or digit');
 
 export const TaskSpec = z.object({
   name: z.string().min(1).max(200),
@@ -55,7 +57,7 @@ export type TriggerRun = z.infer<typeof TriggerRun>;
 
 export const ClientFrame = z.discriminatedUnion('t', [
   z.object({ t: z.literal('hello'), versions: z.array(z.number().int()).min(1).max(32), token: z.string().max(8192), client: z.object({ sdk: z.string().max(100), version: z.string().max(100) }) }),
-  z.object({ t: z.literal('register'), req, name: z.string().min(1).max(200), actions: z.array(z.string().max(400)).max(10_000), slots: z.number().int().positive().max(engineLimits.workerSlotsMax), labels: labels.default({}), workerId: id.optional(), running: z.array(taskRef).max(engineLimits.workerSlotsMax).default([]) }),
+  z.object({ t: z.literal('register'), req, name: z.string().min(1).max(200), actions: z.array(z.string().max(400)).max(10_000), slots: z.number().int().positive().max(engineLimits.workerSlotsMax), labels: labels.default({}), workerId: workerId.optional(), running: z.array(taskRef).max(engineLimits.workerSlotsMax).default([]) }),
   z.object({ t: z.literal('heartbeat') }),
   z.object({ t: z.literal('started'), tasks: z.array(taskRef).max(engineLimits.frameItemsMax) }),
   z.object({

@@ -35,6 +35,8 @@ const TENANTS_STREAM = 'tenants';
 
 /** What the engine needs of a connection to send it frames. */
 export interface Session {
+  /** False once the connection has closed. */
+  readonly open: boolean;
   send(frame: ServerFrame): void;
   close(code: string, message: string): void;
 }
@@ -180,10 +182,23 @@ export class Engine {
   /** decide → append → evolve for a worker actor, one command at a time per worker. */
   #workerCommand(workerId: string, command: WorkerCommand): Promise<void> {
     const actor = this.#workerActor(workerId);
+    const stream = `worker:${workerId}`;
     const run = actor.chain.then(async () => {
+      // A worker that registered again while this expiry waited its turn is alive: keep it.
+      if (command.type === 'ExpireWorker' && this.#workers.has(workerId)) return;
       const events = decideWorker(actor.state, command, { nowMs: this.#clock() });
       if (events.length === 0) return;
-      await this.#log.append(`worker:${workerId}`, events.map((event) => ({ type: event.type, data: event })), { expectedVersion: actor.version });
+      try {
+        await this.#log.append(stream, events.map((event) => ({ type: event.type, data: event })), { expectedVersion: actor.version });
+      } catch (error) {
+        // The log is the truth (an append may fail yet land): rebuild before deciding again.
+        let state = initialWorkerState();
+        const records = await this.#log.readStream(stream).catch(() => []);
+        for (const record of records) state = evolveWorker(state, record.data as WorkerEvent);
+        actor.state = state;
+        actor.version = records.length;
+        throw error;
+      }
       for (const event of events) actor.state = evolveWorker(actor.state, event);
       actor.version += events.length;
     });
@@ -389,10 +404,12 @@ export class Engine {
   /** Registers (or re-registers) a worker; resolves once the registration is durable. */
   async registerWorker(
     session: Session,
-    registration: { name: string; actions: string[]; slots: number; labels: Record<string, string | number>; workerId?: string | undefined; running?: Array<{ taskId: string; attempt: number }> },
+    registration: { workerId: string; name: string; actions: string[]; slots: number; labels: Record<string, string | number>; running?: Array<{ taskId: string; attempt: number }> },
   ): Promise<string> {
-    const workerId = registration.workerId ?? randomUUID();
+    const { workerId } = registration;
     await this.#workerCommand(workerId, { type: 'RegisterWorker', workerId, name: registration.name, actions: registration.actions, slots: registration.slots, labels: registration.labels });
+    // The connection may have closed while the registration was being stored: then it is not live.
+    if (!session.open) return workerId;
     const existing = this.#workers.get(workerId);
     const worker = existing ?? this.#newWorker(workerId, DEFAULT_TENANT, registration.name, registration.actions, registration.slots);
     if (existing?.session !== undefined && existing.session !== session) existing.session.close('WORKER_REPLACED', 'another connection registered this worker id');
@@ -482,16 +499,20 @@ export class Engine {
   }
 
   /** Stores a line a task logged, in the task's own log stream. */
-  taskLog(taskId: string, attempt: number, level: LogLine['level'], message: string): void {
-    if (!this.#tasks.has(taskId)) return;
+  taskLog(workerId: string, taskId: string, attempt: number, level: LogLine['level'], message: string): void {
+    // Only the worker running this attempt may log for it.
+    const assigned = this.#assignedTo.get(taskId);
+    if (assigned === undefined || assigned.workerId !== workerId || assigned.attempt !== attempt) return;
     this.#log
       .append(`logs:${taskId}`, [{ type: 'TaskLogged', data: { taskId, attempt, level, message, timestampMs: this.#clock() } satisfies LogLine }], { expectedVersion: 'any' })
       .catch(() => {});
   }
 
-  /** The lines a task logged, oldest first. */
+  /** The newest `limit` lines a task logged, oldest of them first. */
   async listLogs(taskId: string, limit: number): Promise<LogLine[]> {
-    return (await this.#log.readStream(`logs:${taskId}`, { limit })).map((record) => record.data as LogLine);
+    const stream = `logs:${taskId}`;
+    const fromSeq = Math.max(1, (await this.#log.streamVersion(stream)) - limit + 1);
+    return (await this.#log.readStream(stream, { fromSeq, limit })).map((record) => record.data as LogLine);
   }
 
   /** The task keeps running but gives its slots back (`ctx.releaseSlot()`): only its own worker's current attempt. */

@@ -52,6 +52,10 @@ class Connection implements Session {
     private readonly engine: Engine,
   ) {}
 
+  get open(): boolean {
+    return this.#open;
+  }
+
   send(frame: ServerFrame): void {
     if (!this.#open) return;
     const result = this.ws.send(encodeFrame(frame), true);
@@ -136,10 +140,12 @@ class Connection implements Session {
         this.close(ProtocolErrorCode.InvalidFrame, "'hello' was already received");
         return;
       case 'register':
-        this.#reply(frame.req, async () => {
-          this.#workerId = await this.engine.registerWorker(this, { name: frame.name, actions: frame.actions, slots: frame.slots, labels: frame.labels, workerId: frame.workerId, running: frame.running });
-          return { workerId: this.#workerId };
-        });
+        // The worker id is known before the registration is stored, so worker frames sent meanwhile
+        // (a reconnecting worker's results) are accepted and a close meanwhile is seen.
+        this.#workerId = frame.workerId ?? randomUUID();
+        this.#reply(frame.req, async () => ({
+          workerId: await this.engine.registerWorker(this, { workerId: this.#workerId as string, name: frame.name, actions: frame.actions, slots: frame.slots, labels: frame.labels, running: frame.running }),
+        }));
         return;
       case 'putWorkflow':
         this.#reply(frame.req, () => this.engine.putWorkflow(frame.workflow));
@@ -187,7 +193,7 @@ class Connection implements Session {
         this.engine.releaseSlot(this.#workerId, frame.taskId, frame.attempt);
         return;
       case 'log':
-        this.engine.taskLog(frame.taskId, frame.attempt, frame.level, frame.message);
+        this.engine.taskLog(this.#workerId, frame.taskId, frame.attempt, frame.level, frame.message);
         return;
       default:
         throw new ProtocolError(ProtocolErrorCode.InvalidFrame, `unhandled frame ${(frame as { t: string }).t}`);

@@ -26,6 +26,7 @@ import { type CreateWorkerOpts, Worker, type WorkerClient } from './worker.js';
 
 /** Inputs are JSON, as in Hatchet: refuse what JSON cannot carry before it reaches the engine. */
 function checkJsonInput(workflow: string, input: unknown): void {
+  if (input === undefined) return; // sent as null, as Hatchet does
   let json: string | undefined;
   try {
     json = JSON.stringify(input);

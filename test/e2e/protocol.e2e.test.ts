@@ -80,6 +80,7 @@ t.test('request errors keep the connection open; the engine and other clients ca
       packr.pack({ t: 'getRun', req: 8, runId: 'missing' }),
       packr.pack({ t: 'trigger', req: 9, runs: 'all of them' }),
       packr.pack({ t: 'trigger', req: 10, runs: [{ workflow: 'x', input: {}, priority: 4 }] }),
+      packr.pack({ t: 'register', req: 11, name: 'w', actions: [], slots: 1, workerId: 'my worker' }),
     ],
     500,
   );
@@ -89,6 +90,7 @@ t.test('request errors keep the connection open; the engine and other clients ca
     { t: 'reply', req: 8, ok: false, error: { code: 'RUN_NOT_FOUND' } },
     { t: 'reply', req: 9, ok: false, error: { code: 'INVALID_INPUT', message: /runs: .*expected array/ } },
     { t: 'reply', req: 10, ok: false, error: { code: 'INVALID_INPUT', message: /priority/ } },
+    { t: 'reply', req: 11, ok: false, error: { code: 'INVALID_INPUT', message: /a worker id is/ } },
   ]);
   t.equal(closeCode, -1, 'still open when the test closed it');
   const hatchet = HatchetClient.init({ token: engine.token, host_port: engine.hostPort, log_level: 'ERROR' });

@@ -339,6 +339,22 @@ t.test('bad workflows are refused when a worker registers them', async (t) => {
   await t.rejects(hatchet.worker('proto-worker', { workflows: [proto], handleKill: false }), { code: 'INVALID_INPUT', message: /cannot be a task name/ });
 });
 
+t.test('a task that logs more lines than one read returns gets its newest lines listed', async (t) => {
+  const chatty = hatchet.task({ name: 'chatty', fn: async (_input: Record<string, never>, ctx) => {
+    for (let i = 0; i < 1200; i++) ctx.log(`line ${i}`);
+    await sleep(300);
+    return 'done';
+  } });
+  await startWorker('chatty-worker', [chatty]);
+  const ref = await chatty.runNoWait({});
+  await ref.result();
+  await sleep(200);
+  const lines = await hatchet.logs.list(ref.workflowRunId);
+  t.equal(lines.length, 1000);
+  t.equal(lines[0]?.message, 'line 200');
+  t.equal(lines.at(-1)?.message, 'line 1199', 'the newest line is there');
+});
+
 t.test('awaiting a run that does not exist rejects with RUN_NOT_FOUND', async (t) => {
   await t.rejects(hatchet.runRef('00000000-0000-0000-0000-000000000000').result(), { code: 'RUN_NOT_FOUND' });
 });
