@@ -43,6 +43,32 @@ export function decodeClientFrame(bytes: Uint8Array): ClientFrame {
   return parsed.data;
 }
 
+/**
+ * Encodes `items` into frames built by `frame`, each with at most `itemsMax` items and `bytesMax`
+ * bytes. The common case costs one encode per frame; a frame that comes out too large is split in
+ * half and encoded again. An item too large on its own goes alone (the receiver's limit decides).
+ */
+export function encodeBatches<T>(
+  items: readonly T[],
+  frame: (batch: T[]) => ServerFrame | ClientFrame,
+  bytesMax: number,
+  itemsMax: number,
+): Array<{ bytes: Buffer; count: number }> {
+  const out: Array<{ bytes: Buffer; count: number }> = [];
+  const encodeRange = (start: number, end: number): void => {
+    const bytes = packr.pack(frame(items.slice(start, end)));
+    if (bytes.length > bytesMax && end - start > 1) {
+      const middle = (start + end) >>> 1;
+      encodeRange(start, middle);
+      encodeRange(middle, end);
+      return;
+    }
+    out.push({ bytes, count: end - start });
+  };
+  for (let start = 0; start < items.length; start += itemsMax) encodeRange(start, Math.min(items.length, start + itemsMax));
+  return out;
+}
+
 /** The encoded size of a payload, to hold it to `payloadBytesMax` before it enters the log. */
 export function payloadBytes(value: unknown): number {
   return packr.pack(value).length;

@@ -19,11 +19,10 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { evolve, initialState, isTerminal, nextDeadline, taskEventsOf, taskRunStatus, ON_FAILURE_TASK, type RunEvent, type RunState, runStatus, type TaskState } from '../../actors/workflow-run.js';
 import { TenantQueue } from '../../actors/tenant-queue.js';
 import { decideWorker, evolveWorker, initialWorkerState, type WorkerCommand, type WorkerEvent, type WorkerState } from '../../actors/worker.js';
-import { payloadBytes } from '../../protocol/codec.js';
+import { encodeBatches, payloadBytes } from '../../protocol/codec.js';
 import { ProtocolError, ProtocolErrorCode } from '../../protocol/errors.js';
 import type { AssignedTask, FinishedRun, LogLine, RunDetails, ServerFrame, TriggerRun, WorkflowSpec } from '../../protocol/frames.js';
 import type { EventLog, LogRecord } from '../../store/log.js';
-import { chunkBySize } from '../lib/chunks.js';
 import { coalesce } from '../lib/coalesce.js';
 import { engineLimits, limits } from '../lib/limits.js';
 import { loadRun, RunHost, runStream } from './run-host.js';
@@ -37,7 +36,8 @@ const TENANTS_STREAM = 'tenants';
 export interface Session {
   /** False once the connection has closed. */
   readonly open: boolean;
-  send(frame: ServerFrame): void;
+  /** Sends a frame, or the bytes of one already encoded. */
+  send(frame: ServerFrame | Uint8Array): void;
   close(code: string, message: string): void;
 }
 
@@ -69,8 +69,6 @@ interface WorkflowEntry {
 }
 
 const RECENTLY_FINISHED_MAX = 10_000;
-/** Batched frames stay within half a frame (the rest is headroom for envelopes). */
-const FRAME_BUDGET_BYTES = engineLimits.frameBytesMax / 2;
 
 export class Engine {
   readonly #log: EventLog;
@@ -653,15 +651,15 @@ export class Engine {
   readonly #scheduleFlush = coalesce(() => {
     for (const worker of this.#workers.values()) {
       if (worker.session === undefined) continue;
-      for (const tasks of chunkBySize(worker.assignOutbox, payloadBytes, FRAME_BUDGET_BYTES, engineLimits.frameItemsMax)) {
-        worker.session.send({ t: 'assign', tasks });
+      for (const { bytes } of encodeBatches(worker.assignOutbox, (tasks) => ({ t: 'assign', tasks }), engineLimits.frameBytesMax, engineLimits.frameItemsMax)) {
+        worker.session.send(bytes);
       }
       if (worker.cancelOutbox.length > 0) worker.session.send({ t: 'cancelTasks', tasks: worker.cancelOutbox });
       worker.assignOutbox = [];
       worker.cancelOutbox = [];
     }
     for (const [session, runs] of this.#finishedOutbox) {
-      for (const chunk of chunkBySize(runs, payloadBytes, FRAME_BUDGET_BYTES, engineLimits.frameItemsMax)) session.send({ t: 'runFinished', runs: chunk });
+      for (const { bytes } of encodeBatches(runs, (batch) => ({ t: 'runFinished', runs: batch }), engineLimits.frameBytesMax, engineLimits.frameItemsMax)) session.send(bytes);
     }
     this.#finishedOutbox.clear();
   });

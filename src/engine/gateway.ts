@@ -56,9 +56,9 @@ class Connection implements Session {
     return this.#open;
   }
 
-  send(frame: ServerFrame): void {
+  send(frame: ServerFrame | Uint8Array): void {
     if (!this.#open) return;
-    const result = this.ws.send(encodeFrame(frame), true);
+    const result = this.ws.send(frame instanceof Uint8Array ? frame : encodeFrame(frame), true);
     if (result === 2) this.close('BACKPRESSURE', `the connection has more than ${engineLimits.connectionBufferBytesMax} bytes unread; closing it`);
   }
 

@@ -3,7 +3,6 @@
  * client for what Kindling implements: declaring tasks and workflows, running them, workers.
  */
 import type { AssignedTask, FinishedRun, LogLine, RunDetails, TriggerRun } from '../../protocol/frames.js';
-import { payloadBytes } from '../../protocol/codec.js';
 import { chunkBySize } from '../lib/chunks.js';
 import { deferred, type Deferred } from '../lib/deferred.js';
 import { engineLimits } from '../lib/limits.js';
@@ -24,9 +23,12 @@ import { consoleLogger, type Logger } from './logger.js';
 import { type RunWatcher, WorkflowRunRef } from './run-ref.js';
 import { type CreateWorkerOpts, Worker, type WorkerClient } from './worker.js';
 
-/** Inputs are JSON, as in Hatchet: refuse what JSON cannot carry before it reaches the engine. */
-function checkJsonInput(workflow: string, input: unknown): void {
-  if (input === undefined) return; // sent as null, as Hatchet does
+/**
+ * Inputs are JSON, as in Hatchet: refuse what JSON cannot carry before it reaches the engine.
+ * Returns the JSON's length, which sizes the trigger batches.
+ */
+function checkJsonInput(workflow: string, input: unknown): number {
+  if (input === undefined) return 4; // sent as null, as Hatchet does
   let json: string | undefined;
   try {
     json = JSON.stringify(input);
@@ -34,6 +36,7 @@ function checkJsonInput(workflow: string, input: unknown): void {
     throw new EngineError('INVALID_INPUT', `the input of a run of '${workflow}' is not JSON-serialisable: ${(error as Error).message}`);
   }
   if (json === undefined) throw new EngineError('INVALID_INPUT', `the input of a run of '${workflow}' is not JSON-serialisable: a ${typeof input} has no JSON form`);
+  return json.length;
 }
 
 export class HatchetClient implements DeclarationHost, RunWatcher, WorkerClient {
@@ -102,10 +105,10 @@ export class HatchetClient implements DeclarationHost, RunWatcher, WorkerClient 
   // Running
 
   async #trigger(runs: TriggerRun[]): Promise<string[]> {
-    for (const run of runs) checkJsonInput(run.workflow, run.input);
+    const sizes = new Map(runs.map((run) => [run, checkJsonInput(run.workflow, run.input) + 256]));
     const ids: string[] = [];
-    // At most 500 runs, and half a frame of inputs, per request.
-    for (const chunk of chunkBySize(runs, (run) => payloadBytes(run.input ?? null) + 256, engineLimits.frameBytesMax / 2, 500)) {
+    // At most 500 runs, and half a frame of inputs (sized by their JSON), per request.
+    for (const chunk of chunkBySize(runs, (run) => sizes.get(run) ?? 0, engineLimits.frameBytesMax / 2, 500)) {
       const reply = await this.#conn.request<{ runIds: string[] }>({ t: 'trigger', runs: chunk });
       ids.push(...reply.runIds);
     }

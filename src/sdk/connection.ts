@@ -159,10 +159,13 @@ export class Connection {
     });
   }
 
-  /** Sends a frame that has no reply; dropped while disconnected (callers re-send on `onOpen`). */
-  send(frame: ClientFrame): boolean {
+  /**
+   * Sends a frame that has no reply (or the bytes of one already encoded); returns false, sending
+   * nothing, while disconnected (callers send again from `onOpen`).
+   */
+  send(frame: ClientFrame | Uint8Array): boolean {
     if (!(this.#isReady || this.#opening) || this.#ws?.readyState !== WebSocket.OPEN) return false;
-    this.#ws.send(encodeFrame(frame));
+    this.#ws.send(frame instanceof Uint8Array ? frame : encodeFrame(frame));
     return true;
   }
 

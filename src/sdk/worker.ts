@@ -9,9 +9,8 @@
  *     fences any that belong to a reassigned attempt.
  *  3. `stop()` lets the tasks in flight finish before the connection closes.
  */
-import { payloadBytes } from '../../protocol/codec.js';
+import { encodeBatches } from '../../protocol/codec.js';
 import type { AssignedTask, ClientFrame, ServerFrame } from '../../protocol/frames.js';
-import { chunkBySize } from '../lib/chunks.js';
 import { coalesce } from '../lib/coalesce.js';
 import { engineLimits } from '../lib/limits.js';
 import { type ClientConfig, engineUrl } from './config.js';
@@ -44,9 +43,6 @@ export interface WorkerClient {
 
 type Result = Extract<ClientFrame, { t: 'results' }>['items'][number];
 
-/** Half a frame: room for the envelope, and for the estimate being an estimate. */
-const FRAME_BUDGET_BYTES = engineLimits.frameBytesMax / 2;
-const resultBytes = (result: Result) => payloadBytes(result.output ?? null) + (result.error?.message.length ?? 0) + (result.error?.stack?.length ?? 0) + 128;
 
 export class Worker {
   readonly name: string;
@@ -248,9 +244,9 @@ export class Worker {
       if (sent) this.#startedOutbox = this.#startedOutbox.slice(1000);
     }
     // Batched by size as well as count, so a batch of large outputs never outgrows a frame.
-    for (const batch of chunkBySize(this.#resultOutbox, resultBytes, FRAME_BUDGET_BYTES, engineLimits.frameItemsMax)) {
-      if (!connection.send({ t: 'results', items: batch })) break;
-      this.#resultOutbox = this.#resultOutbox.slice(batch.length);
+    for (const { bytes, count } of encodeBatches(this.#resultOutbox, (items) => ({ t: 'results', items }), engineLimits.frameBytesMax, engineLimits.frameItemsMax)) {
+      if (!connection.send(bytes)) break;
+      this.#resultOutbox = this.#resultOutbox.slice(count);
     }
     // What could not be sent waits for the next connection (`onOpen` flushes again).
   }
