@@ -1,7 +1,8 @@
 /**
  * A worker in its own process, for tests that kill workers: runs the tasks `slow-step` and
  * `released-step` (which gives its slot back first); each prints `started <runId> <attempt>` and
- * then sleeps far longer than any test waits.
+ * then sleeps far longer than any test waits. It prints only once its STARTED report has had time
+ * to reach the engine, so a test that kills it then sees the whole story in the task events.
  *   node worker-process.js <host:port> <token>
  */
 import { HatchetClient } from '../../src/sdk/index.js';
@@ -12,6 +13,7 @@ const hatchet = HatchetClient.init({ token, host_port: hostPort, log_level: 'ERR
 export const slowStep = hatchet.task({
   name: 'slow-step',
   fn: async (_input: Record<string, never>, ctx) => {
+    await new Promise((resolve) => setTimeout(resolve, 100)); // let the worker report STARTED first
     process.stdout.write(`started ${ctx.workflowRunId()} ${ctx.retryCount()}\n`);
     await new Promise((resolve) => setTimeout(resolve, 600_000));
     return { by: 'the killed worker' };
@@ -21,6 +23,7 @@ export const releasedStep = hatchet.task({
   name: 'released-step',
   fn: async (_input: Record<string, never>, ctx) => {
     ctx.releaseSlot();
+    await new Promise((resolve) => setTimeout(resolve, 100)); // let the worker report STARTED first
     process.stdout.write(`started ${ctx.workflowRunId()} ${ctx.retryCount()}\n`);
     await new Promise((resolve) => setTimeout(resolve, 600_000));
     return { by: 'the killed worker' };
