@@ -259,12 +259,12 @@ export function decide(state: RunState, command: RunCommand, ctx: DecideContext)
     case 'CompleteTask': {
       const task = current(state, command.task, command.attempt, ['assigned', 'running']);
       if (task === undefined) return [];
-      return withProgress(state, [{ type: 'TaskCompleted', task: task.name, attempt: task.attempt, output: command.output, atMs: now }], now);
+      return withProgress(state, [...startedIfAssigned(task, now), { type: 'TaskCompleted', task: task.name, attempt: task.attempt, output: command.output, atMs: now }], now);
     }
     case 'FailTask': {
       const task = current(state, command.task, command.attempt, ['assigned', 'running']);
       if (task === undefined) return [];
-      return withProgress(state, failOrRetry(task, command.error, command.nonRetryable, now), now);
+      return withProgress(state, [...startedIfAssigned(task, now), ...failOrRetry(task, command.error, command.nonRetryable, now)], now);
     }
     case 'RefreshTimeout': {
       const task = current(state, command.task, command.attempt, ['assigned', 'running']);
@@ -305,6 +305,14 @@ export function decide(state: RunState, command: RunCommand, ctx: DecideContext)
     default:
       return assertNever(command, 'run command');
   }
+}
+
+/**
+ * A result for an attempt that never reported its start implies it: a worker whose task finishes
+ * before its next flush reports only the result, and the history still shows the start.
+ */
+function startedIfAssigned(task: TaskState, nowMs: number): RunEvent[] {
+  return task.status === 'assigned' ? [{ type: 'TaskStarted', task: task.name, attempt: task.attempt, atMs: nowMs }] : [];
 }
 
 function cancelled(task: TaskState, reason: string, nowMs: number): RunEvent {

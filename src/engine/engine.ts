@@ -25,7 +25,7 @@ import type { AssignedTask, FinishedRun, LogLine, RunDetails, ServerFrame, Trigg
 import type { EventLog, LogRecord } from '../../store/log.js';
 import { coalesce } from '../lib/coalesce.js';
 import { engineLimits, limits } from '../lib/limits.js';
-import { loadRun, RunHost, runStream } from './run-host.js';
+import { createRunHost, loadRun, type RunHost, runStream } from './run-host.js';
 import { RunTimers } from './timers.js';
 
 export const DEFAULT_TENANT = 'default';
@@ -102,7 +102,7 @@ export class Engine {
     this.#livenessMs = options.workerLivenessMs ?? 30_000;
     // Workers heartbeat at least three times per liveness window.
     this.heartbeatMs = options.heartbeatMs ?? Math.min(4_000, Math.floor(this.#livenessMs / 3));
-    this.#host = new RunHost(this.#log, this.#clock, {
+    this.#host = createRunHost(this.#log, this.#clock, {
       applied: (runId, before, events, after) => this.#applied(runId, before, events, after),
       reconciled: (runId, state) => this.#adoptEffects(runId, state),
       decided: (runId, state, events) => {

@@ -238,6 +238,11 @@ export class Worker {
   async #flush(): Promise<void> {
     const connection = this.#connection;
     if (connection === undefined) return;
+    // A task whose result goes out in this flush needs no separate start: the result implies it.
+    if (this.#startedOutbox.length > 0 && this.#resultOutbox.length > 0) {
+      const reported = new Set(this.#resultOutbox.map((result) => `${result.taskId}:${result.attempt}`));
+      this.#startedOutbox = this.#startedOutbox.filter((task) => !reported.has(`${task.taskId}:${task.attempt}`));
+    }
     let sent = true;
     while (this.#startedOutbox.length > 0 && sent) {
       sent = connection.send({ t: 'started', tasks: this.#startedOutbox.slice(0, 1000) });

@@ -43,8 +43,8 @@ t.test('run: queued task + assigned + completed: its children are queued; the la
   const assigned = scenario(given.slice(0, 1), given[1]?.[0] as RunCommand, 10);
   t.match(assigned.events, [{ type: 'TaskAssigned', workerId: 'w1', timeoutAtMs: 10 + 60_000 }]);
   const done = scenario(given, { type: 'CompleteTask', task: 'a', attempt: 0, output: { a: 1 } }, 20);
-  t.same(done.types, ['TaskCompleted', 'TaskQueued', 'TaskQueued']);
-  t.same(done.events.slice(1).map((e) => (e as { task: string }).task), ['b', 'c']);
+  t.same(done.types, ['TaskStarted', 'TaskCompleted', 'TaskQueued', 'TaskQueued'], 'a result with no start reported implies the start');
+  t.same(done.events.slice(2).map((e) => (e as { task: string }).task), ['b', 'c']);
   const rest: Array<[RunCommand, number]> = [
     ...given,
     [{ type: 'CompleteTask', task: 'a', attempt: 0, output: 1 }, 20],
@@ -52,14 +52,16 @@ t.test('run: queued task + assigned + completed: its children are queued; the la
     [{ type: 'AssignTask', task: 'c', attempt: 0, workerId: 'w1' }, 21],
     [{ type: 'CompleteTask', task: 'b', attempt: 0, output: 2 }, 22],
   ];
-  t.same(scenario(rest, { type: 'CompleteTask', task: 'c', attempt: 0, output: 3 }, 23).types, ['TaskCompleted', 'TaskQueued'], 'd waits for both parents');
+  t.same(scenario(rest, { type: 'CompleteTask', task: 'c', attempt: 0, output: 3 }, 23).types, ['TaskStarted', 'TaskCompleted', 'TaskQueued'], 'd waits for both parents');
   const last: Array<[RunCommand, number]> = [
     ...rest,
     [{ type: 'CompleteTask', task: 'c', attempt: 0, output: 3 }, 23],
     [{ type: 'AssignTask', task: 'd', attempt: 0, workerId: 'w1' }, 24],
   ];
   const finished = scenario(last, { type: 'CompleteTask', task: 'd', attempt: 0, output: 4 }, 25);
-  t.same(finished.types, ['TaskCompleted', 'RunFinished']);
+  t.same(finished.types, ['TaskStarted', 'TaskCompleted', 'RunFinished']);
+  const started: Array<[RunCommand, number]> = [...last, [{ type: 'StartTask', task: 'd', attempt: 0 }, 24]];
+  t.same(scenario(started, { type: 'CompleteTask', task: 'd', attempt: 0, output: 4 }, 25).types, ['TaskCompleted', 'RunFinished'], 'a reported start is not repeated');
   t.match(finished.after, { kind: 'finished', finished: { status: 'COMPLETED', output: { a: 1, b: 2, c: 3, d: 4 } } });
 });
 
@@ -89,7 +91,7 @@ t.test('run: non-retryable failure or exhausted retries: the run fails with the 
     [{ type: 'AssignTask', task: 'a', attempt: 0, workerId: 'w1' }, 0],
   ];
   const fatal = scenario(given, { type: 'FailTask', task: 'a', attempt: 0, error: 'fatal', nonRetryable: true }, 5);
-  t.same(fatal.types, ['TaskFailed', 'TaskCancelled', 'RunFinished']);
+  t.same(fatal.types, ['TaskStarted', 'TaskFailed', 'TaskCancelled', 'RunFinished']);
   t.match(fatal.after, { finished: { status: 'FAILED', errors: ['fatal'] } });
 });
 
@@ -142,10 +144,10 @@ t.test('run: on-failure runs after a failure with the errors; it is cancelled wh
     [{ type: 'AssignTask', task: 'a', attempt: 0, workerId: 'w1' }, 0],
   ];
   const failed = scenario(given, { type: 'FailTask', task: 'a', attempt: 0, error: 'x', nonRetryable: false }, 5);
-  t.same(failed.types, ['TaskFailed', 'TaskQueued']);
-  t.match(failed.events[1], { task: 'on-failure-task' });
+  t.same(failed.types, ['TaskStarted', 'TaskFailed', 'TaskQueued']);
+  t.match(failed.events[2], { task: 'on-failure-task' });
   const succeeded = scenario(given, { type: 'CompleteTask', task: 'a', attempt: 0, output: 1 }, 5);
-  t.same(succeeded.types, ['TaskCompleted', 'TaskCancelled', 'RunFinished']);
+  t.same(succeeded.types, ['TaskStarted', 'TaskCompleted', 'TaskCancelled', 'RunFinished']);
   t.match(succeeded.after, { finished: { status: 'COMPLETED', output: { a: 1 } } });
 });
 

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { evolve, initialState, type RunEvent, type RunState } from '../../actors/workflow-run.js';
 import { TaskSpec, WorkflowSpec } from '../../protocol/frames.js';
-import { RunHost, runStream } from '../../src/engine/run-host.js';
+import { createRunHost, runStream } from '../../src/engine/run-host.js';
 import { engineLimits } from '../../src/lib/limits.js';
 import { MemoryLog } from '../../store/memory.js';
 
@@ -14,7 +14,7 @@ const effects = { applied: () => {}, reconciled: () => {}, decided: () => {} };
 t.test('run host: a long run is snapshotted, and activation from the snapshot equals the full fold', async (t) => {
   const log = new MemoryLog();
   let now = 1000;
-  const host = new RunHost(log, () => now, effects);
+  const host = createRunHost(log, () => now, effects);
   const workflow = WorkflowSpec.parse({ name: 'wf', tasks: [TaskSpec.parse({ name: 'flaky', retries: 200 })] });
   await host.send('r1', { type: 'CreateRun', runId: 'r1', taskIds: { flaky: 't1' }, workflow, input: { x: 1 }, additionalMetadata: {}, priority: 1 });
   for (let attempt = 0; attempt < 80; attempt++) {
@@ -30,7 +30,7 @@ t.test('run host: a long run is snapshotted, and activation from the snapshot eq
   const full = records.reduce((state: RunState, record) => evolve(state, record.data as RunEvent), initialState());
 
   // A fresh host activates r1 from the snapshot plus the events after it.
-  const fresh = new RunHost(log, () => now, effects);
+  const fresh = createRunHost(log, () => now, effects);
   await fresh.send('r1', { type: 'Tick' });
   t.same(fresh.peek('r1'), full);
   t.same(host.peek('r1'), full, 'and the live state agrees');

@@ -1,0 +1,309 @@
+/**
+ * The actor host: runs one kind of actor (a pure decider from `actors/`) over the log, one stream
+ * per actor, with a bounded mailbox each, and `decide → append (expected version) → evolve →
+ * effects` (STYLE practice 1).
+ *
+ * Owns: which actors are in memory (activation from the newest snapshot and the events after it,
+ * passivation once idle and inactive), snapshots of long streams, and the order of each actor's
+ * commands. Talks to: the log (appends, reads for activation), and its owner through
+ * `ActorEffects`, whose `applied` it calls only once an append is durable (DESIGN invariant 1).
+ *
+ * Appends are pipelined: an actor decides its next command against the state that includes the
+ * events still being written, without waiting for them to be durable. Acknowledgements still wait:
+ * a command's promise resolves only once its own events and every earlier event of its actor are
+ * durable, and effects are applied in stream order.
+ *
+ * Invariants:
+ *  1. An actor's commands are decided one at a time, in arrival order. Each append carries the
+ *     exact version its events were decided at, so a second writer is a conflict, and an append
+ *     decided on top of one that failed fails too (no backend stores a gap).
+ *  2. After a failed append the actor waits for its other appends to settle, reloads its state from
+ *     the log and applies the effects of whatever did land; it never keeps state the log lacks.
+ *     Commands whose events did not land are rejected; the ones that did are resolved.
+ *  3. `applied` sees every durable event exactly once, in stream order, with the states before and
+ *     after it.
+ *  4. An actor holds at most `engineLimits.mailboxCommandsMax` commands waiting or in flight; beyond
+ *     that `send` refuses with ENGINE_BUSY (backpressure, DESIGN invariant 8).
+ */
+import { ProtocolError, ProtocolErrorCode } from '../../protocol/errors.js';
+import type { EventLog, LogRecord } from '../../store/log.js';
+import { engineLimits, limits } from '../lib/limits.js';
+
+export interface DecideContext {
+  readonly nowMs: number;
+}
+
+/** A kind of actor, as `actors/` defines it. */
+export interface Decider<S, C, E extends { readonly type: string }> {
+  initialState(): S;
+  decide(state: S, command: C, ctx: DecideContext): E[];
+  evolve(state: S, event: E): S;
+  /** An actor whose state is not active leaves memory once it has nothing in flight. */
+  isActive(state: S): boolean;
+}
+
+export interface ActorEffects<S, E> {
+  /** Called once the events are durable, in stream order, with the state before and after them. */
+  applied(id: string, before: S, events: readonly E[], after: S): void;
+  /** Called after an actor was reloaded from the log following a failed append. */
+  reconciled(id: string, state: S): void;
+  /**
+   * Called with freshly decided events before they are appended, for effects that may run ahead of
+   * durability because they acknowledge nothing (sending an assignment to a worker).
+   */
+  decided(id: string, state: S, events: readonly E[]): void;
+}
+
+export interface ActorHostOptions<S, C, E extends { readonly type: string }> {
+  readonly log: EventLog;
+  readonly clock: () => number;
+  readonly decider: Decider<S, C, E>;
+  /** The stream an actor's events live in. */
+  readonly stream: (id: string) => string;
+  readonly effects: ActorEffects<S, E>;
+  /** An active actor's state is snapshotted each time its stream grows by this many events. */
+  readonly snapshotEveryEvents?: number;
+}
+
+interface Pending<C, E> {
+  readonly command: C;
+  resolve(events: E[]): void;
+  reject(error: unknown): void;
+}
+
+/** One append in flight: the events one command decided, and the commands waiting on it. */
+interface InFlight<S, C, E> {
+  readonly before: S;
+  readonly after: S;
+  readonly events: E[];
+  readonly firstSeq: number;
+  /** The command that decided the events, then commands that decided nothing after it. */
+  readonly waiting: Array<{ pending: Pending<C, E>; events: E[] }>;
+  settled: boolean;
+}
+
+interface Actor<S, C, E> {
+  /** The state with every decided event, durable or still in flight. */
+  state: S;
+  version: number;
+  /** The state with only the durable events. */
+  durableState: S;
+  durableVersion: number;
+  /** Activation, or a reload after a failed append, in progress. */
+  loading: boolean;
+  readonly mailbox: Array<Pending<C, E>>;
+  scheduled: boolean;
+  readonly inFlight: Array<InFlight<S, C, E>>;
+  /** The first append failure not yet recovered from. */
+  failure: unknown;
+}
+
+/** An actor's state from the log: its newest snapshot, then the events after it (all of them, paged). */
+export async function loadActor<S, E>(log: EventLog, stream: string, initial: S, evolve: (state: S, event: E) => S): Promise<{ state: S; version: number; records: LogRecord[] }> {
+  const snapshot = await log.loadSnapshot(stream);
+  let state = snapshot === undefined ? initial : (snapshot.state as S);
+  let version = snapshot?.seq ?? 0;
+  const records: LogRecord[] = [];
+  for (;;) {
+    const page = await log.readStream(stream, { fromSeq: version + 1 });
+    for (const record of page) state = evolve(state, record.data as E);
+    records.push(...page);
+    version += page.length;
+    if (page.length < limits.readRecordsMax) break;
+  }
+  return { state, version, records };
+}
+
+export class ActorHost<S, C, E extends { readonly type: string }> {
+  readonly #actors = new Map<string, Actor<S, C, E>>();
+  readonly #log: EventLog;
+  readonly #clock: () => number;
+  readonly #decider: Decider<S, C, E>;
+  readonly #stream: (id: string) => string;
+  readonly #effects: ActorEffects<S, E>;
+  readonly #snapshotEvery: number;
+
+  constructor(options: ActorHostOptions<S, C, E>) {
+    this.#log = options.log;
+    this.#clock = options.clock;
+    this.#decider = options.decider;
+    this.#stream = options.stream;
+    this.#effects = options.effects;
+    this.#snapshotEvery = options.snapshotEveryEvents ?? engineLimits.runSnapshotEveryEvents;
+  }
+
+  /** Actors in memory. */
+  get activeCount(): number {
+    return this.#actors.size;
+  }
+
+  /** Installs an actor rebuilt during recovery. */
+  adopt(id: string, state: S, version: number): void {
+    this.#actors.set(id, this.#newActor(state, version));
+  }
+
+  /** The state of an actor in memory, including events still being written. */
+  peek(id: string): S | undefined {
+    return this.#actors.get(id)?.state;
+  }
+
+  /** The durable state of an actor in memory. */
+  peekDurable(id: string): S | undefined {
+    return this.#actors.get(id)?.durableState;
+  }
+
+  /** Decides a command; resolves with its events once they (and all before them) are durable. */
+  send(id: string, command: C): Promise<E[]> {
+    let actor = this.#actors.get(id);
+    if (actor === undefined) {
+      actor = this.#newActor(this.#decider.initialState(), 0);
+      actor.loading = true;
+      this.#actors.set(id, actor);
+      this.#activate(id, actor);
+    }
+    const waiting = actor.mailbox.length + actor.inFlight.length;
+    if (waiting >= engineLimits.mailboxCommandsMax) {
+      return Promise.reject(new ProtocolError(ProtocolErrorCode.EngineBusy, `'${id}' has ${waiting} commands waiting; retry later`));
+    }
+    const target = actor;
+    return new Promise<E[]>((resolve, reject) => {
+      target.mailbox.push({ command, resolve, reject });
+      this.#schedule(id, target);
+    });
+  }
+
+  #newActor(state: S, version: number): Actor<S, C, E> {
+    return { state, version, durableState: state, durableVersion: version, loading: false, mailbox: [], scheduled: false, inFlight: [], failure: undefined };
+  }
+
+  #activate(id: string, actor: Actor<S, C, E>): void {
+    loadActor(this.#log, this.#stream(id), this.#decider.initialState(), this.#decider.evolve).then(
+      ({ state, version }) => {
+        actor.state = actor.durableState = state;
+        actor.version = actor.durableVersion = version;
+        actor.loading = false;
+        this.#schedule(id, actor);
+      },
+      (error: unknown) => {
+        if (this.#actors.get(id) === actor) this.#actors.delete(id);
+        for (const pending of actor.mailbox.splice(0)) pending.reject(error);
+      },
+    );
+  }
+
+  /** Commands sent in one turn are decided together, once the current one is done. */
+  #schedule(id: string, actor: Actor<S, C, E>): void {
+    if (actor.scheduled || actor.loading || actor.failure !== undefined || actor.mailbox.length === 0) return;
+    actor.scheduled = true;
+    queueMicrotask(() => this.#drain(id, actor));
+  }
+
+  #drain(id: string, actor: Actor<S, C, E>): void {
+    actor.scheduled = false;
+    if (actor.loading || actor.failure !== undefined) return;
+    const ctx: DecideContext = { nowMs: this.#clock() };
+    for (let pending = actor.mailbox.shift(); pending !== undefined; pending = actor.mailbox.shift()) {
+      let events: E[];
+      try {
+        events = this.#decider.decide(actor.state, pending.command, ctx);
+      } catch (error) {
+        pending.reject(error);
+        continue;
+      }
+      if (events.length === 0) {
+        // Nothing to write: it answers once everything decided before it is durable.
+        const last = actor.inFlight[actor.inFlight.length - 1];
+        if (last === undefined) pending.resolve(events);
+        else last.waiting.push({ pending, events });
+        continue;
+      }
+      this.#effects.decided(id, actor.state, events);
+      const before = actor.state;
+      let after = before;
+      for (const event of events) after = this.#decider.evolve(after, event);
+      const entry: InFlight<S, C, E> = { before, after, events, firstSeq: actor.version + 1, waiting: [{ pending, events }], settled: false };
+      actor.state = after;
+      actor.version += events.length;
+      actor.inFlight.push(entry);
+      let appended: Promise<unknown>;
+      try {
+        appended = this.#log.append(
+          this.#stream(id),
+          events.map((event) => ({ type: event.type, data: event })),
+          { expectedVersion: entry.firstSeq - 1 },
+        );
+      } catch (error) {
+        appended = Promise.reject(error);
+      }
+      appended.then(
+        () => this.#settled(id, actor, entry, undefined),
+        (error: unknown) => this.#settled(id, actor, entry, error ?? new Error('append failed')),
+      );
+    }
+    this.#maybePassivate(id, actor);
+  }
+
+  #settled(id: string, actor: Actor<S, C, E>, entry: InFlight<S, C, E>, error: unknown): void {
+    entry.settled = true;
+    if (error !== undefined) actor.failure ??= error;
+    if (actor.failure !== undefined) {
+      if (actor.inFlight.every((e) => e.settled)) void this.#recover(id, actor);
+      return;
+    }
+    // Invariant 3: effects in stream order, however the backend orders its acknowledgements.
+    while (actor.inFlight[0]?.settled === true) {
+      this.#durable(id, actor, actor.inFlight.shift() as InFlight<S, C, E>);
+    }
+    this.#maybePassivate(id, actor);
+  }
+
+  #durable(id: string, actor: Actor<S, C, E>, entry: InFlight<S, C, E>): void {
+    const previous = actor.durableVersion;
+    actor.durableState = entry.after;
+    actor.durableVersion = entry.firstSeq + entry.events.length - 1;
+    this.#effects.applied(id, entry.before, entry.events, entry.after);
+    const every = this.#snapshotEvery;
+    if (this.#decider.isActive(entry.after) && Math.floor(actor.durableVersion / every) !== Math.floor(previous / every)) {
+      // Best effort: a missing snapshot only makes the next activation replay more.
+      this.#log.saveSnapshot({ stream: this.#stream(id), seq: actor.durableVersion, state: entry.after }).catch(() => {});
+    }
+    for (const { pending, events } of entry.waiting) pending.resolve(events);
+  }
+
+  /** Invariant 2: the log is the truth; reload, and settle every command by what landed. */
+  async #recover(id: string, actor: Actor<S, C, E>): Promise<void> {
+    const error = actor.failure;
+    actor.loading = true;
+    const entries = actor.inFlight.splice(0);
+    let loaded: Awaited<ReturnType<typeof loadActor<S, E>>>;
+    try {
+      loaded = await loadActor(this.#log, this.#stream(id), this.#decider.initialState(), this.#decider.evolve);
+    } catch {
+      // The log is unreachable: forget the actor; the next command activates it from the log.
+      if (this.#actors.get(id) === actor) this.#actors.delete(id);
+      for (const entry of entries) for (const { pending } of entry.waiting) pending.reject(error);
+      for (const pending of actor.mailbox.splice(0)) pending.reject(error);
+      return;
+    }
+    const landed = new Map(loaded.records.map((record) => [record.seq, record]));
+    let intact = true;
+    for (const entry of entries) {
+      intact &&= entry.events.every((event, i) => landed.get(entry.firstSeq + i)?.type === event.type);
+      if (intact) this.#durable(id, actor, entry);
+      else for (const { pending } of entry.waiting) pending.reject(error);
+    }
+    actor.state = actor.durableState = loaded.state;
+    actor.version = actor.durableVersion = loaded.version;
+    actor.failure = undefined;
+    actor.loading = false;
+    this.#effects.reconciled(id, loaded.state);
+    this.#schedule(id, actor);
+    this.#maybePassivate(id, actor);
+  }
+
+  /** Passivation: an idle actor that is not active leaves memory; the log keeps it. */
+  #maybePassivate(id: string, actor: Actor<S, C, E>): void {
+    if (actor.mailbox.length > 0 || actor.inFlight.length > 0 || actor.loading || actor.scheduled) return;
+    if (!this.#decider.isActive(actor.durableState) && this.#actors.get(id) === actor) this.#actors.delete(id);
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * The actor host, on the memory log with acknowledgements held back: pipelined appends, in-order
+ * effects, acknowledgements only after durability, recovery from a failed append, backpressure.
+ * A counter is the decider: `Add n` appends `Added n`; `Noop` decides nothing; `Stop` ends it.
+ */
+import t from 'tap';
+import { ActorHost, type Decider } from '../../src/engine/actor-host.js';
+import { engineLimits } from '../../src/lib/limits.js';
+import { logErrors } from '../../store/errors.js';
+import type { AppendOptions, AppendResult, EventLog, NewEvent } from '../../store/log.js';
+import { MemoryLog } from '../../store/memory.js';
+
+type Command = { type: 'Add'; n: number } | { type: 'Noop' } | { type: 'Stop' };
+type Event = { type: 'Added'; n: number } | { type: 'Stopped' };
+interface State {
+  readonly total: number;
+  readonly stopped: boolean;
+}
+
+const counter: Decider<State, Command, Event> = {
+  initialState: () => ({ total: 0, stopped: false }),
+  decide: (state, command) => {
+    if (state.stopped) return [];
+    if (command.type === 'Add') return [{ type: 'Added', n: command.n }];
+    return command.type === 'Stop' ? [{ type: 'Stopped' }] : [];
+  },
+  evolve: (state, event) => (event.type === 'Added' ? { ...state, total: state.total + event.n } : { ...state, stopped: true }),
+  isActive: (state) => !state.stopped,
+};
+
+/** A memory log whose appends are written at once but acknowledged only when released (an fsync in flight). */
+class HeldLog {
+  readonly inner = new MemoryLog();
+  readonly held: Array<() => void> = [];
+  failNext = false;
+
+  asLog(): EventLog {
+    return new Proxy(this.inner, {
+      get: (target, key) => {
+        if (key !== 'append') {
+          const value = Reflect.get(target, key);
+          return typeof value === 'function' ? value.bind(target) : value;
+        }
+        return (stream: string, events: readonly NewEvent[], options: AppendOptions) => {
+          if (this.failNext) {
+            this.failNext = false;
+            return Promise.reject(logErrors.unavailable('the disk went away'));
+          }
+          const written = target.append(stream, events, options);
+          return new Promise<AppendResult>((resolve, reject) => {
+            // Settled as the write went, but only once released.
+            const outcome = written.then(
+              (result) => () => resolve(result),
+              (error: unknown) => () => reject(error),
+            );
+            this.held.push(() => void outcome.then((settle) => settle()));
+          });
+        };
+      },
+    }) as EventLog;
+  }
+
+  releaseAll(): void {
+    for (const release of this.held.splice(0)) release();
+  }
+}
+
+function host(log: EventLog) {
+  const applied: string[] = [];
+  const decided: string[] = [];
+  const reconciled: number[] = [];
+  const actors = new ActorHost<State, Command, Event>({
+    log,
+    clock: () => 0,
+    decider: counter,
+    stream: (id) => `counter:${id}`,
+    effects: {
+      applied: (_id, before, events, after) => applied.push(`${before.total}+${events.map((e) => (e.type === 'Added' ? e.n : 'stop')).join(',')}=${after.total}`),
+      decided: (_id, _state, events) => decided.push(events.map((e) => e.type).join(',')),
+      reconciled: (_id, state) => reconciled.push(state.total),
+    },
+  });
+  return { actors, applied, decided, reconciled };
+}
+
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+t.test('actor host: commands are decided while earlier appends are in flight; each answers only once durable, effects in order', async (t) => {
+  const held = new HeldLog();
+  const { actors, applied, decided } = host(held.asLog());
+  const answered: number[] = [];
+  const sends = [1, 2, 3].map((n) => actors.send('a', { type: 'Add', n }).then(() => answered.push(n)));
+  const noop = actors.send('a', { type: 'Noop' }).then(() => answered.push(0));
+  await turn();
+  t.same(decided, ['Added', 'Added', 'Added'], 'all three decided without waiting for durability');
+  t.equal(actors.peek('a')?.total, 6, 'the decided state includes the events in flight');
+  t.equal(actors.peekDurable('a')?.total, 0, 'the durable state does not');
+  t.equal(held.held.length, 3, 'three appends in flight at once');
+  t.same(answered, [], 'nothing is acknowledged before it is durable');
+  t.same(applied, []);
+  held.releaseAll();
+  await Promise.all([...sends, noop]);
+  t.same(applied, ['0+1=1', '1+2=3', '3+3=6'], 'effects see each append once, in stream order');
+  t.same(answered, [1, 2, 3, 0], 'a command that decided nothing answers after the appends before it');
+  t.same((await held.inner.readStream('counter:a')).map((r) => r.seq), [1, 2, 3]);
+});
+
+t.test('actor host: a failed append fails the appends decided on top of it; the actor reloads and carries on', async (t) => {
+  const held = new HeldLog();
+  const log = held.asLog();
+  const { actors, applied, reconciled } = host(log);
+  const first = actors.send('a', { type: 'Add', n: 1 });
+  await turn();
+  held.failNext = true;
+  const second = actors.send('a', { type: 'Add', n: 10 });
+  const third = actors.send('a', { type: 'Add', n: 100 });
+  await turn();
+  held.releaseAll();
+  t.same(await first, [{ type: 'Added', n: 1 }], 'the append before the failure landed and is acknowledged');
+  await t.rejects(second, { code: 'LOG_UNAVAILABLE' }, 'the failed one is refused');
+  await t.rejects(third, { code: 'LOG_UNAVAILABLE' }, 'the one decided on top of it cannot land without a gap: refused with the cause');
+  t.same(reconciled, [1], 'reloaded from the log: only what landed');
+  t.equal(actors.peek('a')?.total, 1);
+  const fourth = actors.send('a', { type: 'Add', n: 1000 });
+  await turn();
+  held.releaseAll();
+  await fourth;
+  t.equal(actors.peek('a')?.total, 1001, 'later commands are decided against the reloaded state');
+  t.same(applied, ['0+1=1', '1+1000=1001']);
+  t.same((await held.inner.readStream('counter:a')).map((r) => (r.data as { n: number }).n), [1, 1000], 'no gap, no lost or doubled event');
+});
+
+t.test('actor host: an actor that stops leaves memory once its appends are durable; the next command reloads it', async (t) => {
+  const log = new MemoryLog();
+  const { actors } = host(log);
+  await actors.send('a', { type: 'Add', n: 5 });
+  t.equal(actors.activeCount, 1);
+  await actors.send('a', { type: 'Stop' });
+  t.equal(actors.activeCount, 0, 'passivated');
+  t.same(await actors.send('a', { type: 'Add', n: 1 }), [], 'activated again from the log: still stopped');
+  t.equal(actors.activeCount, 0);
+});
+
+t.test('actor host: a full mailbox refuses with ENGINE_BUSY and the actor keeps working', async (t) => {
+  const held = new HeldLog();
+  const { actors } = host(held.asLog());
+  const accepted = Array.from({ length: engineLimits.mailboxCommandsMax }, () => actors.send('a', { type: 'Add', n: 1 }));
+  await t.rejects(actors.send('a', { type: 'Add', n: 1 }), { code: 'ENGINE_BUSY' });
+  await turn();
+  held.releaseAll();
+  await Promise.all(accepted);
+  t.equal(actors.peek('a')?.total, engineLimits.mailboxCommandsMax);
+  const after = actors.send('a', { type: 'Add', n: 1 });
+  await turn();
+  held.releaseAll();
+  await after;
+  t.equal(actors.peek('a')?.total, engineLimits.mailboxCommandsMax + 1, 'accepting again once it drained');
+});
