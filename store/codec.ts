@@ -175,13 +175,6 @@ export function checkSnapshot(snapshot: Omit<Snapshot, 'timestampMs'>, streamVer
   return stateBytes;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Single-event records (memory and LMDB store one frame per event, keyed by global position).
-
-export function encodeRecord(stream: string, seq: number, timestampMs: number, event: PreparedEvent): Buffer {
-  return frame(packr.pack([LOG_FORMAT_VERSION, stream, seq, event.type, timestampMs, event.dataBytes]));
-}
-
 function checkFormat(version: unknown, where: string): void {
   if (version !== LOG_FORMAT_VERSION) {
     throw logErrors.corruptRecord(where, `log format ${JSON.stringify(version)}; this build reads format ${LOG_FORMAT_VERSION}`);
@@ -197,20 +190,18 @@ function decodeData(bytes: unknown, where: string): unknown {
   }
 }
 
-export function decodeRecord(bytes: Uint8Array, position: number): LogRecord {
-  const where = `position ${position}`;
-  const body = unframe(bytes, where);
-  if (!Array.isArray(body) || body.length !== 6) throw logErrors.corruptRecord(where, 'not a record');
-  const [formatVersion, stream, seq, type, timestampMs, dataBytes] = body as unknown[];
-  checkFormat(formatVersion, where);
-  if (typeof stream !== 'string' || typeof type !== 'string' || !Number.isSafeInteger(seq) || typeof timestampMs !== 'number') {
-    throw logErrors.corruptRecord(where, 'record fields have the wrong types');
-  }
-  return { position, stream, seq: seq as number, type, timestampMs, data: decodeData(dataBytes, where), formatVersion: LOG_FORMAT_VERSION };
-}
-
 // ---------------------------------------------------------------------------------------------
-// Batches (JetStream stores one message per append, which is what makes an append atomic there).
+// Batches: every backend stores one frame per append (a JetStream message, an LMDB value), which
+// is what makes an append atomic and costs one envelope, one checksum and one write per append.
+// Appends are numbered in commit order; event `i` of append `n` is at position
+// `n * POSITION_STRIDE + i`, so positions strictly increase, with gaps.
+
+/** Positions per append; an append never holds more events than this. */
+export const POSITION_STRIDE = 1024;
+assert(limits.appendEventsMax <= POSITION_STRIDE, 'an append fits in the positions of one batch');
+
+/** The number of the append that holds `position`. */
+export const batchOfPosition = (position: number): number => Math.floor(position / POSITION_STRIDE);
 
 export type DecodedBatch =
   | {
@@ -281,8 +272,7 @@ export function decodeSnapshot(bytes: Uint8Array, stream: string): Snapshot {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Planning an append for the backends that store one record per event under a position they
-// assign themselves (memory, LMDB).
+// Planning an append for the backends that number appends themselves (memory, LMDB).
 
 export interface StreamHead {
   /** Events in the stream. */
@@ -290,33 +280,49 @@ export interface StreamHead {
   deleted: boolean;
 }
 
-export interface PlannedRecord {
-  readonly position: number;
-  readonly seq: number;
-  readonly frame: Buffer;
-}
-
-/** Checks the head against the append and lays out its records from `lastPosition + 1` on. */
-export function planRecords(
-  append: PreparedAppend,
-  head: StreamHead,
-  lastPosition: number,
-  timestampMs: number,
-): { records: PlannedRecord[]; result: AppendResult } {
+/** Checks the head against the append and lays it out as batch `batchNo`. */
+export function planBatch(append: PreparedAppend, head: StreamHead, batchNo: number, timestampMs: number): { frame: Buffer; result: AppendResult } {
   if (head.deleted) throw logErrors.streamDeleted(append.stream);
   checkVersion(append.stream, append.expectedVersion, head.version);
-  const records = append.events.map((event, index): PlannedRecord => {
-    const seq = head.version + index + 1;
-    return { position: lastPosition + index + 1, seq, frame: encodeRecord(append.stream, seq, timestampMs, event) };
-  });
-  const last = records[records.length - 1];
-  assert(last !== undefined, 'an append has at least one event');
-  const result: AppendResult = {
-    stream: append.stream,
-    firstSeq: head.version + 1,
-    lastSeq: last.seq,
-    lastPosition: last.position,
-    duplicate: false,
+  const firstSeq = head.version + 1;
+  return {
+    frame: encodeBatch(append, firstSeq, timestampMs),
+    result: {
+      stream: append.stream,
+      firstSeq,
+      lastSeq: head.version + append.events.length,
+      lastPosition: batchNo * POSITION_STRIDE + append.events.length - 1,
+      duplicate: false,
+    },
   };
-  return { records, result };
+}
+
+/** The records of a stored batch; an error names the positions it would hold. */
+export function recordsOfBatch(bytes: Uint8Array, batchNo: number): LogRecord[] {
+  const first = batchNo * POSITION_STRIDE;
+  const batch = decodeBatch(bytes, `positions ${first}-${first + POSITION_STRIDE - 1}`);
+  return recordsOf(batch, batchNo);
+}
+
+export function recordsOf(batch: DecodedBatch, batchNo: number): LogRecord[] {
+  if (batch.kind === 'tombstone') return [];
+  return batch.events.map((event, index) => ({
+    position: batchNo * POSITION_STRIDE + index,
+    stream: batch.stream,
+    seq: batch.firstSeq + index,
+    type: event.type,
+    timestampMs: batch.timestampMs,
+    data: event.data,
+    formatVersion: LOG_FORMAT_VERSION,
+  }));
+}
+
+export function resultOfBatch(batch: DecodedBatch & { kind: 'events' }, batchNo: number, duplicate: boolean): AppendResult {
+  return {
+    stream: batch.stream,
+    firstSeq: batch.firstSeq,
+    lastSeq: batch.firstSeq + batch.events.length - 1,
+    lastPosition: batchNo * POSITION_STRIDE + batch.events.length - 1,
+    duplicate,
+  };
 }

@@ -7,7 +7,7 @@
  * Layout: each Kindling stream is one subject, `kl.<name>.s.<stream>`. One append is one
  * JetStream message holding all of its events (codec.ts `encodeBatch`), which is what makes a
  * multi-event append atomic on servers older than 2.12's atomic batches. A record's global
- * position is `messageSeq * POSITION_STRIDE + indexInMessage`: strictly increasing, with gaps.
+ * position is `messageSeq * POSITION_STRIDE + indexInMessage` (codec.ts): strictly increasing, with gaps.
  *
  * Invariants (beyond those of log.ts):
  *  1. Optimistic concurrency is the server's: every publish carries
@@ -37,6 +37,7 @@ import { type NatsConnection, connect, headers, nanos } from '@nats-io/transport
 import { assert } from '../src/lib/errors.js';
 import { limits } from '../src/lib/limits.js';
 import {
+  batchOfPosition,
   checkSnapshot,
   checkStreamName,
   checkVersion,
@@ -47,17 +48,16 @@ import {
   encodeSnapshot,
   encodeTombstone,
   logWindow,
+  POSITION_STRIDE,
   type PreparedAppend,
   prepareAppend,
+  recordsOf,
+  resultOfBatch,
   streamWindow,
 } from './codec.js';
 import { LogError, LogErrorCode, logErrors } from './errors.js';
 import type { AppendOptions, AppendResult, Clock, EventLog, LogRecord, NewEvent, ReadAllOptions, ReadStreamOptions, Snapshot, Tail } from './log.js';
 import { LOG_FORMAT_VERSION } from './log.js';
-
-/** Positions per JetStream message; an append never holds more events than this. */
-export const POSITION_STRIDE = 1024;
-assert(limits.appendEventsMax <= POSITION_STRIDE, 'an append fits in the positions of one message');
 
 const API_WRONG_LAST_SEQUENCE = 10071;
 const API_NO_MESSAGE_FOUND = 10037;
@@ -238,7 +238,7 @@ export class JetStreamLog implements EventLog {
       const batch = decodeBatch(message.data, `message ${message.seq}`);
       if (batch.kind === 'events' && batch.firstSeq === wantedFirst) {
         if (batch.idempotencyKey !== append.idempotencyKey) return undefined;
-        return resultOf(batch, message.seq, true);
+        return resultOfBatch(batch, message.seq, true);
       }
       if (batch.kind === 'events' && batch.firstSeq > wantedFirst) return undefined;
     }
@@ -252,7 +252,7 @@ export class JetStreamLog implements EventLog {
     if (message === null) throw logErrors.unavailable(`the original of a duplicate append to '${stream}' is gone`);
     const batch = decodeBatch(message.data, `message ${seq}`);
     assert(batch.kind === 'events' && batch.stream === stream, 'a duplicate message id names an append to the same stream');
-    return resultOf(batch, seq, duplicate);
+    return resultOfBatch(batch, seq, duplicate);
   }
 
   /**
@@ -369,7 +369,7 @@ export class JetStreamLog implements EventLog {
     this.#assertOpen();
     const { after, limit } = logWindow(options);
     const out: LogRecord[] = [];
-    const fromSeq = Math.max(1, Math.floor(after / POSITION_STRIDE));
+    const fromSeq = Math.max(1, batchOfPosition(after + 1));
     for await (const message of this.#messages(`${this.#subjectPrefix}.*`, fromSeq)) {
       const batch = decodeBatch(message.data, `message ${message.seq}`);
       for (const record of recordsOf(batch, message.seq)) {
@@ -415,7 +415,7 @@ export class JetStreamLog implements EventLog {
         const consumer = await log.#js.consumers.get(log.#streamName, {
           filter_subjects: `${log.#subjectPrefix}.*`,
           deliver_policy: DeliverPolicy.StartSequence,
-          opt_start_seq: Math.max(1, Math.floor(after / POSITION_STRIDE)),
+          opt_start_seq: Math.max(1, batchOfPosition(after + 1)),
         });
         if (closed) return;
         const messages = await consumer.consume({ max_messages: limits.tailBufferRecordsMax });
@@ -519,29 +519,6 @@ async function ensureStream(jsm: JetStreamManager, name: string, subjects: strin
     allow_direct: true,
     max_msg_size: limits.appendBytesMax + limits.natsHeaderBytesMax,
   });
-}
-
-function recordsOf(batch: DecodedBatch, messageSeq: number): LogRecord[] {
-  if (batch.kind === 'tombstone') return [];
-  return batch.events.map((event, index) => ({
-    position: messageSeq * POSITION_STRIDE + index,
-    stream: batch.stream,
-    seq: batch.firstSeq + index,
-    type: event.type,
-    timestampMs: batch.timestampMs,
-    data: event.data,
-    formatVersion: LOG_FORMAT_VERSION,
-  }));
-}
-
-function resultOf(batch: DecodedBatch & { kind: 'events' }, messageSeq: number, duplicate: boolean): AppendResult {
-  return {
-    stream: batch.stream,
-    firstSeq: batch.firstSeq,
-    lastSeq: batch.firstSeq + batch.events.length - 1,
-    lastPosition: messageSeq * POSITION_STRIDE + batch.events.length - 1,
-    duplicate,
-  };
 }
 
 function messageIdOf(stream: string, key: string): string {

@@ -5,13 +5,14 @@
  * batches every write made in one event-loop turn into one transaction and commits it on a
  * background thread — Kindling's group commit.
  *
- * Layout (four named databases in one environment):
- *  - `records`:   position → framed record (codec.ts). Positions are assigned here, in append order.
- *  - `streams`:   [stream, seq] → position, so one stream reads in seq order without a scan.
+ * Layout (four named databases in one environment; `LAYOUT_VERSION` in `meta` names it):
+ *  - `records`:   batch number → framed batch (codec.ts): one value per append, numbered here in
+ *                 append order; event `i` of batch `n` is at position `n * POSITION_STRIDE + i`.
+ *  - `streams`:   [stream, last seq of a batch] → batch number, so one stream reads in seq order
+ *                 without a scan (the first entry at or after [stream, s] holds seq s).
  *  - `meta`:      ['deleted', stream] → version at deletion; ['key', stream, key] → AppendResult;
- *                 ['position'] → the highest position assigned when a stream was last deleted, so
- *                 positions of deleted records are never given out again.
- *  - `snapshots`: stream → framed snapshot.
+ *                 ['batch'] → the highest batch number assigned when a stream was last deleted, so
+ *                 positions of deleted records are never given out again; ['layout'] → the layout.
  *
  * Invariants (beyond those of log.ts):
  *  1. Only one handle in one process writes a directory (a pid lock file). That is what lets stream
@@ -30,15 +31,16 @@ import { join } from 'node:path';
 import { type Database, type Key, type RootDatabase, open } from 'lmdb';
 import { limits } from '../src/lib/limits.js';
 import {
+  batchOfPosition,
   checkSnapshot,
   checkStreamName,
-  decodeRecord,
   decodeSnapshot,
   encodeSnapshot,
   logWindow,
-  planRecords,
+  planBatch,
   prepareAppend,
   type PreparedAppend,
+  recordsOfBatch,
   type StreamHead,
   streamWindow,
 } from './codec.js';
@@ -69,8 +71,11 @@ interface CachedHead extends StreamHead {
 const openPaths = new Set<string>();
 /** Every stream index entry carries this version, so a conditional write can require one to exist. */
 const INDEX_VERSION = 1;
-/** The highest position ever assigned, in `meta`. */
-const HIGH_WATER_KEY = ['position'];
+/** The highest batch number ever assigned, in `meta`. */
+const HIGH_WATER_KEY = ['batch'];
+/** How records are laid out, in `meta`: a directory written another way is refused, not misread. */
+const LAYOUT_KEY = ['layout'];
+const LAYOUT_VERSION = 2;
 
 export class LmdbLog implements EventLog {
   readonly backend = 'lmdb';
@@ -86,7 +91,7 @@ export class LmdbLog implements EventLog {
   /** Appends with an idempotency key whose commit has not settled, by `stream \0 key`. */
   readonly #pendingKeys = new Map<string, Promise<AppendResult>>();
   readonly #lockPath: string;
-  #lastPosition: number;
+  #lastBatch: number;
   #inFlight = 0;
   #failure: LogError | undefined;
   #closed = false;
@@ -107,7 +112,8 @@ export class LmdbLog implements EventLog {
       this.#streams = this.#root.openDB<number, [string, number]>({ name: 'streams', useVersions: true });
       this.#meta = this.#root.openDB<unknown, Key>({ name: 'meta' });
       this.#snapshots = this.#root.openDB<Buffer, string>({ name: 'snapshots', encoding: 'binary' });
-      this.#lastPosition = this.#readLastPosition();
+      this.#checkLayout();
+      this.#lastBatch = this.#readLastBatch();
     } catch (error) {
       releaseLock(this.path, this.#lockPath);
       throw error;
@@ -147,22 +153,21 @@ export class LmdbLog implements EventLog {
    */
   #write(prepared: PreparedAppend): Promise<AppendResult> {
     const head = this.#head(prepared.stream);
-    const { records, result } = planRecords(prepared, head, this.#lastPosition, this.#clock());
+    const batchNo = this.#lastBatch + 1;
+    const { frame, result } = planBatch(prepared, head, batchNo, this.#clock());
     const { stream } = prepared;
     const writes = () => {
-      for (const record of records) {
-        this.#records.put(record.position, record.frame);
-        this.#streams.put([stream, record.seq], record.position, INDEX_VERSION);
-      }
+      this.#records.put(batchNo, frame);
+      this.#streams.put([stream, result.lastSeq], batchNo, INDEX_VERSION);
       if (prepared.idempotencyKey !== undefined) this.#meta.put(['key', stream, prepared.idempotencyKey], result);
     };
-    // Conditions LMDB checks at commit, on the write thread: the previous seq is stored (or, for a
-    // stream's first append, its first seq is free).
+    // Conditions LMDB checks at commit, on the write thread: the batch ending at the previous seq is
+    // stored (or, for a stream's first append, no batch ends where this one does).
     const committed =
-      result.firstSeq > 1 ? this.#streams.ifVersion([stream, result.firstSeq - 1], INDEX_VERSION, writes) : this.#streams.ifNoExists([stream, 1], writes);
+      result.firstSeq > 1 ? this.#streams.ifVersion([stream, result.firstSeq - 1], INDEX_VERSION, writes) : this.#streams.ifNoExists([stream, result.lastSeq], writes);
     head.version = result.lastSeq;
     head.inFlight += 1;
-    this.#lastPosition = result.lastPosition;
+    this.#lastBatch = batchNo;
     this.#inFlight += 1;
     return committed.then(
       (written) => {
@@ -191,7 +196,7 @@ export class LmdbLog implements EventLog {
     if (this.#inFlight === 0 && this.#failure !== undefined) {
       // Invariant 3: every write of the failed period has settled; the disk is the truth again.
       this.#heads.clear();
-      this.#lastPosition = this.#readLastPosition();
+      this.#lastBatch = this.#readLastBatch();
       this.#failure = undefined;
     }
   }
@@ -223,16 +228,31 @@ export class LmdbLog implements EventLog {
     }
   }
 
-  /** The highest position ever committed: positions are never reused, even after deletions. */
-  #readLastPosition(): number {
+  /** The highest batch number ever committed: numbers are never reused, even after deletions. */
+  #readLastBatch(): number {
     let last = 0;
     for (const key of this.#records.getKeys({ reverse: true, limit: 1 })) last = key;
     const highWater = this.#meta.get(HIGH_WATER_KEY);
     return Math.max(last, typeof highWater === 'number' ? highWater : 0);
   }
 
+  /** A directory holds this layout, or is new (and is marked with it now). */
+  #checkLayout(): void {
+    const layout = this.#meta.get(LAYOUT_KEY);
+    if (layout === LAYOUT_VERSION) return;
+    let empty = true;
+    for (const _ of this.#records.getKeys({ limit: 1 })) empty = false;
+    if (layout === undefined && empty) {
+      this.#meta.putSync(LAYOUT_KEY, LAYOUT_VERSION);
+      return;
+    }
+    throw logErrors.misconfigured(
+      `the log in ${this.path} uses storage layout ${JSON.stringify(layout ?? 1)}; this build reads layout ${LAYOUT_VERSION} — start with an empty data directory`,
+    );
+  }
+
   #readHeadPosition(): number {
-    for (const key of this.#records.getKeys({ reverse: true, limit: 1 })) return key;
+    for (const { key, value } of this.#records.getRange({ reverse: true, limit: 1 })) return recordsOfBatch(value, key).pop()?.position ?? 0;
     return 0;
   }
 
@@ -240,8 +260,13 @@ export class LmdbLog implements EventLog {
     this.#assertOpen();
     const { from, limit } = streamWindow(stream, options);
     const out: LogRecord[] = [];
-    for (const { value: position } of this.#streams.getRange({ start: [stream, from], end: [stream, Number.MAX_SAFE_INTEGER], limit })) {
-      out.push(this.#readRecord(position));
+    // The first batch whose last seq is at or after `from` holds `from`.
+    for (const { value: batchNo } of this.#streams.getRange({ start: [stream, from], end: [stream, Number.MAX_SAFE_INTEGER] })) {
+      for (const record of this.#readBatch(batchNo)) {
+        if (record.seq < from) continue;
+        if (out.length >= limit) return out;
+        out.push(record);
+      }
     }
     return out;
   }
@@ -260,8 +285,12 @@ export class LmdbLog implements EventLog {
     this.#assertOpen();
     const { after, limit } = logWindow(options);
     const out: LogRecord[] = [];
-    for (const { key, value } of this.#records.getRange({ start: after + 1, limit })) {
-      out.push(decodeRecord(value, key));
+    for (const { key, value } of this.#records.getRange({ start: batchOfPosition(after + 1) })) {
+      for (const record of recordsOfBatch(value, key)) {
+        if (record.position <= after) continue;
+        out.push(record);
+        if (out.length >= limit) return out;
+      }
     }
     return out;
   }
@@ -303,8 +332,8 @@ export class LmdbLog implements EventLog {
     head.inFlight += 1;
     this.#inFlight += 1;
     const deleted = this.#root.transaction(() => {
-      for (const { key, value: position } of this.#streams.getRange({ start: [stream, 0], end: [stream, Number.MAX_SAFE_INTEGER] })) {
-        this.#records.removeSync(position);
+      for (const { key, value: batchNo } of this.#streams.getRange({ start: [stream, 0], end: [stream, Number.MAX_SAFE_INTEGER] })) {
+        this.#records.removeSync(batchNo);
         this.#streams.removeSync(key);
       }
       for (const key of this.#meta.getKeys({ start: ['key', stream] })) {
@@ -313,7 +342,7 @@ export class LmdbLog implements EventLog {
       }
       this.#meta.putSync(['deleted', stream], head.version);
       // Deleting the newest records must not let their positions be given out again.
-      this.#meta.putSync(HIGH_WATER_KEY, Math.max(this.#lastPosition, (this.#meta.get(HIGH_WATER_KEY) as number | undefined) ?? 0));
+      this.#meta.putSync(HIGH_WATER_KEY, Math.max(this.#lastBatch, (this.#meta.get(HIGH_WATER_KEY) as number | undefined) ?? 0));
       this.#snapshots.removeSync(stream);
     });
     try {
@@ -335,10 +364,10 @@ export class LmdbLog implements EventLog {
     releaseLock(this.path, this.#lockPath);
   }
 
-  #readRecord(position: number): LogRecord {
-    const bytes = this.#records.get(position);
-    if (bytes === undefined) throw logErrors.corruptRecord(`position ${position}`, 'the stream index points at a missing record');
-    return decodeRecord(bytes, position);
+  #readBatch(batchNo: number): LogRecord[] {
+    const bytes = this.#records.get(batchNo);
+    if (bytes === undefined) throw logErrors.corruptRecord(`batch ${batchNo}`, 'the stream index points at a missing batch');
+    return recordsOfBatch(bytes, batchNo);
   }
 
   #assertOpen(): void {

@@ -2,18 +2,30 @@
  * The in-memory log: the reference backend. Unit and simulation tests run the engine on it, and the
  * conformance suite holds the other backends to what it does.
  *
- * It keeps the encoded frames, not the caller's objects, so it copies values exactly as LMDB and
- * JetStream do and runs every record through the same checksum and decoder. Nothing survives the
- * process; `close()` discards everything.
+ * It keeps the encoded frames, not the caller's objects — one batch per append, numbered in order,
+ * as LMDB and JetStream store them — so it copies values exactly as they do and runs every record
+ * through the same checksum and decoder. Nothing survives the process; `close()` discards everything.
  */
-import { checkSnapshot, checkStreamName, decodeRecord, decodeSnapshot, encodeSnapshot, logWindow, planRecords, prepareAppend, type StreamHead, streamWindow } from './codec.js';
+import {
+  batchOfPosition,
+  checkSnapshot,
+  checkStreamName,
+  decodeSnapshot,
+  encodeSnapshot,
+  logWindow,
+  planBatch,
+  prepareAppend,
+  recordsOfBatch,
+  type StreamHead,
+  streamWindow,
+} from './codec.js';
 import { logErrors } from './errors.js';
 import type { AppendOptions, AppendResult, Clock, EventLog, LogRecord, NewEvent, ReadAllOptions, ReadStreamOptions, Snapshot, Tail } from './log.js';
 import { CommitSignal, pollingTail } from './tail.js';
 
 interface MemoryStream extends StreamHead {
-  /** Positions of the stream's records, by seq - 1. */
-  positions: number[];
+  /** The stream's batches, in seq order: their numbers and the last seq each holds. */
+  batches: Array<{ batchNo: number; lastSeq: number }>;
   appendsByKey: Map<string, AppendResult>;
   snapshot?: Buffer;
 }
@@ -26,10 +38,10 @@ export class MemoryLog implements EventLog {
   readonly backend = 'memory';
   readonly #clock: Clock;
   readonly #signal = new CommitSignal();
-  /** Every live record in position order; deleted streams' entries are removed. */
-  #log: Array<{ position: number; frame: Buffer }> = [];
+  /** Every live batch in order; deleted streams' batches are removed. */
+  #log: Array<{ batchNo: number; frame: Buffer }> = [];
   readonly #streams = new Map<string, MemoryStream>();
-  #lastPosition = 0;
+  #lastBatch = 0;
   #closed = false;
 
   constructor(options: MemoryLogOptions = {}) {
@@ -42,13 +54,12 @@ export class MemoryLog implements EventLog {
     const state = this.#stream(stream);
     const prior = prepared.idempotencyKey === undefined ? undefined : state.appendsByKey.get(prepared.idempotencyKey);
     if (prior !== undefined) return { ...prior, duplicate: true };
-    const { records, result } = planRecords(prepared, state, this.#lastPosition, this.#clock());
-    for (const record of records) {
-      this.#log.push({ position: record.position, frame: Buffer.from(record.frame) });
-      state.positions.push(record.position);
-    }
+    const batchNo = this.#lastBatch + 1;
+    const { frame, result } = planBatch(prepared, state, batchNo, this.#clock());
+    this.#log.push({ batchNo, frame: Buffer.from(frame) });
+    state.batches.push({ batchNo, lastSeq: result.lastSeq });
     state.version = result.lastSeq;
-    this.#lastPosition = result.lastPosition;
+    this.#lastBatch = batchNo;
     if (prepared.idempotencyKey !== undefined) state.appendsByKey.set(prepared.idempotencyKey, result);
     this.#signal.notify();
     return result;
@@ -59,12 +70,15 @@ export class MemoryLog implements EventLog {
     const { from, limit } = streamWindow(stream, options);
     const state = this.#streams.get(stream);
     if (state === undefined || state.deleted) return [];
-    const positions = state.positions.slice(from - 1, from - 1 + limit);
-    const first = this.#indexAfter(positions[0] === undefined ? Infinity : positions[0] - 1);
     const out: LogRecord[] = [];
-    for (let i = first; i < this.#log.length && out.length < positions.length; i++) {
-      const entry = this.#log[i];
-      if (entry !== undefined && entry.position === positions[out.length]) out.push(decodeRecord(entry.frame, entry.position));
+    for (const { batchNo, lastSeq } of state.batches) {
+      if (lastSeq < from) continue;
+      const entry = this.#log[this.#indexOf(batchNo)] as { frame: Buffer };
+      for (const record of recordsOfBatch(entry.frame, batchNo)) {
+        if (record.seq < from) continue;
+        if (out.length >= limit) return out;
+        out.push(record);
+      }
     }
     return out;
   }
@@ -79,13 +93,20 @@ export class MemoryLog implements EventLog {
   async readAll(options: ReadAllOptions = {}): Promise<LogRecord[]> {
     this.#assertOpen();
     const { after, limit } = logWindow(options);
-    const start = this.#indexAfter(after);
-    return this.#log.slice(start, start + limit).map((entry) => decodeRecord(entry.frame, entry.position));
+    const out: LogRecord[] = [];
+    for (let i = this.#indexOf(batchOfPosition(after + 1)); i < this.#log.length && out.length < limit; i++) {
+      const { batchNo, frame } = this.#log[i] as { batchNo: number; frame: Buffer };
+      for (const record of recordsOfBatch(frame, batchNo)) {
+        if (record.position > after && out.length < limit) out.push(record);
+      }
+    }
+    return out;
   }
 
   async headPosition(): Promise<number> {
     this.#assertOpen();
-    return this.#log[this.#log.length - 1]?.position ?? 0;
+    const last = this.#log[this.#log.length - 1];
+    return last === undefined ? 0 : (recordsOfBatch(last.frame, last.batchNo).pop()?.position ?? 0);
   }
 
   tail(options: { readonly after?: number } = {}): Tail {
@@ -112,11 +133,11 @@ export class MemoryLog implements EventLog {
     this.#assertOpen();
     checkStreamName(stream);
     const state = this.#stream(stream);
-    if (state.positions.length > 0) {
-      const doomed = new Set(state.positions);
-      this.#log = this.#log.filter((entry) => !doomed.has(entry.position));
+    if (state.batches.length > 0) {
+      const doomed = new Set(state.batches.map((batch) => batch.batchNo));
+      this.#log = this.#log.filter((entry) => !doomed.has(entry.batchNo));
     }
-    this.#streams.set(stream, { version: state.version, deleted: true, positions: [], appendsByKey: new Map() });
+    this.#streams.set(stream, { version: state.version, deleted: true, batches: [], appendsByKey: new Map() });
   }
 
   async close(): Promise<void> {
@@ -129,19 +150,19 @@ export class MemoryLog implements EventLog {
   #stream(stream: string): MemoryStream {
     let state = this.#streams.get(stream);
     if (state === undefined) {
-      state = { version: 0, deleted: false, positions: [], appendsByKey: new Map() };
+      state = { version: 0, deleted: false, batches: [], appendsByKey: new Map() };
       this.#streams.set(stream, state);
     }
     return state;
   }
 
-  /** Index of the first log entry whose position is greater than `position` (binary search). */
-  #indexAfter(position: number): number {
+  /** Index of the first batch numbered `batchNo` or later (binary search). */
+  #indexOf(batchNo: number): number {
     let low = 0;
     let high = this.#log.length;
     while (low < high) {
       const mid = (low + high) >>> 1;
-      if ((this.#log[mid] as { position: number }).position <= position) low = mid + 1;
+      if ((this.#log[mid] as { batchNo: number }).batchNo < batchNo) low = mid + 1;
       else high = mid;
     }
     return low;

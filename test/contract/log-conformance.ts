@@ -97,6 +97,23 @@ export function logConformance(t: Test, harness: LogHarness): void {
     t.same(await log.readAll({ after: await log.headPosition() }), []);
   });
 
+  withLog('reads start anywhere inside a multi-event append: by seq, by position, with limits', async (t, log) => {
+    await log.append('run:m', [event('One'), event('Two'), event('Three')], { expectedVersion: 'no-stream' });
+    await log.append('run:other', [event('Elsewhere')], { expectedVersion: 'no-stream' });
+    await log.append('run:m', [event('Four'), event('Five')], { expectedVersion: 3 });
+    const types = (records: LogRecord[]) => records.map((r) => r.type);
+    t.same(types(await log.readStream('run:m', { fromSeq: 2 })), ['Two', 'Three', 'Four', 'Five']);
+    t.same(types(await log.readStream('run:m', { fromSeq: 3, limit: 2 })), ['Three', 'Four']);
+    t.same(types(await log.readStream('run:m', { fromSeq: 5 })), ['Five']);
+    const all = await log.readAll();
+    t.same(types(all), ['One', 'Two', 'Three', 'Elsewhere', 'Four', 'Five']);
+    for (let i = 0; i < all.length; i++) {
+      t.same(types(await log.readAll({ after: (all[i] as LogRecord).position })), types(all.slice(i + 1)), `after the position of ${all[i]?.type}`);
+    }
+    t.same(types(await log.readAll({ after: (all[0] as LogRecord).position, limit: 3 })), ['Two', 'Three', 'Elsewhere']);
+    t.equal(await log.headPosition(), (all[5] as LogRecord).position);
+  });
+
   withLog('an empty log reads as empty and its head is 0', async (t, log) => {
     t.equal(await log.headPosition(), 0);
     t.same(await log.readAll(), []);

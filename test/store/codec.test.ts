@@ -1,6 +1,6 @@
 import t from 'tap';
 import { KindlingError } from '../../src/lib/errors.js';
-import { decodeBatch, decodeRecord, decodeSnapshot, encodeBatch, encodeRecord, encodeSnapshot, encodeTombstone, encodeValue, frame, prepareAppend, unframe } from '../../store/codec.js';
+import { decodeBatch, decodeSnapshot, encodeBatch, encodeSnapshot, encodeTombstone, encodeValue, frame, planBatch, POSITION_STRIDE, prepareAppend, recordsOfBatch, unframe } from '../../store/codec.js';
 import { LogError, LogErrorCode, logErrors } from '../../store/errors.js';
 
 t.test('every log error factory yields a LogError with its stable code and retry meaning', async (t) => {
@@ -42,9 +42,13 @@ t.test('a frame detects any flipped bit and any truncation', async (t) => {
 
 t.test('records, batches and snapshots round-trip and refuse other shapes', async (t) => {
   const append = prepareAppend('run:x', [{ type: 'A', data: { a: 1 } }, { type: 'B', data: null }], { expectedVersion: 'any', idempotencyKey: 'k' });
-  const event = append.events[0];
-  if (event === undefined) throw new Error('prepared');
-  t.match(decodeRecord(encodeRecord('run:x', 4, 1234, event), 9), { position: 9, stream: 'run:x', seq: 4, type: 'A', timestampMs: 1234, data: { a: 1 }, formatVersion: 1 });
+  const planned = planBatch(append, { version: 3, deleted: false }, 9, 1234);
+  t.same(planned.result, { stream: 'run:x', firstSeq: 4, lastSeq: 5, lastPosition: 9 * POSITION_STRIDE + 1, duplicate: false });
+  t.same(recordsOfBatch(planned.frame, 9), [
+    { position: 9 * POSITION_STRIDE, stream: 'run:x', seq: 4, type: 'A', timestampMs: 1234, data: { a: 1 }, formatVersion: 1 },
+    { position: 9 * POSITION_STRIDE + 1, stream: 'run:x', seq: 5, type: 'B', timestampMs: 1234, data: null, formatVersion: 1 },
+  ]);
+  t.throws(() => planBatch(append, { version: 3, deleted: true }, 10, 1), { code: LogErrorCode.StreamDeleted });
   t.same(decodeBatch(encodeBatch(append, 7, 99), 'm'), {
     kind: 'events',
     stream: 'run:x',
@@ -59,12 +63,12 @@ t.test('records, batches and snapshots round-trip and refuse other shapes', asyn
   t.same(decodeBatch(encodeTombstone('run:x', 5), 'm'), { kind: 'tombstone', stream: 'run:x', timestampMs: 5 });
   t.match(decodeSnapshot(encodeSnapshot('run:x', 3, 8, encodeValue({ s: 1 })), 'run:x'), { stream: 'run:x', seq: 3, timestampMs: 8, state: { s: 1 } });
   t.throws(() => decodeSnapshot(encodeSnapshot('run:x', 3, 8, encodeValue({})), 'run:y'), { code: LogErrorCode.CorruptRecord }, 'a snapshot names its stream');
-  t.throws(() => decodeRecord(frame(encodeValue({ not: 'a record' })), 1), { code: LogErrorCode.CorruptRecord, message: /not a record/ });
-  t.throws(() => decodeRecord(frame(encodeValue([2, 'run:x', 1, 'A', 1, encodeValue(1)])), 1), {
+  t.throws(() => recordsOfBatch(frame(encodeValue({ not: 'a batch' })), 1), { code: LogErrorCode.CorruptRecord, message: /positions 1024-2047: not a batch/ });
+  t.throws(() => recordsOfBatch(frame(encodeValue([2, 0, 'run:x', 1, 1, null, []])), 1), {
     code: LogErrorCode.CorruptRecord,
     message: /log format 2; this build reads format 1/,
   });
-  t.throws(() => decodeRecord(frame(encodeValue([1, 'run:x', 'one', 'A', 1, encodeValue(1)])), 1), { code: LogErrorCode.CorruptRecord });
+  t.throws(() => decodeBatch(frame(encodeValue([1, 0, 'run:x', 'one', 1, null, []])), 'm'), { code: LogErrorCode.CorruptRecord });
   t.throws(() => decodeBatch(frame(encodeValue([1, 0, 'run:x', 1, 1, null, 'not events'])), 'm'), { code: LogErrorCode.CorruptRecord });
   t.throws(() => decodeBatch(frame(encodeValue([1, 0, 'run:x', 1, 1, null, [[42, encodeValue(1)]]])), 'm'), { code: LogErrorCode.CorruptRecord });
 });

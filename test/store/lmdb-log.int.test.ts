@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open } from 'lmdb';
 import t from 'tap';
+import { batchOfPosition, POSITION_STRIDE } from '../../store/codec.js';
 import { LogErrorCode } from '../../store/errors.js';
 import { LmdbLog } from '../../store/lmdb.js';
 
@@ -64,20 +65,21 @@ t.test('lmdb log: a corrupted record stops reads loudly and leaves the rest read
   // Flip one byte inside the stored record, as bit rot would.
   const env = open({ path: join(path, 'log.mdb'), maxDbs: 8 });
   const records = env.openDB<Buffer, number>({ name: 'records', encoding: 'binary' });
-  const bytes = Buffer.from(records.get(damaged.lastPosition) as Buffer);
+  const batchNo = batchOfPosition(damaged.lastPosition);
+  const bytes = Buffer.from(records.get(batchNo) as Buffer);
   bytes[bytes.length - 5] = (bytes[bytes.length - 5] as number) ^ 0x40;
-  await records.put(damaged.lastPosition, bytes);
+  await records.put(batchNo, bytes);
   await env.close();
 
   const reopened = await LmdbLog.open({ path });
   t.teardown(() => reopened.close());
   await t.rejects(reopened.readStream('run:bad'), {
     code: LogErrorCode.CorruptRecord,
-    message: new RegExp(`position ${damaged.lastPosition}: checksum mismatch`),
+    message: new RegExp(`positions ${damaged.lastPosition}-${damaged.lastPosition + POSITION_STRIDE - 1}: checksum mismatch`),
   });
   await t.rejects(reopened.readAll(), { code: LogErrorCode.CorruptRecord });
   t.same((await reopened.readStream('run:ok')).map((r) => r.data), [{ n: 1 }, { n: 2 }], 'other streams read fine');
-  t.equal((await reopened.readAll({ after: damaged.lastPosition })).length, 1, 'the log past the damage reads fine');
+  t.equal((await reopened.readAll({ after: damaged.lastPosition + POSITION_STRIDE - 1 })).length, 1, 'the log past the damaged positions reads fine');
   const tail = reopened.tail({ after: 0 });
   const seen: string[] = [];
   await t.rejects(
@@ -113,6 +115,20 @@ t.test('lmdb log: appends made in one turn share a transaction and all commit', 
       log.append(`run:${i}`, [{ type: 'First', data: { i } }, { type: 'Second', data: { i } }], { expectedVersion: 'no-stream' }),
     ),
   );
-  t.same(results.map((r) => r.lastPosition), Array.from({ length: streams }, (_, i) => 2 * i + 2), 'positions are dense and in call order');
+  t.same(results.map((r) => r.lastPosition), Array.from({ length: streams }, (_, i) => (i + 1) * POSITION_STRIDE + 1), 'one batch per append, numbered in call order');
   for (let i = 0; i < streams; i += 37) t.equal(await log.streamVersion(`run:${i}`), 2);
+});
+
+t.test('lmdb log: a directory written with another storage layout is refused, not misread', async (t) => {
+  const path = dir();
+  const log = await LmdbLog.open({ path });
+  await log.append('run:a', [{ type: 'A', data: 1 }], { expectedVersion: 'no-stream' });
+  await log.close();
+  const env = open({ path: join(path, 'log.mdb'), maxDbs: 8 });
+  await env.openDB({ name: 'meta' }).put(['layout'], 1);
+  await env.close();
+  await t.rejects(LmdbLog.open({ path }), { code: LogErrorCode.Misconfigured, message: /storage layout 1; this build reads layout 2/ });
+  const fresh = await LmdbLog.open({ path: dir() });
+  t.same(await fresh.readAll(), [], 'an empty directory is taken and marked');
+  await fresh.close();
 });
