@@ -364,32 +364,81 @@ export function nextDeadline(state: RunState): number | undefined {
 
 type Evolvers = { [K in RunEventType]: (state: ActiveRun, event: Extract<RunEvent, { type: K }>) => RunState };
 
-function setTask(state: ActiveRun, name: string, patch: Partial<TaskState>): ActiveRun {
+function taskOf(state: ActiveRun, name: string): TaskState {
   const task = state.tasks[name];
   assert(task !== undefined, `task ${name} exists in run ${state.runId}`);
-  return { ...state, tasks: { ...state.tasks, [name]: { ...task, ...patch } } };
+  return task;
 }
 
-/** A task leaving a state drops that state's worker and deadlines. */
-const CLEARED: Partial<TaskState> = { workerId: undefined, timeoutAtMs: undefined, retryAtMs: undefined, scheduleDeadlineMs: undefined };
+function withTask(state: ActiveRun, task: TaskState): ActiveRun {
+  return { ...state, tasks: { ...state.tasks, [task.name]: task } };
+}
+
+/**
+ * A task's next state, built whole: every field, in one order, so task states share one shape and
+ * evolve stays cheap (it runs for every event, and again on every activation). A status's worker
+ * and deadlines are given by the caller; the others are cleared.
+ */
+function moved(
+  task: TaskState,
+  status: TaskStatus,
+  attempt: number,
+  at: { workerId?: string | undefined; scheduleDeadlineMs?: number | undefined; timeoutAtMs?: number | undefined; retryAtMs?: number | undefined },
+  output: unknown = task.output,
+  error: string | undefined = task.error,
+): TaskState {
+  return {
+    name: task.name,
+    taskId: task.taskId,
+    spec: task.spec,
+    status,
+    attempt,
+    workerId: at.workerId,
+    scheduleDeadlineMs: at.scheduleDeadlineMs,
+    timeoutAtMs: at.timeoutAtMs,
+    retryAtMs: at.retryAtMs,
+    output,
+    error,
+  };
+}
+
+const NONE = {};
 
 const evolvers: Evolvers = {
   RunCreated: (state) => state,
-  TaskQueued: (s, e) => setTask(s, e.task, { ...CLEARED, status: 'queued', attempt: e.attempt, scheduleDeadlineMs: e.scheduleDeadlineMs }),
-  TaskAssigned: (s, e) => setTask(s, e.task, { ...CLEARED, status: 'assigned', workerId: e.workerId, timeoutAtMs: e.timeoutAtMs }),
-  TaskStarted: (s, e) => setTask(s, e.task, { status: 'running' }),
-  TaskCompleted: (s, e) => setTask(s, e.task, { ...CLEARED, status: 'completed', output: e.output }),
-  TaskFailed: (s, e) => setTask(s, e.task, { ...CLEARED, status: 'failed', error: e.error }),
-  TaskRetrying: (s, e) => setTask(s, e.task, { ...CLEARED, status: 'retrying', attempt: e.attempt, retryAtMs: e.retryAtMs }),
+  TaskQueued: (s, e) => withTask(s, moved(taskOf(s, e.task), 'queued', e.attempt, { scheduleDeadlineMs: e.scheduleDeadlineMs })),
+  TaskAssigned: (s, e) => {
+    const task = taskOf(s, e.task);
+    return withTask(s, moved(task, 'assigned', task.attempt, { workerId: e.workerId, timeoutAtMs: e.timeoutAtMs }));
+  },
+  TaskStarted: (s, e) => {
+    const task = taskOf(s, e.task);
+    return withTask(s, moved(task, 'running', task.attempt, task));
+  },
+  TaskCompleted: (s, e) => {
+    const task = taskOf(s, e.task);
+    return withTask(s, moved(task, 'completed', task.attempt, NONE, e.output));
+  },
+  TaskFailed: (s, e) => {
+    const task = taskOf(s, e.task);
+    return withTask(s, moved(task, 'failed', task.attempt, NONE, task.output, e.error));
+  },
+  TaskRetrying: (s, e) => withTask(s, moved(taskOf(s, e.task), 'retrying', e.attempt, { retryAtMs: e.retryAtMs })),
   TaskTimedOut: (s) => s,
   TaskSchedulingTimedOut: (s) => s,
-  TaskReassigned: (s, e) => setTask(s, e.task, { ...CLEARED, status: 'retrying', attempt: e.attempt, retryAtMs: e.atMs }),
-  TimeoutRefreshed: (s, e) => setTask(s, e.task, { timeoutAtMs: e.timeoutAtMs }),
-  TaskCancelled: (s, e) => setTask(s, e.task, { ...CLEARED, status: 'cancelled', error: e.reason }),
+  TaskReassigned: (s, e) => withTask(s, moved(taskOf(s, e.task), 'retrying', e.attempt, { retryAtMs: e.atMs })),
+  TimeoutRefreshed: (s, e) => {
+    const task = taskOf(s, e.task);
+    return withTask(s, moved(task, task.status, task.attempt, { ...task, timeoutAtMs: e.timeoutAtMs }));
+  },
+  TaskCancelled: (s, e) => {
+    const task = taskOf(s, e.task);
+    return withTask(s, moved(task, 'cancelled', task.attempt, NONE, task.output, e.reason));
+  },
   RunFinished: (s, e) => ({ ...s, kind: 'finished', finished: finishedRun(s, e.status) }),
   RunReplayed: (s, e) => {
     let next: ActiveRun = { ...s, kind: 'active', finished: undefined };
-    for (const { task, attempt } of e.tasks) next = setTask(next, task, { ...CLEARED, status: 'pending', attempt, output: undefined, error: undefined });
+    for (const { task, attempt } of e.tasks) next = withTask(next, moved(taskOf(next, task), 'pending', attempt, NONE, undefined, undefined));
     return next;
   },
 };
@@ -410,7 +459,7 @@ export function evolve(state: RunState, event: RunEvent): RunState {
     for (const spec of allTaskSpecs(event.workflow)) {
       const taskId = event.taskIds[spec.name];
       assert(taskId !== undefined, `task ${spec.name} has an id`);
-      tasks[spec.name] = { name: spec.name, taskId, spec, status: 'pending', attempt: 0 };
+      tasks[spec.name] = moved({ name: spec.name, taskId, spec, status: 'pending', attempt: 0 }, 'pending', 0, NONE);
     }
     return {
       kind: 'active',

@@ -23,6 +23,7 @@ import { encodeBatches, payloadBytes } from '../../protocol/codec.js';
 import { ProtocolError, ProtocolErrorCode } from '../../protocol/errors.js';
 import type { AssignedTask, FinishedRun, LogLine, RunDetails, ServerFrame, TriggerRun, WorkflowSpec } from '../../protocol/frames.js';
 import type { EventLog, LogRecord } from '../../store/log.js';
+import { BoundedMap } from '../lib/bounded-map.js';
 import { coalesce } from '../lib/coalesce.js';
 import { engineLimits, limits } from '../lib/limits.js';
 import { createRunHost, loadRun, type RunHost, runStream } from './run-host.js';
@@ -90,7 +91,7 @@ export class Engine {
   readonly #tokens = new Map<string, string>();
   #tenantsVersion = 0;
   readonly #subscribers = new Map<string, Set<Session>>();
-  readonly #finished = new Map<string, FinishedRun>();
+  readonly #finished = new BoundedMap<string, FinishedRun>(RECENTLY_FINISHED_MAX);
   readonly #finishedOutbox = new Map<Session, FinishedRun[]>();
   #pumpScheduled = false;
   readonly #sweeper: NodeJS.Timeout;
@@ -630,10 +631,6 @@ export class Engine {
 
   #runFinished(runId: string, finished: FinishedRun): void {
     this.#finished.set(runId, finished);
-    if (this.#finished.size > RECENTLY_FINISHED_MAX) {
-      const oldest = this.#finished.keys().next().value;
-      if (oldest !== undefined) this.#finished.delete(oldest);
-    }
     const subscribers = this.#subscribers.get(runId);
     if (subscribers === undefined) return;
     this.#subscribers.delete(runId);
