@@ -202,13 +202,10 @@ export class LmdbLog implements EventLog {
   }
 
   #head(stream: string): CachedHead {
+    // Evicted oldest-loaded first: most streams (runs) are short-lived, and an evicted head is only
+    // read again from disk.
     const cached = this.#heads.get(stream);
-    if (cached !== undefined) {
-      // Refresh its place in the eviction order.
-      this.#heads.delete(stream);
-      this.#heads.set(stream, cached);
-      return cached;
-    }
+    if (cached !== undefined) return cached;
     const deletedAt = this.#meta.get(['deleted', stream]);
     let version = 0;
     for (const key of this.#streams.getKeys({ start: [stream, Number.MAX_SAFE_INTEGER], end: [stream, 0], reverse: true, limit: 1 })) {
