@@ -44,6 +44,8 @@ export class HatchetClient implements DeclarationHost, RunWatcher, WorkerClient 
   readonly logger: Logger;
   #connection: Connection | undefined;
   readonly #waiting = new Map<string, Deferred<FinishedRun>>();
+  /** Runs awaited in this turn, subscribed to together at its end. */
+  readonly #toSubscribe: string[] = [];
 
   constructor(config: Partial<ClientConfig> = {}) {
     this.config = loadConfig(config);
@@ -173,20 +175,31 @@ export class HatchetClient implements DeclarationHost, RunWatcher, WorkerClient 
   finished(runId: string): Promise<FinishedRun> {
     let waiting = this.#waiting.get(runId);
     if (waiting === undefined) {
-      const created = deferred<FinishedRun>();
-      waiting = created;
-      this.#waiting.set(runId, created);
-      const fail = (error: unknown) => {
-        if (this.#waiting.get(runId) === created) this.#waiting.delete(runId);
-        created.reject(error);
-      };
-      this.#conn
-        .request<{ missing: string[] }>({ t: 'subscribe', runIds: [runId] })
-        .then(({ missing }) => {
-          if (missing.includes(runId)) fail(new EngineError('RUN_NOT_FOUND', `run '${runId}' does not exist`));
-        }, fail);
+      waiting = deferred<FinishedRun>();
+      this.#waiting.set(runId, waiting);
+      if (this.#toSubscribe.length === 0) queueMicrotask(() => this.#subscribe());
+      this.#toSubscribe.push(runId);
     }
     return waiting.promise;
+  }
+
+  /** Subscribes to every run awaited in this turn, in as few requests as the frame limits allow. */
+  #subscribe(): void {
+    const runIds = this.#toSubscribe.splice(0);
+    const fail = (ids: readonly string[], error: (runId: string) => unknown) => {
+      for (const runId of ids) {
+        const waiting = this.#waiting.get(runId);
+        this.#waiting.delete(runId);
+        waiting?.reject(error(runId));
+      }
+    };
+    for (let i = 0; i < runIds.length; i += engineLimits.frameItemsMax) {
+      const chunk = runIds.slice(i, i + engineLimits.frameItemsMax);
+      this.#conn.request<{ missing: string[] }>({ t: 'subscribe', runIds: chunk }).then(
+        ({ missing }) => fail(missing, (runId) => new EngineError('RUN_NOT_FOUND', `run '${runId}' does not exist`)),
+        (error: unknown) => fail(chunk, () => error),
+      );
+    }
   }
 
   async replayRun(runId: string): Promise<void> {
