@@ -25,10 +25,13 @@ export const decodeValue = (bytes: Uint8Array): unknown => packr.unpack(bytes);
 
 const CHECKSUM_BYTES = 4;
 
-export function frame(body: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(CHECKSUM_BYTES + body.length);
-  out.writeUInt32BE(crc32(body), 0);
-  body.copy(out, CHECKSUM_BYTES);
+/** Frames a body given in one or more parts (joined in order). */
+export function frame(...parts: Buffer[]): Buffer {
+  const length = parts.reduce((sum, part) => sum + part.length, 0);
+  const out = Buffer.allocUnsafe(CHECKSUM_BYTES + length);
+  let offset = CHECKSUM_BYTES;
+  for (const part of parts) offset += part.copy(out, offset);
+  out.writeUInt32BE(crc32(out.subarray(CHECKSUM_BYTES)), 0);
   return out;
 }
 
@@ -77,23 +80,19 @@ export function checkVersion(stream: string, expected: ExpectedVersion, actual: 
   if (wanted !== actual) throw logErrors.conflict(stream, expected, actual);
 }
 
-/** Bytes an encoded batch adds per event (array headers, bin and string prefixes) and once. */
-const EVENT_OVERHEAD_BYTES = 16;
+/** Bytes an encoded batch adds once (its header: format, kind, seq, timestamp, array prefixes). */
 const BATCH_OVERHEAD_BYTES = 64;
-
-export interface PreparedEvent {
-  readonly type: string;
-  readonly dataBytes: Buffer;
-}
 
 export interface PreparedAppend {
   readonly stream: string;
-  readonly events: readonly PreparedEvent[];
+  readonly eventCount: number;
+  /** The events, encoded once as a msgpack array of `[type, data]`; every backend stores these bytes. */
+  readonly eventsBytes: Buffer;
   readonly expectedVersion: ExpectedVersion;
   readonly idempotencyKey: string | undefined;
 }
 
-/** Validates an append and encodes each event's data once; backends store these bytes as they are. */
+/** Validates an append and encodes its events once; backends store these bytes as they are. */
 export function prepareAppend(stream: string, events: readonly NewEvent[], options: AppendOptions): PreparedAppend {
   checkStreamName(stream);
   if (options === null || typeof options !== 'object') throw logErrors.invalidAppend('options with an expectedVersion are required');
@@ -106,9 +105,7 @@ export function prepareAppend(stream: string, events: readonly NewEvent[], optio
   if (events.length > limits.appendEventsMax) {
     throw logErrors.appendTooLarge(stream, `${events.length} events; at most ${limits.appendEventsMax} per append`);
   }
-  // Counted as the largest backend stores it (a JetStream batch): envelope, name and key included.
-  let totalBytes = BATCH_OVERHEAD_BYTES + Buffer.byteLength(stream) + (key === undefined ? 0 : Buffer.byteLength(key));
-  const prepared: PreparedEvent[] = [];
+  const pairs: Array<[string, unknown]> = new Array(events.length);
   // An index loop, not map(): a sparse array's holes must be refused, not skipped.
   for (let index = 0; index < events.length; index++) {
     const event: unknown = events[index];
@@ -119,20 +116,39 @@ export function prepareAppend(stream: string, events: readonly NewEvent[], optio
         `event ${index} has type ${JSON.stringify(type)}; a type is a name of letters, digits and _ . : - of at most ${limits.eventTypeBytesMax} bytes`,
       );
     }
-    let dataBytes: Buffer;
-    try {
-      dataBytes = packr.pack(data);
-    } catch (error) {
-      throw logErrors.invalidAppend(`event ${index} has data msgpack cannot encode (${(error as Error).message})`);
-    }
-    if (dataBytes.length > limits.eventDataBytesMax) throw logErrors.eventTooLarge(stream, index, dataBytes.length, limits.eventDataBytesMax);
-    totalBytes += dataBytes.length + type.length + EVENT_OVERHEAD_BYTES;
-    prepared.push({ type, dataBytes });
+    pairs[index] = [type, data];
   }
+  let eventsBytes: Buffer;
+  try {
+    eventsBytes = packr.pack(pairs);
+  } catch {
+    throw unencodable(pairs);
+  }
+  // Only an append this large can hold an event over the per-event bound: find it.
+  if (eventsBytes.length > limits.eventDataBytesMax) {
+    pairs.forEach(([, data], index) => {
+      const bytes = packr.pack(data).length;
+      if (bytes > limits.eventDataBytesMax) throw logErrors.eventTooLarge(stream, index, bytes, limits.eventDataBytesMax);
+    });
+  }
+  // Counted as the largest backend stores it (a JetStream batch): envelope, name and key included.
+  const totalBytes = BATCH_OVERHEAD_BYTES + Buffer.byteLength(stream) + (key === undefined ? 0 : Buffer.byteLength(key)) + eventsBytes.length;
   if (totalBytes > limits.appendBytesMax) {
     throw logErrors.appendTooLarge(stream, `${totalBytes} bytes of events; at most ${limits.appendBytesMax} per append`);
   }
-  return { stream, events: prepared, expectedVersion: options.expectedVersion, idempotencyKey: key };
+  return { stream, eventCount: events.length, eventsBytes, expectedVersion: options.expectedVersion, idempotencyKey: key };
+}
+
+/** The error for an append msgpack cannot encode, naming the first event that is the cause. */
+function unencodable(pairs: ReadonlyArray<[string, unknown]>): Error {
+  for (let index = 0; index < pairs.length; index++) {
+    try {
+      packr.pack(pairs[index]?.[1]);
+    } catch (error) {
+      return logErrors.invalidAppend(`event ${index} has data msgpack cannot encode (${(error as Error).message})`);
+    }
+  }
+  return logErrors.invalidAppend('msgpack cannot encode the events');
 }
 
 function wholeNumber(value: unknown, name: string, min: number): number | undefined {
@@ -217,10 +233,20 @@ export type DecodedBatch =
 const BATCH_EVENTS = 0;
 const BATCH_TOMBSTONE = 1;
 
+/**
+ * A batch body is the msgpack array `[format, kind, stream, firstSeq, timestampMs, key, events]`.
+ * The events were encoded once when the append was prepared, so the header is encoded as a
+ * six-element array whose length byte then says seven, and the events follow it as they are.
+ */
 export function encodeBatch(append: PreparedAppend, firstSeq: number, timestampMs: number): Buffer {
-  const events = append.events.map((event) => [event.type, event.dataBytes]);
-  return frame(packr.pack([LOG_FORMAT_VERSION, BATCH_EVENTS, append.stream, firstSeq, timestampMs, append.idempotencyKey ?? null, events]));
+  const header = packr.pack([LOG_FORMAT_VERSION, BATCH_EVENTS, append.stream, firstSeq, timestampMs, append.idempotencyKey ?? null]);
+  assert(header[0] === FIXARRAY_6, 'a batch header encodes as a six-element array');
+  header[0] = FIXARRAY_7;
+  return frame(header, append.eventsBytes);
 }
+
+const FIXARRAY_6 = 0x96;
+const FIXARRAY_7 = 0x97;
 
 export function encodeTombstone(stream: string, timestampMs: number): Buffer {
   return frame(packr.pack([LOG_FORMAT_VERSION, BATCH_TOMBSTONE, stream, timestampMs]));
@@ -246,8 +272,8 @@ export function decodeBatch(bytes: Uint8Array, where: string): DecodedBatch {
     timestampMs,
     idempotencyKey: typeof key === 'string' ? key : undefined,
     events: events.map((event: unknown) => {
-      if (!Array.isArray(event) || typeof event[0] !== 'string') throw logErrors.corruptRecord(where, 'batch event is malformed');
-      return { type: event[0], data: decodeData(event[1], where) };
+      if (!Array.isArray(event) || event.length !== 2 || typeof event[0] !== 'string') throw logErrors.corruptRecord(where, 'batch event is malformed');
+      return { type: event[0], data: event[1] };
     }),
   };
 }
@@ -290,8 +316,8 @@ export function planBatch(append: PreparedAppend, head: StreamHead, batchNo: num
     result: {
       stream: append.stream,
       firstSeq,
-      lastSeq: head.version + append.events.length,
-      lastPosition: batchNo * POSITION_STRIDE + append.events.length - 1,
+      lastSeq: head.version + append.eventCount,
+      lastPosition: batchNo * POSITION_STRIDE + append.eventCount - 1,
       duplicate: false,
     },
   };

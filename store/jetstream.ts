@@ -219,10 +219,10 @@ export class JetStreamLog implements EventLog {
         this.#heads.delete(stream);
         return this.#resultOfMessage(stream, ack.seq, append.idempotencyKey !== undefined);
       }
-      const lastSeq = firstSeq + append.events.length - 1;
+      const lastSeq = firstSeq + append.eventCount - 1;
       head.version = lastSeq;
       head.lastMessageSeq = ack.seq;
-      return { stream, firstSeq, lastSeq, lastPosition: ack.seq * POSITION_STRIDE + append.events.length - 1, duplicate: false };
+      return { stream, firstSeq, lastSeq, lastPosition: ack.seq * POSITION_STRIDE + append.eventCount - 1, duplicate: false };
     }
   }
 

@@ -115,7 +115,7 @@ export interface EventLog {
 }
 
 /** Bumped whenever the stored encoding of records changes; readers refuse a newer format. */
-export const LOG_FORMAT_VERSION = 1;
+export const LOG_FORMAT_VERSION = 2;
 
 /** Where time comes from, so tests and simulations can fix it (STYLE practice 10). */
 export type Clock = () => number;

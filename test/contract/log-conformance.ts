@@ -6,7 +6,7 @@
 import type { Test } from 'tap';
 import { limits } from '../../src/lib/limits.js';
 import { LogErrorCode } from '../../store/errors.js';
-import type { AppendResult, EventLog, LogRecord } from '../../store/log.js';
+import { type AppendResult, type EventLog, LOG_FORMAT_VERSION, type LogRecord } from '../../store/log.js';
 
 export interface LogHarness {
   /** Opens a new, empty log. The suite closes it. */
@@ -46,7 +46,7 @@ export function logConformance(t: Test, harness: LogHarness): void {
         ['run:a', 3, 'TaskCompleted', { n: 3, output: { ok: true } }],
       ],
     );
-    t.ok(records.every((r) => r.formatVersion === 1 && Number.isFinite(r.timestampMs) && r.timestampMs > 0));
+    t.ok(records.every((r) => r.formatVersion === LOG_FORMAT_VERSION && Number.isFinite(r.timestampMs) && r.timestampMs > 0));
     t.same((await log.readStream('run:a', { fromSeq: 2, limit: 1 })).map((r) => r.seq), [2]);
     t.same((await log.readStream('run:a', { fromSeq: 4 })).map((r) => r.seq), []);
     t.same(await log.readStream('run:unknown'), []);

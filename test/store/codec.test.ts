@@ -2,6 +2,7 @@ import t from 'tap';
 import { KindlingError } from '../../src/lib/errors.js';
 import { decodeBatch, decodeSnapshot, encodeBatch, encodeSnapshot, encodeTombstone, encodeValue, frame, planBatch, POSITION_STRIDE, prepareAppend, recordsOfBatch, unframe } from '../../store/codec.js';
 import { LogError, LogErrorCode, logErrors } from '../../store/errors.js';
+import { LOG_FORMAT_VERSION } from '../../store/log.js';
 
 t.test('every log error factory yields a LogError with its stable code and retry meaning', async (t) => {
   const made: Array<[LogError, string, boolean]> = [
@@ -45,8 +46,8 @@ t.test('records, batches and snapshots round-trip and refuse other shapes', asyn
   const planned = planBatch(append, { version: 3, deleted: false }, 9, 1234);
   t.same(planned.result, { stream: 'run:x', firstSeq: 4, lastSeq: 5, lastPosition: 9 * POSITION_STRIDE + 1, duplicate: false });
   t.same(recordsOfBatch(planned.frame, 9), [
-    { position: 9 * POSITION_STRIDE, stream: 'run:x', seq: 4, type: 'A', timestampMs: 1234, data: { a: 1 }, formatVersion: 1 },
-    { position: 9 * POSITION_STRIDE + 1, stream: 'run:x', seq: 5, type: 'B', timestampMs: 1234, data: null, formatVersion: 1 },
+    { position: 9 * POSITION_STRIDE, stream: 'run:x', seq: 4, type: 'A', timestampMs: 1234, data: { a: 1 }, formatVersion: LOG_FORMAT_VERSION },
+    { position: 9 * POSITION_STRIDE + 1, stream: 'run:x', seq: 5, type: 'B', timestampMs: 1234, data: null, formatVersion: LOG_FORMAT_VERSION },
   ]);
   t.throws(() => planBatch(append, { version: 3, deleted: true }, 10, 1), { code: LogErrorCode.StreamDeleted });
   t.same(decodeBatch(encodeBatch(append, 7, 99), 'm'), {
@@ -64,11 +65,13 @@ t.test('records, batches and snapshots round-trip and refuse other shapes', asyn
   t.match(decodeSnapshot(encodeSnapshot('run:x', 3, 8, encodeValue({ s: 1 })), 'run:x'), { stream: 'run:x', seq: 3, timestampMs: 8, state: { s: 1 } });
   t.throws(() => decodeSnapshot(encodeSnapshot('run:x', 3, 8, encodeValue({})), 'run:y'), { code: LogErrorCode.CorruptRecord }, 'a snapshot names its stream');
   t.throws(() => recordsOfBatch(frame(encodeValue({ not: 'a batch' })), 1), { code: LogErrorCode.CorruptRecord, message: /positions 1024-2047: not a batch/ });
-  t.throws(() => recordsOfBatch(frame(encodeValue([2, 0, 'run:x', 1, 1, null, []])), 1), {
+  t.throws(() => recordsOfBatch(frame(encodeValue([1, 0, 'run:x', 1, 1, null, [['A', 1]]])), 1), {
     code: LogErrorCode.CorruptRecord,
-    message: /log format 2; this build reads format 1/,
+    message: new RegExp(`log format 1; this build reads format ${LOG_FORMAT_VERSION}`),
   });
-  t.throws(() => decodeBatch(frame(encodeValue([1, 0, 'run:x', 'one', 1, null, []])), 'm'), { code: LogErrorCode.CorruptRecord });
-  t.throws(() => decodeBatch(frame(encodeValue([1, 0, 'run:x', 1, 1, null, 'not events'])), 'm'), { code: LogErrorCode.CorruptRecord });
-  t.throws(() => decodeBatch(frame(encodeValue([1, 0, 'run:x', 1, 1, null, [[42, encodeValue(1)]]])), 'm'), { code: LogErrorCode.CorruptRecord });
+  const v = LOG_FORMAT_VERSION;
+  t.throws(() => decodeBatch(frame(encodeValue([v, 0, 'run:x', 'one', 1, null, []])), 'm'), { code: LogErrorCode.CorruptRecord });
+  t.throws(() => decodeBatch(frame(encodeValue([v, 0, 'run:x', 1, 1, null, 'not events'])), 'm'), { code: LogErrorCode.CorruptRecord });
+  t.throws(() => decodeBatch(frame(encodeValue([v, 0, 'run:x', 1, 1, null, [[42, 1]]])), 'm'), { code: LogErrorCode.CorruptRecord });
+  t.same(decodeBatch(frame(encodeValue([v, 0, 'run:x', 1, 1, null, [['A', { a: 1 }]]])), 'm'), { kind: 'events', stream: 'run:x', firstSeq: 1, timestampMs: 1, idempotencyKey: undefined, events: [{ type: 'A', data: { a: 1 } }] }, 'the header and events are one msgpack array');
 });
