@@ -13,6 +13,10 @@
  * a command's promise resolves only once its own events and every earlier event of its actor are
  * durable, and effects are applied in stream order.
  *
+ * Events the decider calls deferrable (they acknowledge nothing: a task assigned to a worker, a
+ * task started) are not written on their own at once: they go with the actor's next append, or
+ * after `deferMs` if none comes. A short task's assignment, start and result are one append.
+ *
  * Invariants:
  *  1. An actor's commands are decided one at a time, in arrival order. Each append carries the
  *     exact version its events were decided at, so a second writer is a conflict, and an append
@@ -40,6 +44,8 @@ export interface Decider<S, C, E extends { readonly type: string }> {
   evolve(state: S, event: E): S;
   /** An actor whose state is not active leaves memory once it has nothing in flight. */
   isActive(state: S): boolean;
+  /** Events that acknowledge nothing and may be written with the actor's next append. */
+  deferrable?(event: E): boolean;
 }
 
 export interface ActorEffects<S, E> {
@@ -63,6 +69,8 @@ export interface ActorHostOptions<S, C, E extends { readonly type: string }> {
   readonly effects: ActorEffects<S, E>;
   /** An active actor's state is snapshotted each time its stream grows by this many events. */
   readonly snapshotEveryEvents?: number;
+  /** How long deferrable events may wait for the next append before they are written alone. */
+  readonly deferMs?: number;
 }
 
 interface Pending<C, E> {
@@ -71,13 +79,13 @@ interface Pending<C, E> {
   reject(error: unknown): void;
 }
 
-/** One append in flight: the events one command decided, and the commands waiting on it. */
-interface InFlight<S, C, E> {
+/** Events decided together and appended (or to be appended) as one, and the commands waiting on them. */
+interface Batch<S, C, E> {
   readonly before: S;
-  readonly after: S;
+  after: S;
   readonly events: E[];
   readonly firstSeq: number;
-  /** The command that decided the events, then commands that decided nothing after it. */
+  /** The commands that decided the events, then commands that decided nothing after them. */
   readonly waiting: Array<{ pending: Pending<C, E>; events: E[] }>;
   settled: boolean;
 }
@@ -93,7 +101,10 @@ interface Actor<S, C, E> {
   loading: boolean;
   readonly mailbox: Array<Pending<C, E>>;
   scheduled: boolean;
-  readonly inFlight: Array<InFlight<S, C, E>>;
+  readonly inFlight: Array<Batch<S, C, E>>;
+  /** Deferrable events decided after the last append, not yet written. */
+  deferred: Batch<S, C, E> | undefined;
+  deferTimer: NodeJS.Timeout | undefined;
   /** The first append failure not yet recovered from. */
   failure: unknown;
 }
@@ -122,6 +133,7 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
   readonly #stream: (id: string) => string;
   readonly #effects: ActorEffects<S, E>;
   readonly #snapshotEvery: number;
+  readonly #deferMs: number;
 
   constructor(options: ActorHostOptions<S, C, E>) {
     this.#log = options.log;
@@ -130,6 +142,7 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
     this.#stream = options.stream;
     this.#effects = options.effects;
     this.#snapshotEvery = options.snapshotEveryEvents ?? engineLimits.runSnapshotEveryEvents;
+    this.#deferMs = options.deferMs ?? engineLimits.deferredEventsWriteMs;
   }
 
   /** Actors in memory. */
@@ -173,7 +186,19 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
   }
 
   #newActor(state: S, version: number): Actor<S, C, E> {
-    return { state, version, durableState: state, durableVersion: version, loading: false, mailbox: [], scheduled: false, inFlight: [], failure: undefined };
+    return {
+      state,
+      version,
+      durableState: state,
+      durableVersion: version,
+      loading: false,
+      mailbox: [],
+      scheduled: false,
+      inFlight: [],
+      deferred: undefined,
+      deferTimer: undefined,
+      failure: undefined,
+    };
   }
 
   #activate(id: string, actor: Actor<S, C, E>): void {
@@ -212,7 +237,7 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
       }
       if (events.length === 0) {
         // Nothing to write: it answers once everything decided before it is durable.
-        const last = actor.inFlight[actor.inFlight.length - 1];
+        const last = actor.deferred ?? actor.inFlight[actor.inFlight.length - 1];
         if (last === undefined) pending.resolve(events);
         else last.waiting.push({ pending, events });
         continue;
@@ -221,29 +246,61 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
       const before = actor.state;
       let after = before;
       for (const event of events) after = this.#decider.evolve(after, event);
-      const entry: InFlight<S, C, E> = { before, after, events, firstSeq: actor.version + 1, waiting: [{ pending, events }], settled: false };
       actor.state = after;
+      const deferrable = this.#decider.deferrable;
+      // Joins the deferred events, or starts them, or takes them along into an append now.
+      const batch = actor.deferred ?? { before, after, events: [], firstSeq: actor.version + 1, waiting: [], settled: false };
+      batch.events.push(...events);
+      batch.after = after;
+      batch.waiting.push({ pending, events });
       actor.version += events.length;
-      actor.inFlight.push(entry);
-      let appended: Promise<unknown>;
-      try {
-        appended = this.#log.append(
-          this.#stream(id),
-          events.map((event) => ({ type: event.type, data: event })),
-          { expectedVersion: entry.firstSeq - 1 },
-        );
-      } catch (error) {
-        appended = Promise.reject(error);
+      if (deferrable !== undefined && events.every((event) => deferrable(event))) {
+        if (actor.deferred === undefined) {
+          actor.deferred = batch;
+          actor.deferTimer = setTimeout(() => this.#flushDeferred(id, actor), this.#deferMs);
+        }
+        continue;
       }
-      appended.then(
-        () => this.#settled(id, actor, entry, undefined),
-        (error: unknown) => this.#settled(id, actor, entry, error ?? new Error('append failed')),
-      );
+      this.#clearDeferred(actor);
+      this.#append(id, actor, batch);
     }
     this.#maybePassivate(id, actor);
   }
 
-  #settled(id: string, actor: Actor<S, C, E>, entry: InFlight<S, C, E>, error: unknown): void {
+  #clearDeferred(actor: Actor<S, C, E>): Batch<S, C, E> | undefined {
+    const deferred = actor.deferred;
+    clearTimeout(actor.deferTimer);
+    actor.deferred = undefined;
+    actor.deferTimer = undefined;
+    return deferred;
+  }
+
+  #flushDeferred(id: string, actor: Actor<S, C, E>): void {
+    // While a failure is being recovered from, the recovery settles the deferred events.
+    if (actor.failure !== undefined || actor.loading) return;
+    const deferred = this.#clearDeferred(actor);
+    if (deferred !== undefined) this.#append(id, actor, deferred);
+  }
+
+  #append(id: string, actor: Actor<S, C, E>, batch: Batch<S, C, E>): void {
+    actor.inFlight.push(batch);
+    let appended: Promise<unknown>;
+    try {
+      appended = this.#log.append(
+        this.#stream(id),
+        batch.events.map((event) => ({ type: event.type, data: event })),
+        { expectedVersion: batch.firstSeq - 1 },
+      );
+    } catch (error) {
+      appended = Promise.reject(error);
+    }
+    appended.then(
+      () => this.#settled(id, actor, batch, undefined),
+      (error: unknown) => this.#settled(id, actor, batch, error ?? new Error('append failed')),
+    );
+  }
+
+  #settled(id: string, actor: Actor<S, C, E>, entry: Batch<S, C, E>, error: unknown): void {
     entry.settled = true;
     if (error !== undefined) actor.failure ??= error;
     if (actor.failure !== undefined) {
@@ -252,12 +309,12 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
     }
     // Invariant 3: effects in stream order, however the backend orders its acknowledgements.
     while (actor.inFlight[0]?.settled === true) {
-      this.#durable(id, actor, actor.inFlight.shift() as InFlight<S, C, E>);
+      this.#durable(id, actor, actor.inFlight.shift() as Batch<S, C, E>);
     }
     this.#maybePassivate(id, actor);
   }
 
-  #durable(id: string, actor: Actor<S, C, E>, entry: InFlight<S, C, E>): void {
+  #durable(id: string, actor: Actor<S, C, E>, entry: Batch<S, C, E>): void {
     const previous = actor.durableVersion;
     actor.durableState = entry.after;
     actor.durableVersion = entry.firstSeq + entry.events.length - 1;
@@ -275,6 +332,9 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
     const error = actor.failure;
     actor.loading = true;
     const entries = actor.inFlight.splice(0);
+    // Deferred events were decided on top of what failed: they are decided again, or not at all.
+    const deferred = this.#clearDeferred(actor);
+    if (deferred !== undefined) entries.push(deferred);
     let loaded: Awaited<ReturnType<typeof loadActor<S, E>>>;
     try {
       loaded = await loadActor(this.#log, this.#stream(id), this.#decider.initialState(), this.#decider.evolve);
@@ -303,7 +363,7 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
 
   /** Passivation: an idle actor that is not active leaves memory; the log keeps it. */
   #maybePassivate(id: string, actor: Actor<S, C, E>): void {
-    if (actor.mailbox.length > 0 || actor.inFlight.length > 0 || actor.loading || actor.scheduled) return;
+    if (actor.mailbox.length > 0 || actor.inFlight.length > 0 || actor.deferred !== undefined || actor.loading || actor.scheduled) return;
     if (!this.#decider.isActive(actor.durableState) && this.#actors.get(id) === actor) this.#actors.delete(id);
   }
 }

@@ -14,6 +14,9 @@ export const runDecider: Decider<RunState, RunCommand, RunEvent> = {
   decide,
   evolve,
   isActive: (state) => state.kind === 'active',
+  // An assignment and a start acknowledge nothing (DESIGN: "assignment is not an acknowledgement"):
+  // they are written with the run's next append — a short task's result — or a moment later.
+  deferrable: (event) => event.type === 'TaskAssigned' || event.type === 'TaskStarted',
 };
 
 export type RunHost = ActorHost<RunState, RunCommand, RunEvent>;

@@ -83,6 +83,11 @@ export const engineLimits = {
   logLinesPerRequestMax: 1000,
   /** A run's state is snapshotted each time its stream grows by this many events. */
   runSnapshotEveryEvents: 100,
+  /**
+   * Longest an event that acknowledges nothing (a task assigned, a task started) waits to be
+   * written with its run's next append before it is written alone.
+   */
+  deferredEventsWriteMs: 25,
 } as const;
 
 check(engineLimits.payloadBytesMax * 4 <= engineLimits.frameBytesMax, 'a frame holds a task input, its parents outputs and the envelope');

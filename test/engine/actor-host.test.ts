@@ -10,8 +10,8 @@ import { logErrors } from '../../store/errors.js';
 import type { AppendOptions, AppendResult, EventLog, NewEvent } from '../../store/log.js';
 import { MemoryLog } from '../../store/memory.js';
 
-type Command = { type: 'Add'; n: number } | { type: 'Noop' } | { type: 'Stop' };
-type Event = { type: 'Added'; n: number } | { type: 'Stopped' };
+type Command = { type: 'Add'; n: number } | { type: 'Mark' } | { type: 'Noop' } | { type: 'Stop' };
+type Event = { type: 'Added'; n: number } | { type: 'Marked' } | { type: 'Stopped' };
 interface State {
   readonly total: number;
   readonly stopped: boolean;
@@ -22,10 +22,15 @@ const counter: Decider<State, Command, Event> = {
   decide: (state, command) => {
     if (state.stopped) return [];
     if (command.type === 'Add') return [{ type: 'Added', n: command.n }];
+    if (command.type === 'Mark') return [{ type: 'Marked' }];
     return command.type === 'Stop' ? [{ type: 'Stopped' }] : [];
   },
-  evolve: (state, event) => (event.type === 'Added' ? { ...state, total: state.total + event.n } : { ...state, stopped: true }),
+  evolve: (state, event) => {
+    if (event.type === 'Added') return { ...state, total: state.total + event.n };
+    return event.type === 'Stopped' ? { ...state, stopped: true } : state;
+  },
   isActive: (state) => !state.stopped,
+  deferrable: (event) => event.type === 'Marked',
 };
 
 /** A memory log whose appends are written at once but acknowledged only when released (an fsync in flight). */
@@ -65,7 +70,7 @@ class HeldLog {
   }
 }
 
-function host(log: EventLog) {
+function host(log: EventLog, deferMs = 10_000) {
   const applied: string[] = [];
   const decided: string[] = [];
   const reconciled: number[] = [];
@@ -74,8 +79,9 @@ function host(log: EventLog) {
     clock: () => 0,
     decider: counter,
     stream: (id) => `counter:${id}`,
+    deferMs,
     effects: {
-      applied: (_id, before, events, after) => applied.push(`${before.total}+${events.map((e) => (e.type === 'Added' ? e.n : 'stop')).join(',')}=${after.total}`),
+      applied: (_id, before, events, after) => applied.push(`${before.total}+${events.map((e) => (e.type === 'Added' ? e.n : e.type)).join(',')}=${after.total}`),
       decided: (_id, _state, events) => decided.push(events.map((e) => e.type).join(',')),
       reconciled: (_id, state) => reconciled.push(state.total),
     },
@@ -155,4 +161,47 @@ t.test('actor host: a full mailbox refuses with ENGINE_BUSY and the actor keeps 
   held.releaseAll();
   await after;
   t.equal(actors.peek('a')?.total, engineLimits.mailboxCommandsMax + 1, 'accepting again once it drained');
+});
+
+t.test('actor host: deferrable events are written with the next append, and answer when it is durable', async (t) => {
+  const held = new HeldLog();
+  const { actors, applied } = host(held.asLog());
+  const marked = actors.send('a', { type: 'Mark' });
+  const noop = actors.send('a', { type: 'Noop' });
+  await turn();
+  t.equal(held.held.length, 0, 'nothing written for a deferrable event alone');
+  const added = actors.send('a', { type: 'Add', n: 2 });
+  await turn();
+  t.equal(held.held.length, 1, 'the next append carries it');
+  held.releaseAll();
+  t.same(await marked, [{ type: 'Marked' }]);
+  t.same(await noop, []);
+  t.same(await added, [{ type: 'Added', n: 2 }]);
+  t.same(applied, ['0+Marked,2=2'], 'one append, in decision order');
+  t.same((await held.inner.readStream('counter:a')).map((r) => r.type), ['Marked', 'Added']);
+});
+
+t.test('actor host: deferrable events with no append after them are written alone after deferMs', async (t) => {
+  const log = new MemoryLog();
+  const { actors } = host(log, 20);
+  const started = Date.now();
+  t.same(await actors.send('a', { type: 'Mark' }), [{ type: 'Marked' }]);
+  t.ok(Date.now() - started >= 15, 'written after the delay');
+  t.same((await log.readStream('counter:a')).map((r) => r.type), ['Marked']);
+});
+
+t.test('actor host: deferred events decided on top of a failed append are refused with it', async (t) => {
+  const held = new HeldLog();
+  const { actors, reconciled } = host(held.asLog());
+  held.failNext = true;
+  const failed = actors.send('a', { type: 'Add', n: 1 });
+  const marked = actors.send('a', { type: 'Mark' });
+  await t.rejects(failed, { code: 'LOG_UNAVAILABLE' });
+  await t.rejects(marked, { code: 'LOG_UNAVAILABLE' }, 'the deferred event never reaches the log');
+  t.same(reconciled, [0]);
+  const again = actors.send('a', { type: 'Add', n: 5 });
+  await turn();
+  held.releaseAll();
+  await again;
+  t.same((await held.inner.readStream('counter:a')).map((r) => r.type), ['Added'], 'only what was decided after the reload');
 });
