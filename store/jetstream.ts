@@ -41,7 +41,6 @@ import {
   checkSnapshot,
   checkStreamName,
   checkVersion,
-  type DecodedBatch,
   decodeBatch,
   decodeSnapshot,
   encodeBatch,
@@ -57,7 +56,6 @@ import {
 } from './codec.js';
 import { LogError, LogErrorCode, logErrors } from './errors.js';
 import type { AppendOptions, AppendResult, Clock, EventLog, LogRecord, NewEvent, ReadAllOptions, ReadStreamOptions, Snapshot, Tail } from './log.js';
-import { LOG_FORMAT_VERSION } from './log.js';
 
 const API_WRONG_LAST_SEQUENCE = 10071;
 const API_NO_MESSAGE_FOUND = 10037;
