@@ -43,11 +43,23 @@ program
   .option('--host <host>', 'address to listen on', '0.0.0.0')
   .option('--data-dir <dir>', 'data directory (default: $KINDLING_DATA_DIR or ./.kindling)')
   .option('--worker-liveness <ms>', 'a worker silent this long loses its tasks (default 30000)')
-  .action(async (options: { port?: string; host: string; dataDir?: string; workerLiveness?: string }) => {
+  .option('--checkpoint-every <appends>', 'take a recovery checkpoint after this many appends (default 50000)')
+  .action(async (options: { port?: string; host: string; dataDir?: string; workerLiveness?: string; checkpointEvery?: string }) => {
     const data = dataDir(options.dataDir);
     const port = Number(options.port ?? process.env.KINDLING_PORT ?? DEFAULT_PORT);
     const log = await LmdbLog.open({ path: logDir(data) });
-    const engine = await Engine.start({ log, ...(options.workerLiveness === undefined ? {} : { workerLivenessMs: Number(options.workerLiveness) }) });
+    const startedAt = performance.now();
+    const engine = await Engine.start({
+      log,
+      ...(options.workerLiveness === undefined ? {} : { workerLivenessMs: Number(options.workerLiveness) }),
+      ...(options.checkpointEvery === undefined ? {} : { checkpointEveryAppends: Number(options.checkpointEvery) }),
+    });
+    const recovered = engine.recoveryStats;
+    if (recovered !== undefined) {
+      console.log(
+        `kindling: recovered ${engine.stats.activeRuns} active runs in ${Math.round(performance.now() - startedAt)} ms, reading ${recovered.recordsScanned} records from position ${recovered.fromPosition}`,
+      );
+    }
     const tokenPath = join(data, 'dev-token');
     if (!existsSync(tokenPath)) {
       const token = await engine.createToken();

@@ -26,12 +26,12 @@ import type { EventLog, LogRecord } from '../../store/log.js';
 import { BoundedMap } from '../lib/bounded-map.js';
 import { coalesce } from '../lib/coalesce.js';
 import { engineLimits, limits } from '../lib/limits.js';
+import { TrackedLog, writeCheckpoint } from './checkpoint.js';
+import { recover, TENANTS_STREAM, WORKFLOWS_STREAM, workerStream } from './recovery.js';
 import { createRunHost, loadRun, type RunHost, runStream } from './run-host.js';
 import { RunTimers } from './timers.js';
 
 export const DEFAULT_TENANT = 'default';
-const WORKFLOWS_STREAM = `workflows:${DEFAULT_TENANT}`;
-const TENANTS_STREAM = 'tenants';
 
 /** What the engine needs of a connection to send it frames. */
 export interface Session {
@@ -49,6 +49,8 @@ export interface EngineOptions {
   readonly workerLivenessMs?: number;
   /** How often workers are asked to heartbeat (default 4 s). */
   readonly heartbeatMs?: number;
+  /** A recovery checkpoint is taken each time this many appends were made (default `engineLimits.checkpointEveryAppends`). */
+  readonly checkpointEveryAppends?: number;
 }
 
 interface WorkerEntry {
@@ -72,7 +74,7 @@ interface WorkflowEntry {
 const RECENTLY_FINISHED_MAX = 10_000;
 
 export class Engine {
-  readonly #log: EventLog;
+  readonly #log: TrackedLog;
   readonly #clock: () => number;
   readonly #livenessMs: number;
   readonly heartbeatMs: number;
@@ -95,10 +97,12 @@ export class Engine {
   readonly #finishedOutbox = new Map<Session, FinishedRun[]>();
   #pumpScheduled = false;
   readonly #sweeper: NodeJS.Timeout;
+  /** The checkpoint being written, if any. */
+  #checkpointing: Promise<void> | undefined;
   #closed = false;
 
   private constructor(options: EngineOptions) {
-    this.#log = options.log;
+    this.#log = new TrackedLog(options.log, { every: options.checkpointEveryAppends ?? engineLimits.checkpointEveryAppends, call: () => void this.checkpoint() });
     this.#clock = options.clock ?? Date.now;
     this.#livenessMs = options.workerLivenessMs ?? 30_000;
     // Workers heartbeat at least three times per liveness window.
@@ -131,42 +135,49 @@ export class Engine {
   }
 
   async #recover(): Promise<void> {
-    const runs = new Map<string, { state: RunState; version: number }>();
-    let after = 0;
-    for (let page = await this.#log.readAll(); page.length > 0; page = await this.#log.readAll({ after })) {
-      for (const record of page) {
-        after = record.position;
-        if (record.stream.startsWith('run:')) {
-          const runId = record.stream.slice(4);
-          const entry = runs.get(runId) ?? { state: { kind: 'none' } as RunState, version: 0 };
-          // Finished runs stay in the fold: a replay may make one active again later in the log.
-          entry.state = evolve(entry.state, record.data as RunEvent);
-          entry.version = record.seq;
-          runs.set(runId, entry);
-        } else if (record.stream.startsWith('worker:')) {
-          const actor = this.#workerActor(record.stream.slice(7));
-          actor.state = evolveWorker(actor.state, record.data as WorkerEvent);
-          actor.version = record.seq;
-        } else if (record.stream === WORKFLOWS_STREAM) {
-          const data = record.data as { name: string; version: number; spec: WorkflowSpec };
-          this.#workflows.set(data.name, { spec: data.spec, version: data.version });
-          this.#workflowsVersion = record.seq;
-        } else if (record.stream === TENANTS_STREAM) {
-          const data = record.data as { tenantId: string; tokenHash: string };
-          this.#tokens.set(data.tokenHash, data.tenantId);
-          this.#tenantsVersion = record.seq;
-        }
-      }
-    }
-    // Every worker registered when the engine stopped gets a fresh liveness window to reconnect.
-    for (const [workerId, { state }] of this.#workerActors) {
+    const recovered = await recover(this.#log);
+    for (const [name, entry] of recovered.workflows) this.#workflows.set(name, entry);
+    this.#workflowsVersion = recovered.workflowsVersion;
+    for (const [tokenHash, tenantId] of recovered.tokens) this.#tokens.set(tokenHash, tenantId);
+    this.#tenantsVersion = recovered.tenantsVersion;
+    for (const [workerId, { state, version }] of recovered.workers) {
+      const actor = this.#workerActor(workerId);
+      actor.state = state;
+      actor.version = version;
+      // Every worker registered when the engine stopped gets a fresh liveness window to reconnect.
       if (state.kind === 'registered') this.#workers.set(workerId, this.#newWorker(workerId, DEFAULT_TENANT, state.name, [...state.actions], state.slots));
     }
-    for (const [runId, { state, version }] of runs) {
-      if (state.kind !== 'active') continue;
+    for (const [runId, { state, version }] of recovered.runs) {
       this.#host.adopt(runId, state, version);
       this.#adoptEffects(runId, state);
     }
+    this.recoveryStats = recovered.stats;
+    // A long read at start is worth not repeating: checkpoint now rather than after the next appends.
+    if (recovered.stats.recordsScanned >= engineLimits.checkpointEveryAppends) void this.checkpoint();
+  }
+
+  /** How the last start recovered: where it began reading the log and how much it read. */
+  recoveryStats: { fromPosition: number; recordsScanned: number; runsLoaded: number } | undefined;
+
+  /**
+   * Records where a restart may begin reading the log (checkpoint.ts). Taken each time
+   * `checkpointEveryAppends` appends were made, and when the engine closes; one at a time.
+   */
+  checkpoint(): Promise<void> {
+    this.#checkpointing ??= (async () => {
+      const appends = this.#log.appends;
+      try {
+        const position = await this.#log.settledPosition();
+        const workers = [...this.#workerActors].filter(([, actor]) => actor.state.kind === 'registered').map(([workerId]) => workerId);
+        await writeCheckpoint(this.#log, { position, runs: this.#host.activeIds(), workers });
+      } catch {
+        // Best effort, like a snapshot: without it the next start reads more of the log.
+      } finally {
+        this.#log.markCheckpoint(appends);
+        this.#checkpointing = undefined;
+      }
+    })();
+    return this.#checkpointing;
   }
 
   #workerActor(workerId: string) {
@@ -181,7 +192,7 @@ export class Engine {
   /** decide → append → evolve for a worker actor, one command at a time per worker. */
   #workerCommand(workerId: string, command: WorkerCommand): Promise<void> {
     const actor = this.#workerActor(workerId);
-    const stream = `worker:${workerId}`;
+    const stream = workerStream(workerId);
     const run = actor.chain.then(async () => {
       // A worker that registered again while this expiry waited its turn is alive: keep it.
       if (command.type === 'ExpireWorker' && this.#workers.has(workerId)) return;
@@ -681,10 +692,12 @@ export class Engine {
     return { activeRuns: this.#host.activeCount, queued: this.#queue.queuedCount, workers: this.#workers.size };
   }
 
+  /** Stops the engine's timers and takes a last checkpoint, so the next start reads little. */
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#sweeper);
     this.#timers.stop();
+    await this.checkpoint();
   }
 }
 

@@ -88,6 +88,8 @@ export const engineLimits = {
    * written with its run's next append before it is written alone.
    */
   deferredEventsWriteMs: 25,
+  /** A recovery checkpoint is taken each time this many appends have been made since the last. */
+  checkpointEveryAppends: 50_000,
 } as const;
 
 check(engineLimits.payloadBytesMax * 4 <= engineLimits.frameBytesMax, 'a frame holds a task input, its parents outputs and the envelope');

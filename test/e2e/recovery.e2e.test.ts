@@ -89,8 +89,8 @@ t.test('an engine restarted after a replay starts and keeps the replayed run', a
   t.match(details, { status: 'COMPLETED', tasks: [{ attempt: 1, status: 'COMPLETED', output: 'second' }] });
 });
 
-t.test('the engine killed with kill -9 during 1,000 runs restarts and every run finishes', async (t) => {
-  const engine = await startEngine({ workerLivenessMs: 3000 });
+t.test('the engine killed with kill -9 during 1,000 runs restarts from its last checkpoint and every run finishes', async (t) => {
+  const engine = await startEngine({ workerLivenessMs: 3000, checkpointEveryAppends: 300 });
   t.teardown(() => engine.dispose());
   const hatchet = HatchetClient.init({ token: engine.token, host_port: engine.hostPort, log_level: 'OFF' });
   t.teardown(() => hatchet.close());
@@ -116,6 +116,8 @@ t.test('the engine killed with kill -9 during 1,000 runs restarts and every run 
   await engine.kill('SIGKILL');
   const executedBeforeKill = executions;
   await engine.restart();
+  const recovered = engine.output().match(/recovered (\d+) active runs in \d+ ms, reading (\d+) records from position (\d+)/);
+  t.ok(recovered !== null && Number(recovered[3]) > 0, `recovery began at a checkpoint, not at the start of the log (${recovered?.[0]})`);
   const outputs = (await results) as Array<{ i: number }>;
   t.same(outputs.map((o) => o.i), [...Array(1000).keys()], 'every acknowledged run completed with its own output');
   t.ok(executedBeforeKill < 1000, `the kill came mid-way (${executedBeforeKill} executions before it)`);

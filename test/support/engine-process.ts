@@ -26,7 +26,7 @@ export interface EngineProcess {
   dispose(): Promise<void>;
 }
 
-export async function startEngine(options: { workerLivenessMs?: number } = {}): Promise<EngineProcess> {
+export async function startEngine(options: { workerLivenessMs?: number; checkpointEveryAppends?: number } = {}): Promise<EngineProcess> {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'kindling-engine-'));
   let child: ChildProcess | undefined;
@@ -35,6 +35,7 @@ export async function startEngine(options: { workerLivenessMs?: number } = {}): 
   const start = async () => {
     const args = [cli, 'start', '--port', String(port), '--host', '127.0.0.1', '--data-dir', dataDir];
     if (options.workerLivenessMs !== undefined) args.push('--worker-liveness', String(options.workerLivenessMs));
+    if (options.checkpointEveryAppends !== undefined) args.push('--checkpoint-every', String(options.checkpointEveryAppends));
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     child = proc;
     await new Promise<void>((resolve, reject) => {
