@@ -18,6 +18,7 @@
  */
 import { assert, assertNever } from '../src/lib/errors.js';
 import type { FinishedRun, RunStatus, TaskSpec, WorkflowSpec } from '../protocol/frames.js';
+import { NULL_PAYLOAD, type Payload } from '../protocol/payload.js';
 
 export const ON_FAILURE_TASK = 'on-failure-task';
 
@@ -36,7 +37,8 @@ export interface TaskState {
   readonly timeoutAtMs?: number | undefined;
   /** When a retrying task is queued again. */
   readonly retryAtMs?: number | undefined;
-  readonly output?: unknown;
+  /** A completed task's output (JSON bytes, never parsed here). */
+  readonly output?: Payload | undefined;
   readonly error?: string | undefined;
 }
 
@@ -46,7 +48,7 @@ export type RunState =
       readonly kind: 'active' | 'finished';
       readonly runId: string;
       readonly workflow: WorkflowSpec;
-      readonly input: unknown;
+      readonly input: Payload;
       readonly additionalMetadata: Record<string, string>;
       readonly priority: number;
       readonly createdAtMs: number;
@@ -68,7 +70,7 @@ export interface RunCreation {
   /** The task run id of each task, by name (on-failure included when the workflow has one). */
   readonly taskIds: Record<string, string>;
   readonly workflow: WorkflowSpec;
-  readonly input: unknown;
+  readonly input: Payload;
   readonly additionalMetadata: Record<string, string>;
   readonly priority: number;
   readonly parentTaskId?: string;
@@ -80,7 +82,7 @@ export type RunCommand =
   | ({ readonly type: 'CreateRun' } & RunCreation)
   | { readonly type: 'AssignTask'; readonly task: string; readonly attempt: number; readonly workerId: string }
   | { readonly type: 'StartTask'; readonly task: string; readonly attempt: number }
-  | { readonly type: 'CompleteTask'; readonly task: string; readonly attempt: number; readonly output: unknown }
+  | { readonly type: 'CompleteTask'; readonly task: string; readonly attempt: number; readonly output: Payload }
   | { readonly type: 'FailTask'; readonly task: string; readonly attempt: number; readonly error: string; readonly nonRetryable: boolean }
   | { readonly type: 'RefreshTimeout'; readonly task: string; readonly attempt: number; readonly incrementMs: number }
   | { readonly type: 'WorkerLost'; readonly workerId: string }
@@ -101,7 +103,7 @@ export type RunEvent =
   | { readonly type: 'TaskQueued'; readonly task: string; readonly attempt: number; readonly atMs: number; readonly scheduleDeadlineMs: number }
   | { readonly type: 'TaskAssigned'; readonly task: string; readonly attempt: number; readonly workerId: string; readonly atMs: number; readonly timeoutAtMs: number }
   | { readonly type: 'TaskStarted'; readonly task: string; readonly attempt: number; readonly atMs: number }
-  | { readonly type: 'TaskCompleted'; readonly task: string; readonly attempt: number; readonly output: unknown; readonly atMs: number }
+  | { readonly type: 'TaskCompleted'; readonly task: string; readonly attempt: number; readonly output: Payload; readonly atMs: number }
   | { readonly type: 'TaskFailed'; readonly task: string; readonly attempt: number; readonly error: string; readonly atMs: number }
   | { readonly type: 'TaskRetrying'; readonly task: string; readonly attempt: number; readonly retryAtMs: number; readonly atMs: number }
   | { readonly type: 'TaskTimedOut'; readonly task: string; readonly attempt: number; readonly workerId: string; readonly atMs: number }
@@ -384,7 +386,7 @@ function moved(
   status: TaskStatus,
   attempt: number,
   at: { workerId?: string | undefined; scheduleDeadlineMs?: number | undefined; timeoutAtMs?: number | undefined; retryAtMs?: number | undefined },
-  output: unknown = task.output,
+  output: Payload | undefined = task.output,
   error: string | undefined = task.error,
 ): TaskState {
   return {
@@ -446,7 +448,7 @@ const evolvers: Evolvers = {
 function finishedRun(state: ActiveRun, status: FinishedRun['status']): FinishedRun {
   const tasks = state.workflow.tasks.map((spec) => state.tasks[spec.name] as TaskState);
   if (status === 'COMPLETED') {
-    return { runId: state.runId, status, output: Object.fromEntries(tasks.map((task) => [task.name, task.output ?? null])) };
+    return { runId: state.runId, status, output: Object.fromEntries(tasks.map((task) => [task.name, task.output ?? NULL_PAYLOAD])) };
   }
   const errors = tasks.filter((task) => task.status === 'failed' || (status === 'CANCELLED' && task.status === 'cancelled')).map((task) => task.error ?? task.status);
   return { runId: state.runId, status, errors: errors.length > 0 ? errors : [`run ${status.toLowerCase()}`] };

@@ -68,8 +68,3 @@ export function encodeBatches<T>(
   for (let start = 0; start < items.length; start += itemsMax) encodeRange(start, Math.min(items.length, start + itemsMax));
   return out;
 }
-
-/** The encoded size of a payload, to hold it to `payloadBytesMax` before it enters the log. */
-export function payloadBytes(value: unknown): number {
-  return packr.pack(value).length;
-}

@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { engineLimits } from '../src/lib/limits.js';
+import type { Payload } from './payload.js';
 
 /** The protocol versions this build speaks, newest last. */
 export const PROTOCOL_VERSIONS = [1] as const;
@@ -19,6 +20,8 @@ const attempt = z.number().int().nonnegative();
 const metadata = z.record(z.string(), z.string());
 const labels = z.record(z.string(), z.union([z.string(), z.number()]));
 const taskRef = z.object({ taskId: id, attempt });
+/** A payload: JSON text as msgpack `bin` (payload.ts); held to `payloadBytesMax` by the engine. */
+const payload = z.custom<Payload>((value) => value instanceof Uint8Array, 'a payload is JSON text as msgpack bin');
 /** A worker id names its stream (`worker:<id>`), so it uses the stream-name alphabet. */
 const workerId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_\-:=@+/]{0,150}$/, 'a worker id is 1-151 letters, digits or _ - : = @ + /, starting with a letter or digit');
 
@@ -45,7 +48,7 @@ export type WorkflowSpec = z.infer<typeof WorkflowSpec>;
 
 export const TriggerRun = z.object({
   workflow: z.string().min(1).max(200),
-  input: z.unknown(),
+  input: payload,
   additionalMetadata: metadata.optional(),
   priority: z.number().int().min(1).max(3).optional(),
   /** The task run that triggers this one as a child, and its de-duplication key. */
@@ -68,7 +71,7 @@ export const ClientFrame = z.discriminatedUnion('t', [
           taskId: id,
           attempt,
           ok: z.boolean(),
-          output: z.unknown().optional(),
+          output: payload.optional(),
           error: z.object({ message: z.string(), stack: z.string().optional() }).optional(),
           nonRetryable: z.boolean().optional(),
         }),
@@ -96,8 +99,8 @@ export interface AssignedTask {
   readonly workflow: string;
   readonly task: string;
   readonly action: string;
-  readonly input: unknown;
-  readonly parents: Record<string, unknown>;
+  readonly input: Payload;
+  readonly parents: Record<string, Payload>;
   readonly additionalMetadata: Record<string, string>;
   /** Errors of the run's failed tasks, by task name; set for on-failure tasks. */
   readonly errors?: Record<string, string>;
@@ -123,11 +126,11 @@ export interface RunDetails {
   readonly runId: string;
   readonly status: string;
   readonly workflow: string;
-  readonly input: unknown;
+  readonly input: Payload;
   readonly additionalMetadata: Record<string, string>;
   readonly createdAtMs: number;
   /** Each task's status is one of QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED. */
-  readonly tasks: Array<{ name: string; taskId: string; status: string; attempt: number; output?: unknown; error?: string; workerId?: string }>;
+  readonly tasks: Array<{ name: string; taskId: string; status: string; attempt: number; output?: Payload; error?: string; workerId?: string }>;
   /** The run's task events in order: QUEUED, ASSIGNED, STARTED, FINISHED, FAILED, RETRYING, … */
   readonly taskEvents: Array<{ taskId: string; taskName: string; eventType: string; attempt: number; timestampMs: number; message?: string }>;
   readonly finished?: FinishedRun;
@@ -137,7 +140,7 @@ export interface FinishedRun {
   readonly runId: string;
   readonly status: 'COMPLETED' | 'FAILED' | 'CANCELLED';
   /** The output of every task, by name (COMPLETED). */
-  readonly output?: Record<string, unknown>;
+  readonly output?: Record<string, Payload>;
   /** Error messages of the failed or cancelled tasks. */
   readonly errors?: string[];
 }

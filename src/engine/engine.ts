@@ -19,8 +19,9 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { evolve, initialState, isTerminal, nextDeadline, taskEventsOf, taskRunStatus, ON_FAILURE_TASK, type RunEvent, type RunState, runStatus, type TaskState } from '../../actors/workflow-run.js';
 import { TenantQueue } from '../../actors/tenant-queue.js';
 import { decideWorker, evolveWorker, initialWorkerState, type WorkerCommand, type WorkerEvent, type WorkerState } from '../../actors/worker.js';
-import { encodeBatches, payloadBytes } from '../../protocol/codec.js';
+import { encodeBatches } from '../../protocol/codec.js';
 import { ProtocolError, ProtocolErrorCode } from '../../protocol/errors.js';
+import { NULL_PAYLOAD, type Payload } from '../../protocol/payload.js';
 import type { AssignedTask, FinishedRun, LogLine, RunDetails, ServerFrame, TriggerRun, WorkflowSpec } from '../../protocol/frames.js';
 import type { EventLog, LogRecord } from '../../store/log.js';
 import { BoundedMap } from '../lib/bounded-map.js';
@@ -288,7 +289,7 @@ export class Engine {
     const prepared = runs.map((run) => {
       const workflow = this.#workflows.get(run.workflow);
       if (workflow === undefined) throw new ProtocolError(ProtocolErrorCode.WorkflowNotFound, `workflow '${run.workflow}' is not registered; start a worker that declares it first`);
-      const bytes = payloadBytes(run.input ?? null);
+      const bytes = run.input.length;
       if (bytes > engineLimits.payloadBytesMax) {
         throw new ProtocolError(ProtocolErrorCode.PayloadTooLarge, `the input of a run of '${run.workflow}' is ${bytes} bytes; the limit is ${engineLimits.payloadBytesMax}`);
       }
@@ -306,7 +307,7 @@ export class Engine {
           runId,
           taskIds,
           workflow: workflow.spec,
-          input: run.input ?? null,
+          input: run.input,
           additionalMetadata: run.additionalMetadata ?? {},
           priority: run.priority ?? 1,
           ...(run.parentTaskId === undefined ? {} : { parentTaskId: run.parentTaskId }),
@@ -481,7 +482,7 @@ export class Engine {
     if (where !== undefined) this.#host.send(where.runId, { type: 'StartTask', task: where.task, attempt }).catch(() => {});
   }
 
-  taskResult(workerId: string, item: { taskId: string; attempt: number; ok: boolean; output?: unknown; error?: { message: string; stack?: string | undefined } | undefined; nonRetryable?: boolean | undefined }): void {
+  taskResult(workerId: string, item: { taskId: string; attempt: number; ok: boolean; output?: Payload | undefined; error?: { message: string; stack?: string | undefined } | undefined; nonRetryable?: boolean | undefined }): void {
     const where = this.#tasks.get(item.taskId);
     if (where === undefined) return;
     // The worker's slot is free the moment it reports; freeing it before the result is durable lets
@@ -493,9 +494,9 @@ export class Engine {
       if (this.#queue.release(item.taskId) !== undefined) this.#schedulePump();
     }
     let command: Parameters<RunHost['send']>[1];
-    const outputBytes = item.ok ? payloadBytes(item.output ?? null) : 0;
+    const outputBytes = item.ok ? (item.output?.length ?? 0) : 0;
     if (item.ok && outputBytes <= engineLimits.payloadBytesMax) {
-      command = { type: 'CompleteTask', task: where.task, attempt: item.attempt, output: item.output ?? null };
+      command = { type: 'CompleteTask', task: where.task, attempt: item.attempt, output: item.output ?? NULL_PAYLOAD };
     } else {
       const error = item.ok ? `the task's output is ${outputBytes} bytes; the limit is ${engineLimits.payloadBytesMax}` : (item.error?.message ?? 'task failed');
       command = { type: 'FailTask', task: where.task, attempt: item.attempt, error, nonRetryable: item.ok || item.nonRetryable === true };
@@ -610,8 +611,8 @@ export class Engine {
     const worker = this.#workers.get(workerId);
     const task = state.tasks[taskName];
     if (worker?.session === undefined || task === undefined) return; // the liveness sweep will reassign it
-    const parents: Record<string, unknown> = {};
-    for (const parent of task.spec.parents) parents[parent] = state.tasks[parent]?.output ?? null;
+    const parents: Record<string, Payload> = {};
+    for (const parent of task.spec.parents) parents[parent] = state.tasks[parent]?.output ?? NULL_PAYLOAD;
     const errors: Record<string, string> = {};
     if (taskName === ON_FAILURE_TASK) for (const t of Object.values(state.tasks)) if (t.status === 'failed' && t.error !== undefined) errors[t.name] = t.error;
     worker.assignOutbox.push({

@@ -3,6 +3,7 @@
  * client for what Kindling implements: declaring tasks and workflows, running them, workers.
  */
 import type { AssignedTask, FinishedRun, LogLine, RunDetails, TriggerRun } from '../../protocol/frames.js';
+import { decodePayload, encodePayload, type Payload } from '../../protocol/payload.js';
 import { chunkBySize } from '../lib/chunks.js';
 import { deferred, type Deferred } from '../lib/deferred.js';
 import { engineLimits } from '../lib/limits.js';
@@ -23,20 +24,22 @@ import { consoleLogger, type Logger } from './logger.js';
 import { type RunWatcher, WorkflowRunRef } from './run-ref.js';
 import { type CreateWorkerOpts, Worker, type WorkerClient } from './worker.js';
 
-/**
- * Inputs are JSON, as in Hatchet: refuse what JSON cannot carry before it reaches the engine.
- * Returns the JSON's length, which sizes the trigger batches.
- */
-function checkJsonInput(workflow: string, input: unknown): number {
-  if (input === undefined) return 4; // sent as null, as Hatchet does
-  let json: string | undefined;
+/** An input as the payload the engine carries (JSON, as in Hatchet); refused here when JSON cannot hold it. */
+function inputPayload(workflow: string, input: unknown): Payload {
   try {
-    json = JSON.stringify(input);
+    return encodePayload(input, `the input of a run of '${workflow}'`);
   } catch (error) {
-    throw new EngineError('INVALID_INPUT', `the input of a run of '${workflow}' is not JSON-serialisable: ${(error as Error).message}`);
+    throw new EngineError('INVALID_INPUT', (error as Error).message);
   }
-  if (json === undefined) throw new EngineError('INVALID_INPUT', `the input of a run of '${workflow}' is not JSON-serialisable: a ${typeof input} has no JSON form`);
-  return json.length;
+}
+
+/** A run's details with their payloads decoded, as Hatchet's `runs.get` returns them. */
+function decodeDetails(details: RunDetails) {
+  return {
+    ...details,
+    input: decodePayload(details.input),
+    tasks: details.tasks.map((task) => ({ ...task, ...(task.output === undefined ? {} : { output: decodePayload(task.output) }) })),
+  };
 }
 
 export class HatchetClient implements DeclarationHost, RunWatcher, WorkerClient {
@@ -107,10 +110,9 @@ export class HatchetClient implements DeclarationHost, RunWatcher, WorkerClient 
   // Running
 
   async #trigger(runs: TriggerRun[]): Promise<string[]> {
-    const sizes = new Map(runs.map((run) => [run, checkJsonInput(run.workflow, run.input) + 256]));
     const ids: string[] = [];
-    // At most 500 runs, and half a frame of inputs (sized by their JSON), per request.
-    for (const chunk of chunkBySize(runs, (run) => sizes.get(run) ?? 0, engineLimits.frameBytesMax / 2, 500)) {
+    // At most 500 runs, and half a frame of inputs, per request.
+    for (const chunk of chunkBySize(runs, (run) => run.input.length + 256, engineLimits.frameBytesMax / 2, 500)) {
       const reply = await this.#conn.request<{ runIds: string[] }>({ t: 'trigger', runs: chunk });
       ids.push(...reply.runIds);
     }
@@ -132,7 +134,7 @@ export class HatchetClient implements DeclarationHost, RunWatcher, WorkerClient 
     const ids = await this.#trigger(
       inputs.map((input) => ({
         workflow: name,
-        input,
+        input: inputPayload(name, input),
         ...(options.additionalMetadata === undefined ? {} : { additionalMetadata: options.additionalMetadata }),
         ...(options.priority === undefined ? {} : { priority: options.priority }),
       })),
@@ -160,7 +162,7 @@ export class HatchetClient implements DeclarationHost, RunWatcher, WorkerClient 
     const [id] = await this.#trigger([
       {
         workflow: name,
-        input,
+        input: inputPayload(name, input),
         additionalMetadata: { ...parent.additionalMetadata, ...(options.additionalMetadata ?? {}) },
         ...(options.priority === undefined ? {} : { priority: options.priority }),
         parentTaskId: parent.taskId,
@@ -213,7 +215,7 @@ export class HatchetClient implements DeclarationHost, RunWatcher, WorkerClient 
   /** Runs (Hatchet's `hatchet.runs`): get, cancel. */
   get runs() {
     return {
-      get: (run: string | WorkflowRunRef<unknown>) => this.#conn.request<RunDetails>({ t: 'getRun', runId: typeof run === 'string' ? run : run.workflowRunId }),
+      get: async (run: string | WorkflowRunRef<unknown>) => decodeDetails(await this.#conn.request<RunDetails>({ t: 'getRun', runId: typeof run === 'string' ? run : run.workflowRunId })),
       cancel: async (opts: { ids?: string[] }) => {
         await this.#conn.request({ t: 'cancel', runIds: opts.ids ?? [], taskIds: [] });
       },

@@ -1,5 +1,6 @@
 /** What a task function receives besides its input (Hatchet's `Context`). */
 import type { AssignedTask } from '../../protocol/frames.js';
+import { decodePayload } from '../../protocol/payload.js';
 import { type Duration, durationToMs } from './duration.js';
 import { TaskRunTerminatedError } from './errors.js';
 
@@ -34,7 +35,7 @@ export class Context<I = unknown> {
     private readonly host: ContextHost,
   ) {
     this.action = task;
-    this.input = task.input as I;
+    this.input = decodePayload(task.input) as I;
     this.worker = { id: () => host.workerId, labels: () => ({ ...host.workerLabels }) };
   }
 
@@ -53,8 +54,9 @@ export class Context<I = unknown> {
   parentOutput<T = unknown>(task: string | { name: string }): Promise<T>;
   async parentOutput<T = unknown>(task: TaskRef): Promise<T> {
     const name = typeof task === 'string' ? task : task.name;
-    if (!(name in this.action.parents)) throw new Error(`'${name}' is not a parent of task '${this.action.task}'`);
-    return this.action.parents[name] as T;
+    const output = this.action.parents[name.toLowerCase()];
+    if (output === undefined) throw new Error(`'${name}' is not a parent of task '${this.action.task}'`);
+    return decodePayload(output) as T;
   }
 
   /** For on-failure tasks: the error of each failed task, by task name. */

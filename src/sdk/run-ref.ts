@@ -1,5 +1,6 @@
 /** A handle on a triggered run: its id now, its output when it finishes (Hatchet's `WorkflowRunRef`). */
 import type { FinishedRun } from '../../protocol/frames.js';
+import { decodePayload } from '../../protocol/payload.js';
 
 export interface RunWatcher {
   /** Resolves when the run finishes, in any status. */
@@ -37,7 +38,11 @@ export class WorkflowRunRef<T> {
     const finished = await this.watcher.finished(this.workflowRunId);
     if (finished.status !== 'COMPLETED') throw finished.errors ?? [`run ${finished.status.toLowerCase()}`];
     const output = finished.output ?? {};
-    return (this._standaloneTaskName === undefined ? output : output[this._standaloneTaskName]) as T;
+    if (this._standaloneTaskName !== undefined) {
+      const own = output[this._standaloneTaskName];
+      return (own === undefined ? undefined : decodePayload(own)) as T;
+    }
+    return Object.fromEntries(Object.entries(output).map(([task, payload]) => [task, decodePayload(payload)])) as T;
   }
 
   get output(): Promise<T> {

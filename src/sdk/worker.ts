@@ -11,6 +11,7 @@
  */
 import { encodeBatches } from '../../protocol/codec.js';
 import type { AssignedTask, ClientFrame, ServerFrame } from '../../protocol/frames.js';
+import { encodePayload, type Payload } from '../../protocol/payload.js';
 import { coalesce } from '../lib/coalesce.js';
 import { engineLimits } from '../lib/limits.js';
 import { type ClientConfig, engineUrl } from './config.js';
@@ -211,10 +212,19 @@ export class Worker {
     this.#startedOutbox.push({ taskId: task.taskId, attempt: task.attempt });
     this.#scheduleFlush();
     Promise.resolve()
-      .then(() => handler.fn(task.input, ctx))
+      .then(() => handler.fn(ctx.input, ctx))
       .then(
         (output: unknown) => {
-          if (!ctx.cancelled) this.#report({ taskId: task.taskId, attempt: task.attempt, ok: true, output: output === undefined ? null : output });
+          if (ctx.cancelled) return;
+          // An output JSON cannot carry fails the task for good: running it again cannot help.
+          let payload: Payload;
+          try {
+            payload = encodePayload(output, `the output of task '${task.task}'`);
+          } catch (error) {
+            this.#report({ taskId: task.taskId, attempt: task.attempt, ok: false, error: { message: (error as Error).message }, nonRetryable: true });
+            return;
+          }
+          this.#report({ taskId: task.taskId, attempt: task.attempt, ok: true, output: payload });
         },
         (error: unknown) => {
           if (ctx.cancelled) return;

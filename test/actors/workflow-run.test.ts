@@ -2,6 +2,10 @@
 import t from 'tap';
 import { backoffMs, type DecideContext, decide, evolve, initialState, nextDeadline, type RunCommand, type RunEvent, type RunState, runStatus } from '../../actors/workflow-run.js';
 import { TaskSpec, WorkflowSpec } from '../../protocol/frames.js';
+import { decodePayload, encodePayload, type Payload } from '../../protocol/payload.js';
+
+const json = (value: unknown) => encodePayload(value, 'a test value');
+const outputsOf = (state: RunState) => Object.fromEntries(Object.entries((state.kind === 'finished' ? state.finished?.output : undefined) ?? {}).map(([task, payload]) => [task, decodePayload(payload as Payload)]));
 
 const task = (name: string, extra: Partial<TaskSpec> = {}) => TaskSpec.parse({ name, ...extra });
 const workflow = (tasks: TaskSpec[], onFailure?: TaskSpec) => WorkflowSpec.parse({ name: 'wf', tasks, ...(onFailure === undefined ? {} : { onFailure }) });
@@ -10,7 +14,7 @@ function create(spec: WorkflowSpec): RunCommand {
   const taskIds: Record<string, string> = {};
   for (const t of spec.tasks) taskIds[t.name] = `id-${t.name}`;
   if (spec.onFailure !== undefined) taskIds['on-failure-task'] = 'id-on-failure-task';
-  return { type: 'CreateRun', runId: 'run-1', taskIds, workflow: spec, input: { n: 1 }, additionalMetadata: {}, priority: 1 };
+  return { type: 'CreateRun', runId: 'run-1', taskIds, workflow: spec, input: json({ n: 1 }), additionalMetadata: {}, priority: 1 };
 }
 
 /** Folds `given` commands into a state, then decides `when`; returns the new events and state. */
@@ -42,27 +46,28 @@ t.test('run: queued task + assigned + completed: its children are queued; the la
   ];
   const assigned = scenario(given.slice(0, 1), given[1]?.[0] as RunCommand, 10);
   t.match(assigned.events, [{ type: 'TaskAssigned', workerId: 'w1', timeoutAtMs: 10 + 60_000 }]);
-  const done = scenario(given, { type: 'CompleteTask', task: 'a', attempt: 0, output: { a: 1 } }, 20);
+  const done = scenario(given, { type: 'CompleteTask', task: 'a', attempt: 0, output: json({ a: 1 }) }, 20);
   t.same(done.types, ['TaskStarted', 'TaskCompleted', 'TaskQueued', 'TaskQueued'], 'a result with no start reported implies the start');
   t.same(done.events.slice(2).map((e) => (e as { task: string }).task), ['b', 'c']);
   const rest: Array<[RunCommand, number]> = [
     ...given,
-    [{ type: 'CompleteTask', task: 'a', attempt: 0, output: 1 }, 20],
+    [{ type: 'CompleteTask', task: 'a', attempt: 0, output: json(1) }, 20],
     [{ type: 'AssignTask', task: 'b', attempt: 0, workerId: 'w1' }, 21],
     [{ type: 'AssignTask', task: 'c', attempt: 0, workerId: 'w1' }, 21],
-    [{ type: 'CompleteTask', task: 'b', attempt: 0, output: 2 }, 22],
+    [{ type: 'CompleteTask', task: 'b', attempt: 0, output: json(2) }, 22],
   ];
-  t.same(scenario(rest, { type: 'CompleteTask', task: 'c', attempt: 0, output: 3 }, 23).types, ['TaskStarted', 'TaskCompleted', 'TaskQueued'], 'd waits for both parents');
+  t.same(scenario(rest, { type: 'CompleteTask', task: 'c', attempt: 0, output: json(3) }, 23).types, ['TaskStarted', 'TaskCompleted', 'TaskQueued'], 'd waits for both parents');
   const last: Array<[RunCommand, number]> = [
     ...rest,
-    [{ type: 'CompleteTask', task: 'c', attempt: 0, output: 3 }, 23],
+    [{ type: 'CompleteTask', task: 'c', attempt: 0, output: json(3) }, 23],
     [{ type: 'AssignTask', task: 'd', attempt: 0, workerId: 'w1' }, 24],
   ];
-  const finished = scenario(last, { type: 'CompleteTask', task: 'd', attempt: 0, output: 4 }, 25);
+  const finished = scenario(last, { type: 'CompleteTask', task: 'd', attempt: 0, output: json(4) }, 25);
   t.same(finished.types, ['TaskStarted', 'TaskCompleted', 'RunFinished']);
   const started: Array<[RunCommand, number]> = [...last, [{ type: 'StartTask', task: 'd', attempt: 0 }, 24]];
-  t.same(scenario(started, { type: 'CompleteTask', task: 'd', attempt: 0, output: 4 }, 25).types, ['TaskCompleted', 'RunFinished'], 'a reported start is not repeated');
-  t.match(finished.after, { kind: 'finished', finished: { status: 'COMPLETED', output: { a: 1, b: 2, c: 3, d: 4 } } });
+  t.same(scenario(started, { type: 'CompleteTask', task: 'd', attempt: 0, output: json(4) }, 25).types, ['TaskCompleted', 'RunFinished'], 'a reported start is not repeated');
+  t.match(finished.after, { kind: 'finished', finished: { status: 'COMPLETED' } });
+  t.same(outputsOf(finished.after), { a: 1, b: 2, c: 3, d: 4 });
 });
 
 t.test('run: running + attempt failed: retry scheduled after backoff, then queued at that time', async (t) => {
@@ -105,7 +110,7 @@ t.test('run: stale attempts are fenced: a late result of a reassigned attempt de
   const lost = scenario(given.slice(0, 2), given[2]?.[0] as RunCommand, 50);
   t.same(lost.types, ['TaskReassigned', 'TaskQueued']);
   t.match(lost.events[1], { attempt: 1 });
-  t.same(scenario(given, { type: 'CompleteTask', task: 'a', attempt: 0, output: 'late' }, 60).events, []);
+  t.same(scenario(given, { type: 'CompleteTask', task: 'a', attempt: 0, output: json('late') }, 60).events, []);
   t.same(scenario(given, { type: 'AssignTask', task: 'a', attempt: 0, workerId: 'w2' }, 60).events, []);
   t.match(scenario(given, { type: 'AssignTask', task: 'a', attempt: 1, workerId: 'w2' }, 60).events, [{ type: 'TaskAssigned', attempt: 1 }]);
 });
@@ -146,16 +151,17 @@ t.test('run: on-failure runs after a failure with the errors; it is cancelled wh
   const failed = scenario(given, { type: 'FailTask', task: 'a', attempt: 0, error: 'x', nonRetryable: false }, 5);
   t.same(failed.types, ['TaskStarted', 'TaskFailed', 'TaskQueued']);
   t.match(failed.events[2], { task: 'on-failure-task' });
-  const succeeded = scenario(given, { type: 'CompleteTask', task: 'a', attempt: 0, output: 1 }, 5);
+  const succeeded = scenario(given, { type: 'CompleteTask', task: 'a', attempt: 0, output: json(1) }, 5);
   t.same(succeeded.types, ['TaskStarted', 'TaskCompleted', 'TaskCancelled', 'RunFinished']);
-  t.match(succeeded.after, { finished: { status: 'COMPLETED', output: { a: 1 } } });
+  t.match(succeeded.after, { finished: { status: 'COMPLETED' } });
+  t.same(outputsOf(succeeded.after), { a: 1 });
 });
 
 t.test('run: events replay to the same state (a fold of the log)', async (t) => {
   const commands: Array<[RunCommand, number]> = [
     [create(dag), 0],
     [{ type: 'AssignTask', task: 'a', attempt: 0, workerId: 'w1' }, 1],
-    [{ type: 'CompleteTask', task: 'a', attempt: 0, output: 1 }, 2],
+    [{ type: 'CompleteTask', task: 'a', attempt: 0, output: json(1) }, 2],
   ];
   const log: RunEvent[] = [];
   let live: RunState = initialState();
@@ -173,10 +179,10 @@ t.test('run: failed + replay: the failed task and everything after it run again 
   const given: Array<[RunCommand, number]> = [
     [create(dag), 0],
     [{ type: 'AssignTask', task: 'a', attempt: 0, workerId: 'w1' }, 1],
-    [{ type: 'CompleteTask', task: 'a', attempt: 0, output: 1 }, 2],
+    [{ type: 'CompleteTask', task: 'a', attempt: 0, output: json(1) }, 2],
     [{ type: 'AssignTask', task: 'b', attempt: 0, workerId: 'w1' }, 3],
     [{ type: 'AssignTask', task: 'c', attempt: 0, workerId: 'w1' }, 3],
-    [{ type: 'CompleteTask', task: 'c', attempt: 0, output: 3 }, 4],
+    [{ type: 'CompleteTask', task: 'c', attempt: 0, output: json(3) }, 4],
     [{ type: 'FailTask', task: 'b', attempt: 0, error: 'b broke', nonRetryable: false }, 5],
   ];
   const replayed = scenario(given, { type: 'ReplayRun' }, 10);

@@ -76,10 +76,11 @@ t.test('request errors keep the connection open; the engine and other clients ca
   const { frames, closeCode } = await exchange(
     [
       hello(engine.token),
-      packr.pack({ t: 'trigger', req: 7, runs: [{ workflow: 'nope', input: {} }] }),
+      packr.pack({ t: 'trigger', req: 7, runs: [{ workflow: 'nope', input: Buffer.from('{}') }] }),
       packr.pack({ t: 'getRun', req: 8, runId: 'missing' }),
       packr.pack({ t: 'trigger', req: 9, runs: 'all of them' }),
-      packr.pack({ t: 'trigger', req: 10, runs: [{ workflow: 'x', input: {}, priority: 4 }] }),
+      packr.pack({ t: 'trigger', req: 10, runs: [{ workflow: 'x', input: Buffer.from('{}'), priority: 4 }] }),
+      packr.pack({ t: 'trigger', req: 12, runs: [{ workflow: 'x', input: { not: 'bytes' } }] }),
       packr.pack({ t: 'register', req: 11, name: 'w', actions: [], slots: 1, workerId: 'my worker' }),
     ],
     500,
@@ -91,6 +92,7 @@ t.test('request errors keep the connection open; the engine and other clients ca
     { t: 'reply', req: 9, ok: false, error: { code: 'INVALID_INPUT', message: /runs: .*expected array/ } },
     { t: 'reply', req: 10, ok: false, error: { code: 'INVALID_INPUT', message: /priority/ } },
     { t: 'reply', req: 11, ok: false, error: { code: 'INVALID_INPUT', message: /a worker id is/ } },
+    { t: 'reply', req: 12, ok: false, error: { code: 'INVALID_INPUT', message: /runs\.0\.input: a payload is JSON text as msgpack bin/ } },
   ]);
   t.equal(closeCode, -1, 'still open when the test closed it');
   const hatchet = HatchetClient.init({ token: engine.token, host_port: engine.hostPort, log_level: 'ERROR' });

@@ -374,3 +374,17 @@ t.test('bad input is refused with a clear error and the engine carries on', asyn
   const simpleAgain = hatchet.task({ name: 'simple', fn: (input: { message: string }) => ({ transformed: input.message.toLowerCase() }) });
   t.same(await simpleAgain.run({ message: 'Still Fine' }), { transformed: 'still fine' }, 'the engine still serves');
 });
+
+t.test('an output JSON cannot carry fails its task for good with a clear error; JSON rules apply to outputs', async (t) => {
+  let attempts = 0;
+  const bad = hatchet.task({ name: 'bad-output', retries: 3, fn: () => {
+    attempts += 1;
+    return { n: 10n };
+  } });
+  const dated = hatchet.task({ name: 'dated-output', fn: () => ({ at: new Date(0), gone: undefined, list: [undefined, 1] }) });
+  await startWorker('output-worker', [bad, dated]);
+  const errors = await bad.run({}).then(() => [], (rejected: unknown) => rejected as string[]);
+  t.match(errors, [/the output of task 'bad-output' is not JSON-serialisable: .*BigInt/]);
+  t.equal(attempts, 1, 'not retried: running it again cannot help');
+  t.same(await dated.run({}), { at: '1970-01-01T00:00:00.000Z', list: [null, 1] }, 'what JSON.stringify keeps, as in Hatchet');
+});

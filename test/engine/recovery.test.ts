@@ -7,6 +7,7 @@ import t, { type Test } from 'tap';
 import { decide, evolve, initialState, type RunCommand, type RunEvent, type RunState } from '../../actors/workflow-run.js';
 import { decideWorker, evolveWorker, initialWorkerState } from '../../actors/worker.js';
 import { WorkflowSpec } from '../../protocol/frames.js';
+import { encodePayload } from '../../protocol/payload.js';
 import { readCheckpoint, writeCheckpoint } from '../../src/engine/checkpoint.js';
 import { recover } from '../../src/engine/recovery.js';
 import { runStream } from '../../src/engine/run-host.js';
@@ -32,12 +33,12 @@ class Runs {
     this.states.set(runId, entry);
   }
 
-  create = (runId: string) => this.send(runId, { type: 'CreateRun', runId, taskIds: { a: `${runId}-a`, b: `${runId}-b` }, workflow, input: { runId }, additionalMetadata: {}, priority: 1 });
+  create = (runId: string) => this.send(runId, { type: 'CreateRun', runId, taskIds: { a: `${runId}-a`, b: `${runId}-b` }, workflow, input: encodePayload({ runId }, 'input'), additionalMetadata: {}, priority: 1 });
 
   async finish(runId: string): Promise<void> {
     for (const task of ['a', 'b']) {
       await this.send(runId, { type: 'AssignTask', task, attempt: 0, workerId: 'w1' });
-      await this.send(runId, { type: 'CompleteTask', task, attempt: 0, output: task });
+      await this.send(runId, { type: 'CompleteTask', task, attempt: 0, output: encodePayload(task, 'output') });
     }
   }
 
@@ -61,7 +62,7 @@ async function scenario(t: Test, withCheckpoint: boolean) {
   await runs.finish('finishes-after');
   await runs.create('created-after');
   await runs.send('replayed-after', { type: 'ReplayRun' });
-  await runs.send('active-at', { type: 'CompleteTask', task: 'a', attempt: 0, output: 'late' });
+  await runs.send('active-at', { type: 'CompleteTask', task: 'a', attempt: 0, output: encodePayload('late', 'output') });
   return { log, runs };
 }
 

@@ -2,7 +2,7 @@ import t from 'tap';
 import { decodeServerFrame, encodeBatches } from '../../protocol/codec.js';
 import type { FinishedRun, ServerFrame } from '../../protocol/frames.js';
 
-const run = (i: number, bytes: number): FinishedRun => ({ runId: `r${i}`, status: 'COMPLETED', output: { t: 'x'.repeat(bytes) } });
+const run = (i: number, bytes: number): FinishedRun => ({ runId: `r${i}`, status: 'COMPLETED', output: { t: Buffer.from('x'.repeat(bytes)) } });
 const frame = (runs: FinishedRun[]): ServerFrame => ({ t: 'runFinished', runs });
 
 t.test('encodeBatches: one frame when it fits; halves until each fits; order and count kept', async (t) => {
