@@ -20,7 +20,9 @@ import { JetStreamLog } from '../store/jetstream.js';
 import { LmdbLog } from '../store/lmdb.js';
 import type { EventLog } from '../store/log.js';
 import { type NatsServer, startNatsServer } from '../test/support/nats-server.js';
-import { percentiles, processCpuSeconds, ResourceMeter, type Row } from './report.js';
+import { processCpuSeconds } from './processes.js';
+import { ResourceMeter, type Row } from './report.js';
+import { percentiles } from './stats.js';
 
 export interface LogBenchOptions {
   readonly smoke: boolean;

@@ -1,9 +1,13 @@
 /**
  * What every benchmark reports, and how: rows that compare across runs (commit, date, Node
- * version, scenario, parameters, figures), a table for people, and JSON lines for machines.
+ * version, CPU, scenario, parameters, figures), tables for people, Kindling/peer ratios, and JSON
+ * lines for machines. A figure that was not measured prints as "—" and is null in JSON.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import type { Figures } from './driver.js';
+import type { RecoveryFigures } from './recovery.js';
+import type { Percentiles } from './stats.js';
 
 export interface Row {
   readonly scenario: string;
@@ -28,13 +32,6 @@ export interface RunInfo {
   readonly cpus: string;
 }
 
-export interface Percentiles {
-  readonly p50: number;
-  readonly p95: number;
-  readonly p99: number;
-  readonly max: number;
-}
-
 export function runInfo(): RunInfo {
   let commit = 'unknown';
   try {
@@ -43,13 +40,6 @@ export function runInfo(): RunInfo {
   const cpuModel = readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1] ?? 'unknown cpu';
   const cores = readFileSync('/proc/cpuinfo', 'utf8').match(/^processor/gm)?.length ?? 0;
   return { commit, date: new Date().toISOString(), node: process.version, cpus: `${cores} × ${cpuModel}` };
-}
-
-/** Nearest-rank percentiles of a sample, in the sample's unit. */
-export function percentiles(samples: Float64Array | number[]): Percentiles {
-  const sorted = Float64Array.from(samples).sort();
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN;
-  return { p50: at(0.5), p95: at(0.95), p99: at(0.99), max: sorted[sorted.length - 1] ?? Number.NaN };
 }
 
 /** CPU seconds and peak RSS of this process over a measured section. */
@@ -70,22 +60,17 @@ export class ResourceMeter {
   }
 }
 
-/** CPU seconds another process (by pid) has used so far, from /proc. */
-export function processCpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return ticks / 100;
+const fixed = (n: number | undefined, digits: number) => (n === undefined || !Number.isFinite(n) ? '—' : n.toFixed(digits));
+
+/** Lines of a table: the first `left` columns left-aligned, the rest right-aligned. */
+export function formatTable(header: readonly string[], body: ReadonlyArray<readonly string[]>, left = 2): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => (row[i] ?? '').length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => (i < left ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ').trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)];
 }
 
-/** Peak resident memory of a process so far (VmHWM), in MB. */
-export function processPeakRssMb(pid: number): number {
-  const match = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmHWM:\s+(\d+) kB/);
-  return match === null ? Number.NaN : Number(match[1]) / 1024;
-}
-
-const fixed = (n: number | undefined, digits: number) => (n === undefined || Number.isNaN(n) ? '—' : n.toFixed(digits));
-
-export function printTable(rows: readonly Row[]): void {
+/** The log benchmark's table (bench/log.ts rows). */
+export function logTable(rows: readonly Row[]): string[] {
   const header = ['scenario', 'subject', 'events', 'events/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'cpu s', 'rss MB', 'server cpu s', 'server rss MB'];
   const body = rows.map((r) => [
     r.scenario,
@@ -101,9 +86,103 @@ export function printTable(rows: readonly Row[]): void {
     fixed(r.serverCpuSeconds, 2),
     fixed(r.serverRssMb, 0),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => (row[i] as string).length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ');
-  console.log(line(header));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const row of body) console.log(line(row));
+  return formatTable(header, body);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load rows (kindling bench): one per workload and subject.
+
+export interface LoadRow {
+  readonly kind: 'load';
+  /** For a backlog's two rows: the queue filled with no worker, then drained. */
+  readonly phase?: 'queued' | 'drain';
+  readonly scenario: string;
+  readonly subject: string;
+  readonly params: Record<string, string | number>;
+  readonly figures: Figures;
+}
+
+export interface RecoveryRow {
+  readonly kind: 'recovery';
+  readonly scenario: string;
+  readonly subject: string;
+  readonly params: Record<string, string | number>;
+  readonly figures: RecoveryFigures;
+}
+
+export type BenchRow = LoadRow | RecoveryRow;
+
+const ms = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '—' : n >= 100 ? n.toFixed(0) : n.toFixed(1));
+const rate = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—');
+
+export function loadTable(rows: readonly LoadRow[]): string[] {
+  const header = ['scenario', 'subject', 'runs', 'trig/s', 'done/s', 'fail', 'unfin', 'start p50', 'p95', 'p99', 'max', 'result p50', 'p95', 'p99', 'max', 'server cpu s', 'server MB', 'workers cpu s', 'workers MB max/sum'];
+  const body = rows.map(({ scenario, subject, figures: f }) => [
+    scenario,
+    subject,
+    f.runs.toLocaleString('en-US'),
+    rate(f.triggersPerSecond),
+    rate(f.completionsPerSecond),
+    String(f.failed + f.triggerErrors),
+    String(f.unfinished),
+    ms(f.startMs?.p50),
+    ms(f.startMs?.p95),
+    ms(f.startMs?.p99),
+    ms(f.startMs?.max),
+    ms(f.resultMs?.p50),
+    ms(f.resultMs?.p95),
+    ms(f.resultMs?.p99),
+    ms(f.resultMs?.max),
+    fixed(f.serverCpuSeconds, 2),
+    fixed(f.serverPeakRssMb, 0),
+    fixed(f.workerCpuSeconds, 2),
+    f.workerPeakRssMbMax === undefined ? '—' : `${fixed(f.workerPeakRssMbMax, 0)}/${fixed(f.workerPeakRssMbSum, 0)}`,
+  ]);
+  return formatTable(header, body);
+}
+
+export function recoveryTable(rows: readonly RecoveryRow[]): string[] {
+  const header = ['scenario', 'subject', 'events', 'finished runs', 'active runs', 'listening s', 'first result s', 'server cpu s', 'server MB'];
+  const body = rows.map(({ scenario, subject, figures: f }) => [
+    scenario,
+    subject,
+    f.events.toLocaleString('en-US'),
+    f.finishedRuns.toLocaleString('en-US'),
+    f.activeRuns.toLocaleString('en-US'),
+    fixed(f.listenSeconds, 2),
+    fixed(f.firstResultSeconds, 2),
+    fixed(f.serverCpuSeconds, 2),
+    fixed(f.serverPeakRssMb, 0),
+  ]);
+  return formatTable(header, body);
+}
+
+const times = (ours: number | undefined, theirs: number | undefined) =>
+  ours === undefined || theirs === undefined || !Number.isFinite(ours / theirs) ? '—' : `${(ours / theirs).toFixed(2)}×`;
+
+/** Kindling over the peer, row by row: throughput (higher is better) and latencies and memory (lower is better). */
+export function ratioLines(rows: readonly LoadRow[], peer: string): string[] {
+  const lines: string[] = [];
+  for (const ours of rows.filter((row) => row.subject === 'kindling')) {
+    const theirs = rows.find((row) => row.subject === peer && row.scenario === ours.scenario);
+    if (theirs === undefined) continue;
+    const a = ours.figures;
+    const b = theirs.figures;
+    if (ours.phase === 'queued') {
+      lines.push(`${ours.scenario}: kindling/${peer} server MB ${times(a.serverPeakRssMb, b.serverPeakRssMb)} with ${a.runs.toLocaleString('en-US')} queued, trig/s ${times(a.triggersPerSecond, b.triggersPerSecond)}`);
+      continue;
+    }
+    lines.push(
+      `${ours.scenario}: kindling/${peer} done/s ${times(a.completionsPerSecond, b.completionsPerSecond)}, trig/s ${times(a.triggersPerSecond, b.triggersPerSecond)}` +
+        ` · result p50 ${times(a.resultMs?.p50, b.resultMs?.p50)}, p99 ${times(a.resultMs?.p99, b.resultMs?.p99)}` +
+        ` · start p50 ${times(a.startMs?.p50, b.startMs?.p50)}, p99 ${times(a.startMs?.p99, b.startMs?.p99)}` +
+        ` · server MB ${times(a.serverPeakRssMb, b.serverPeakRssMb)}`,
+    );
+  }
+  return lines;
+}
+
+/** One row as a JSON line: the run's facts, then the row; unmeasured figures are null. */
+export function jsonLine(info: RunInfo, row: BenchRow | Row): string {
+  return JSON.stringify({ ...info, ...row }, (_key, value) => (value === undefined || (typeof value === 'number' && !Number.isFinite(value)) ? null : value));
 }

@@ -5,11 +5,14 @@
  *   kindling start       the engine on the embedded LMDB log (WebSocket + HTTP on one port)
  *   kindling log verify  read every record of the log and check its checksum
  *   kindling log stat    print the log's size and head position
+ *   kindling bench       load-test a deployment (bench/main.ts, run as a process of its own so
+ *                        that the engine never loads benchmark code)
  *
  * The data directory comes from --data-dir, else KINDLING_DATA_DIR, else ./.kindling.
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { isLogError } from '../../store/errors.js';
 import { LmdbLog } from '../../store/lmdb.js';
@@ -113,6 +116,10 @@ logCommand
       console.log(JSON.stringify({ path: log.path, headPosition: await log.headPosition() }));
     }),
   );
+
+program.command('bench', 'load-test a Kindling deployment, or one started here, optionally side by side with BullMQ (kindling bench --help)', {
+  executableFile: fileURLToPath(new URL('../../bench/main.js', import.meta.url)),
+});
 
 try {
   await program.parseAsync();

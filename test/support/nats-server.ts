@@ -4,10 +4,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { stopProcess } from './process.js';
+import { freePort, stopProcess } from '../../bench/processes.js';
+
+export { freePort };
 
 export interface NatsServer {
   readonly url: string;
@@ -37,18 +38,6 @@ export function findNatsServer(): string {
   throw new Error(
     "nats-server is not installed: install Debian's package with 'apt-get install -y nats-server' (or set NATS_SERVER to a nats-server 2.9+ binary)",
   );
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 export async function startNatsServer(): Promise<NatsServer> {

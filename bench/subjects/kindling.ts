@@ -1,0 +1,180 @@
+/**
+ * Kindling as a benchmark subject, through its public faces only: the SDK (`src/sdk/index.ts`,
+ * Hatchet-compatible), `kindling start` and nothing else. Driver side: declares the workflows,
+ * triggers runs with `runNoWait` (one input per call, or many), awaits `ref.result()`. Worker side:
+ * an SDK worker serving every shape.
+ *
+ * Feature detection: event triggers, workflow concurrency and durable tasks are asked of the SDK
+ * (does the client have `events.push`, does a declaration carry `concurrency` into its spec, is
+ * there `durableTask`), not assumed, so the bench picks them up as the SDK grows. Where the SDK
+ * has a feature that this adapter does not drive yet, it says so instead of guessing.
+ */
+import { type BaseWorkflowDeclaration, type CreateTaskWorkflowOpts, HatchetClient, type WorkflowRunRef } from '../../src/sdk/index.js';
+import { type KindlingServer, startKindling } from '../servers.js';
+import { type LoadWorkload, type LogLevel, noopTask, type Shape, type TriggerMode, type WorkerConfig } from '../workload.js';
+import type { FinishedListener, OpenSubject, RemoteEngine, RunHandle, StartWorker, Subject, Target, Unsupported } from './subject.js';
+import { chainStep, taskBody } from './task-body.js';
+
+const sdkLogLevel = (level: LogLevel) => level.toUpperCase() as 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+
+/** `host:port` and whether to use TLS, from `ws://h:p/ws`, `wss://…`, `http(s)://h:p` or `h:p`. */
+export function parseEngineUrl(url: string): { hostPort: string; tls: boolean } {
+  const match = url.match(/^(?:(wss?|https?):\/\/)?([^/\s:]+:\d+)(?:\/.*)?$/);
+  if (match === null) throw new Error(`'${url}' is not an engine address: use host:port, ws://host:port or http://host:port`);
+  const scheme = match[1];
+  return { hostPort: match[2] as string, tls: scheme === 'wss' || scheme === 'https' };
+}
+
+function client(target: Target, logLevel: LogLevel): HatchetClient {
+  return HatchetClient.init({
+    host_port: target.hostPort,
+    log_level: sdkLogLevel(logLevel),
+    ...(target.token === undefined ? {} : { token: target.token }),
+    ...(target.tls === true ? { tls_config: { tls_strategy: 'tls' } } : {}),
+  });
+}
+
+/** A client that never connects, to ask the SDK what it offers. */
+const probeClient = () => HatchetClient.init({ token: 'probe', host_port: '127.0.0.1:9', log_level: 'OFF' });
+
+/** What this SDK offers beyond plain runs; each answer is a question put to the SDK itself. */
+export function kindlingFeatures() {
+  const probe = probeClient();
+  const events = typeof (probe as unknown as { events?: { push?: unknown } }).events?.push === 'function';
+  const concurrencyOpts = { name: 'probe', fn: () => null, concurrency: { expression: "'bench'", maxRuns: 1 } };
+  const concurrency = 'concurrency' in probe.task(concurrencyOpts as CreateTaskWorkflowOpts<unknown, null>).spec();
+  const durable = typeof (probe as unknown as { durableTask?: unknown }).durableTask === 'function';
+  return { events, concurrency, durable };
+}
+
+/** The benchmark's workflows, declared the same way by the driver (to trigger) and the workers (to run). */
+function declare(hatchet: HatchetClient, config: Pick<WorkerConfig, 'task' | 'concurrency'>, onStart: (runId: string) => void) {
+  // Passed only when the SDK carries it (kindlingFeatures), as Hatchet's `concurrency` option: a
+  // constant key makes it one limit across all runs.
+  const limit = config.concurrency === undefined ? {} : { concurrency: { expression: "'bench'", maxRuns: config.concurrency } };
+  const task = hatchet.task({
+    name: 'bench-task',
+    ...limit,
+    fn: (_input: unknown, ctx) => {
+      onStart(ctx.workflowRunId());
+      return taskBody(config.task);
+    },
+  } as CreateTaskWorkflowOpts<unknown, null>);
+  const chain = hatchet.workflow<{ n: number }, { c: { n: number } }>({ name: 'bench-chain' });
+  const a = chain.task({
+    name: 'a',
+    fn: (input, ctx) => {
+      onStart(ctx.workflowRunId());
+      return chainStep(input);
+    },
+  });
+  const b = chain.task({ name: 'b', parents: [a], fn: async (_input, ctx) => chainStep(await ctx.parentOutput(a)) });
+  chain.task({ name: 'c', parents: [b], fn: async (_input, ctx) => chainStep(await ctx.parentOutput(b)) });
+  const child = hatchet.task({ name: 'bench-fanout-child', fn: () => taskBody(config.task) });
+  const parent = hatchet.task({
+    name: 'bench-fanout-parent',
+    executionTimeout: '10m',
+    fn: async (input: { children: number }, ctx) => {
+      onStart(ctx.workflowRunId());
+      const outputs = await ctx.bulkRunChildren(Array.from({ length: input.children }, () => ({ workflow: child, input: {} })));
+      return { children: outputs.length };
+    },
+  });
+  return { task, chain, child, parent, all: [task, chain, child, parent] };
+}
+
+type Declarations = ReturnType<typeof declare>;
+
+/** The output a run of each shape reports, as the shape promises it (see workload.outputIsRight). */
+function normalise(shape: Shape, output: unknown): unknown {
+  return shape === 'chain' ? (output as { c?: unknown } | null)?.c : output;
+}
+
+class KindlingSubject implements Subject {
+  readonly name = 'kindling';
+  readonly #hatchet: HatchetClient;
+  #declarations: Declarations | undefined;
+  readonly #refs = new Map<string, { ref: WorkflowRunRef<unknown>; shape: Shape }>();
+
+  constructor(
+    readonly target: Target,
+    readonly serverPid: number | undefined,
+    readonly logLevel: LogLevel,
+    private readonly server: KindlingServer | undefined,
+    private readonly onFinished: FinishedListener,
+  ) {
+    this.#hatchet = client(target, logLevel);
+  }
+
+  async prepare(workload: Pick<LoadWorkload, 'shape' | 'concurrency'>): Promise<void> {
+    // The driver never runs tasks: its declarations only name what to trigger (and register it).
+    this.#declarations = declare(this.#hatchet, { task: noopTask, concurrency: workload.concurrency }, () => {});
+    // Creating a worker registers its workflows; this one is never started.
+    await this.#hatchet.worker('bench-registrar', { workflows: this.#declarations.all, handleKill: false });
+  }
+
+  async trigger(shape: Shape, inputs: unknown[], mode: TriggerMode): Promise<RunHandle[]> {
+    if (mode === 'event') throw new Error('event triggers are not available in this engine yet');
+    const declarations = this.#declarations;
+    if (declarations === undefined) throw new Error('trigger before prepare');
+    const declaration = (shape === 'task' ? declarations.task : shape === 'chain' ? declarations.chain : declarations.parent) as BaseWorkflowDeclaration<Record<string, unknown>, unknown>;
+    const refs: Array<WorkflowRunRef<unknown>> = mode === 'bulk' ? await declaration.runNoWait(inputs as Array<Record<string, unknown>>) : [await declaration.runNoWait(inputs[0] as Record<string, unknown>)];
+    return refs.map((ref) => {
+      this.#refs.set(ref.workflowRunId, { ref, shape });
+      return { resultId: ref.workflowRunId, startId: shape === 'fanout' ? undefined : ref.workflowRunId };
+    });
+  }
+
+  watch(handles: readonly RunHandle[]): void {
+    for (const { resultId } of handles) {
+      const entry = this.#refs.get(resultId);
+      if (entry === undefined) continue;
+      this.#refs.delete(resultId);
+      entry.ref.result().then(
+        (output) => this.onFinished(resultId, true, normalise(entry.shape, output)),
+        (errors: unknown) => this.onFinished(resultId, false, errors),
+      );
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#hatchet.close();
+    await this.server?.dispose();
+  }
+}
+
+export const unsupported: Unsupported = (workload) => {
+  const features = kindlingFeatures();
+  if (workload.trigger.mode === 'event') {
+    return features.events
+      ? 'event triggers exist in this SDK, but the bench does not drive them yet (bench/subjects/kindling.ts)'
+      : 'event triggers are not available in this engine yet';
+  }
+  if (workload.concurrency !== undefined && !features.concurrency) return 'workflow concurrency limits (--concurrency) are not available in this engine yet';
+  return undefined;
+};
+
+export const openSubject: OpenSubject = async ({ remote, logLevel, onFinished }) => {
+  if (remote !== undefined) return new KindlingSubject(remoteTarget(remote), remote.pid, logLevel, undefined, onFinished);
+  const server = await startKindling();
+  return new KindlingSubject({ hostPort: server.hostPort, token: server.token }, server.pid, logLevel, server, onFinished);
+};
+
+function remoteTarget(remote: RemoteEngine): Target {
+  const { hostPort, tls } = parseEngineUrl(remote.url);
+  return { hostPort, tls, ...(remote.token === undefined ? {} : { token: remote.token }) };
+}
+
+export const startWorker: StartWorker = async (target, config, onStart) => {
+  const hatchet = client(target, config.logLevel);
+  const { all } = declare(hatchet, config, onStart);
+  const worker = await hatchet.worker('bench-worker', { workflows: all, slots: config.slots, handleKill: false });
+  void worker.start();
+  await worker.waitUntilReady(30_000);
+  return {
+    stop: async () => {
+      await worker.stop();
+      hatchet.close();
+    },
+  };
+};
