@@ -66,6 +66,7 @@ export function benchCommand(name: string, defaultScenarios: readonly Scenario[]
     .option('--url <url>', 'the engine to load: host:port, ws://host:port or http://host:port (default: start one here on a fresh data directory)')
     .option('--token <token>', 'its API token (default: $HATCHET_CLIENT_TOKEN)')
     .option('--engine-pid <pid>', "the remote engine's process id, when it runs on this machine, for its CPU and memory")
+    .addOption(new Option('--vs <peer>', 'run every workload on a peer too, and print the ratios').choices(['bullmq']))
     .option('--smoke', 'the fixed workloads at their smoke sizes', false)
     .option('--json', 'one JSON row per line on stdout (tables and notes go to stderr)', false)
     .option('--progress', 'a live progress line on stderr even when it is not a terminal', false)

@@ -1,27 +1,34 @@
 #!/usr/bin/env bash
-# The whole test suite, as `npm test` and CI run it: make sure nats-server is present, compile the
-# TypeScript into build/, run tap over the compiled tests, and close with one plain
-# "N passed, N failed" line. Arguments are passed on to tap (e.g. one compiled test file).
+# The whole test suite, as `npm test` and CI run it: make sure nats-server and redis-server are
+# present, compile the TypeScript into build/, run tap over the compiled tests, and close with one
+# plain "N passed, N failed" line. Arguments are passed on to tap (e.g. one compiled test file).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-# The JetStream tests need Debian's nats-server (2.9+). Install it when we can; otherwise say
-# exactly what to install. Never skip those tests silently.
-if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ] && [ -z "${NATS_SERVER:-}" ]; then
+# The JetStream tests need Debian's nats-server (2.9+), and the benchmark's BullMQ peer Debian's
+# redis-server. Install what is missing when we can; otherwise say exactly what to install. Never
+# skip those tests silently.
+need_package() { # <binary> <package> <override variable>
+  local binary=$1 package=$2 override=$3
+  if command -v "$binary" >/dev/null 2>&1 || [ -x "/usr/sbin/$binary" ] || [ -x "/usr/bin/$binary" ] || [ -n "${!override:-}" ]; then
+    return 0
+  fi
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "nats-server is missing: installing Debian's package (apt-get install -y nats-server)"
-    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null; }; then
-      echo "error: could not install nats-server with apt-get; install it yourself (apt-get install -y nats-server) and rerun" >&2
+    echo "$binary is missing: installing Debian's package (apt-get install -y $package)"
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >/dev/null; }; then
+      echo "error: could not install $package with apt-get; install it yourself (apt-get install -y $package) and rerun" >&2
       exit 1
     fi
-    # The package enables a system service on port 4222; the tests start their own servers.
-    systemctl disable --now nats-server >/dev/null 2>&1 || true
+    # The package enables a system service on its default port; the tests start their own servers.
+    systemctl disable --now "$package" >/dev/null 2>&1 || true
   else
-    echo "error: nats-server is not installed. Install it with 'sudo apt-get install -y nats-server'" >&2
-    echo "       (Debian/Ubuntu), or point NATS_SERVER at a nats-server 2.9+ binary, then rerun." >&2
+    echo "error: $binary is not installed. Install it with 'sudo apt-get install -y $package'" >&2
+    echo "       (Debian/Ubuntu), or point $override at a $binary binary, then rerun." >&2
     exit 1
   fi
-fi
+}
+need_package nats-server nats-server NATS_SERVER
+need_package redis-server redis-server REDIS_SERVER
 
 rm -rf build
 ./node_modules/.bin/tsc -p tsconfig.json || exit 1

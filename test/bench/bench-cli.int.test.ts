@@ -27,6 +27,7 @@ t.test('bad flags: a clear message and exit code 2, before anything starts (flag
     [['--slots', 'x'], /kindling bench: --slots must be a whole number from 1 to 10000, not 'x'\n\(see kindling bench --help\)/],
     [['w1', '--events', '50', '--slots', '5'], /--events, --slots only shape the load scenario; the fixed workloads take no load-test flags/],
     [['--trigger', 'carrier-pigeon'], /argument 'carrier-pigeon' is invalid. Allowed choices are direct, bulk, event/],
+    [['--vs', 'sidekiq'], /argument 'sidekiq' is invalid. Allowed choices are bullmq/],
     [['--bogus'], /unknown option '--bogus'/],
   ];
   const results = await Promise.all(cases.map(([args]) => bench(args)));

@@ -42,8 +42,8 @@ t.test('scenarios: all is w1–w6, the placeholder comes by name, remote engines
   t.equal(all.log, undefined);
   const durable = plan({}, [], ['w5-durable']);
   t.match(durable, { placeholderSelected: true, workloads: [{ kind: 'placeholder', needs: 'durable tasks' }] });
-  const remote = plan({ url: 'ws://10.0.0.5:7077/ws', token: 'kl_x', enginePid: '42' }, ['url', 'token', 'enginePid']);
-  t.match(remote, { remote: { url: 'ws://10.0.0.5:7077/ws', token: 'kl_x', pid: 42 }, subjects: ['kindling'] });
+  const remote = plan({ url: 'ws://10.0.0.5:7077/ws', token: 'kl_x', enginePid: '42', vs: 'bullmq' }, ['url', 'token', 'enginePid', 'vs']);
+  t.match(remote, { remote: { url: 'ws://10.0.0.5:7077/ws', token: 'kl_x', pid: 42 }, subjects: ['kindling', 'bullmq'] });
   t.throws(() => plan({ wait: 'forever' }), /--wait must be a duration/);
   t.throws(() => plan({ duration: '0' }), /--duration must be above 0/);
 });

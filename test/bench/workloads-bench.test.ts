@@ -1,18 +1,19 @@
 /**
- * Every fixed workload (W1–W6) at its smoke size, so that the bench suite cannot rot. It checks that each row is complete and sane — every run finished
+ * Every fixed workload (W1–W6) at its smoke size, on Kindling and on BullMQ side by side, so that
+ * the bench suite cannot rot. It checks that each row is complete and sane — every run finished
  * with the output its shape promises, latencies ordered, resources measured — never how fast.
  */
 import t from 'tap';
 import { runPlan } from '../../bench/cli.js';
 import { planOf } from '../../bench/flags.js';
 import { progressLine } from '../../bench/progress.js';
-import { jsonLine, type LoadRow, type RecoveryRow, runInfo } from '../../bench/report.js';
+import { jsonLine, type LoadRow, ratioLines, type RecoveryRow, runInfo } from '../../bench/report.js';
 import type { Percentiles } from '../../bench/stats.js';
 
 const ordered = (p: Percentiles | undefined) => p !== undefined && p.p50 > 0 && p.p50 <= p.p95 && p.p95 <= p.p99 && p.p99 <= p.max;
 
-t.test('fixed workloads (smoke): every row complete and sane', async (t) => {
-  const plan = planOf(['all'], { smoke: true, level: 'error' }, () => false, ['load']);
+t.test('fixed workloads (smoke), kindling and bullmq: every row complete and sane', async (t) => {
+  const plan = planOf(['all'], { smoke: true, vs: 'bullmq', level: 'error' }, () => false, ['load']);
   const { rows, notes } = await runPlan(plan, progressLine({ forced: false }));
   const load = rows.filter((row): row is LoadRow => row.kind === 'load');
   const recovery = rows.filter((row): row is RecoveryRow => row.kind === 'recovery');
@@ -33,10 +34,10 @@ t.test('fixed workloads (smoke): every row complete and sane', async (t) => {
   t.same(
     load.map((row) => `${row.scenario} / ${row.subject}`),
     [
-      ...scenarios.map((scenario) => `${scenario} / kindling`),
-      ...backlogs.flatMap((backlog) => [`${backlog} queued / kindling`, `${backlog} drain / kindling`]),
+      ...scenarios.flatMap((scenario) => [`${scenario} / kindling`, `${scenario} / bullmq`]),
+      ...backlogs.flatMap((backlog) => ['kindling', 'bullmq'].flatMap((subject) => [`${backlog} queued / ${subject}`, `${backlog} drain / ${subject}`])),
     ],
-    'one row per workload (a backlog has two)',
+    'one row per workload and subject (a backlog has two), Kindling first',
   );
 
   for (const { scenario, subject, phase, figures: f, params } of load) {
@@ -63,6 +64,8 @@ t.test('fixed workloads (smoke): every row complete and sane', async (t) => {
   t.ok(r !== undefined && r.listenSeconds > 0 && r.listenSeconds <= r.firstResultSeconds && r.serverCpuSeconds > 0 && r.serverPeakRssMb > 0, 'recovery timed and measured');
 
   t.match(notes.join('\n'), /w5 durable .*durable tasks, which are not available in this engine yet/, 'the durable-task placeholder says what it waits for');
+  t.match(notes.join('\n'), /w6 recovery .*Kindling only/, 'recovery says it has no BullMQ counterpart');
+  t.equal(ratioLines(load, 'bullmq').length, scenarios.length + 2 * backlogs.length, 'a ratio line for every row');
 
   const json = JSON.parse(jsonLine(runInfo(), load[0] as LoadRow));
   t.match(json, { commit: String, date: String, node: process.version, cpus: String, scenario: String, subject: 'kindling', params: Object, figures: { runs: Number } });
