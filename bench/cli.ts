@@ -12,7 +12,7 @@ import { type Figures, type LedgerHolder, runBacklog, runLoad } from './driver.j
 import { type BenchPlan, planOf, type Scenario, UsageError, benchCommand } from './flags.js';
 import { type Progress, progressLine } from './progress.js';
 import { runRecovery } from './recovery.js';
-import { type BenchRow, jsonLine, type LoadRow, loadTable, logTable, ratioLines, type RecoveryRow, recoveryTable, runInfo } from './report.js';
+import { backlogLines, type BenchRow, jsonLine, type LoadRow, loadTable, logTable, ratioLines, type RecoveryRow, recoveryTable, runInfo } from './report.js';
 import type { OpenSubject, StartWorker, SubjectName, Unsupported } from './subjects/subject.js';
 import { type BacklogWorkload, type LoadWorkload, paramsOf, type Workload } from './workload.js';
 
@@ -145,6 +145,11 @@ export async function main(name: string, defaultScenarios: readonly Scenario[], 
   if (recovery.length > 0) {
     write();
     for (const line of recoveryTable(recovery)) write(line);
+  }
+  const backlogs = backlogLines(load);
+  if (backlogs.length > 0) {
+    write('\nbacklog drains (per-assignment cost = 1 / drain rate):');
+    for (const line of backlogs) write(`  ${line}`);
   }
   const peer = plan.subjects.find((subject) => subject !== 'kindling');
   if (peer !== undefined && load.length > 0) {

@@ -182,6 +182,24 @@ export function ratioLines(rows: readonly LoadRow[], peer: string): string[] {
   return lines;
 }
 
+/**
+ * The per-assignment cost of each subject's backlog drains (1 / drain rate), smallest backlog
+ * first, and how the largest compares: flat is the goal, however long the queue.
+ */
+export function backlogLines(rows: readonly LoadRow[]): string[] {
+  const lines: string[] = [];
+  for (const subject of [...new Set(rows.map((row) => row.subject))]) {
+    const drains = rows.filter((row) => row.subject === subject && row.phase === 'drain' && row.figures.completionsPerSecond > 0);
+    if (drains.length < 2) continue;
+    const costs = drains.map((row) => ({ queued: row.figures.runs, micros: 1e6 / row.figures.completionsPerSecond }));
+    const first = costs[0] as (typeof costs)[number];
+    const last = costs[costs.length - 1] as (typeof costs)[number];
+    const each = costs.map((c) => `${c.micros.toFixed(0)} µs with ${c.queued.toLocaleString('en-US')} queued`).join(', ');
+    lines.push(`${subject}: per assignment ${each} (${times(last.micros, first.micros)} from the smallest backlog to the largest)`);
+  }
+  return lines;
+}
+
 /** One row as a JSON line: the run's facts, then the row; unmeasured figures are null. */
 export function jsonLine(info: RunInfo, row: BenchRow | Row): string {
   return JSON.stringify({ ...info, ...row }, (_key, value) => (value === undefined || (typeof value === 'number' && !Number.isFinite(value)) ? null : value));

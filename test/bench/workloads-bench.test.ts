@@ -7,7 +7,7 @@ import t from 'tap';
 import { runPlan } from '../../bench/cli.js';
 import { planOf } from '../../bench/flags.js';
 import { progressLine } from '../../bench/progress.js';
-import { jsonLine, type LoadRow, ratioLines, type RecoveryRow, runInfo } from '../../bench/report.js';
+import { backlogLines, jsonLine, type LoadRow, ratioLines, type RecoveryRow, runInfo } from '../../bench/report.js';
 import type { Percentiles } from '../../bench/stats.js';
 
 const ordered = (p: Percentiles | undefined) => p !== undefined && p.p50 > 0 && p.p50 <= p.p95 && p.p95 <= p.p99 && p.p99 <= p.max;
@@ -65,6 +65,9 @@ t.test('fixed workloads (smoke), kindling and bullmq: every row complete and san
 
   t.match(notes.join('\n'), /w5 durable .*durable tasks, which are not available in this engine yet/, 'the durable-task placeholder says what it waits for');
   t.match(notes.join('\n'), /w6 recovery .*Kindling only/, 'recovery says it has no BullMQ counterpart');
+  const drains = backlogLines(load);
+  t.equal(drains.length, 2, 'a per-assignment cost line for each subject');
+  t.match(drains[0], /^kindling: per assignment \d+ µs with 200 queued, \d+ µs with 1,000 queued \(\d+\.\d\d× from the smallest backlog to the largest\)$/);
   t.equal(ratioLines(load, 'bullmq').length, scenarios.length + 2 * backlogs.length, 'a ratio line for every row');
 
   const json = JSON.parse(jsonLine(runInfo(), load[0] as LoadRow));
