@@ -60,11 +60,11 @@ const jsonRows = (stdout: string) =>
     .map((line) => JSON.parse(line) as { scenario: string; subject: string; params: Record<string, unknown>; figures: Record<string, unknown> });
 
 t.test('a load test on an engine it starts: a JSON row with every figure, the table on stderr', async (t) => {
-  const { code, stdout, stderr } = await bench(['-e', '100', '-d', '1s', '-D', '5ms', '-f', '0.2', '-P', '1kb', '-s', '20', '--workers', '2', '--json', '--progress']);
+  const { code, stdout, stderr } = await bench(['-e', '100', '-d', '1s', '-D', '5ms', '-f', '0.2', '-P', '1kb', '-s', '20', '--workers', '2', '-p', '200ms', '--json', '--progress']);
   t.equal(code, 0, stderr);
   const [row, ...more] = jsonRows(stdout);
   t.equal(more.length, 0, 'one row');
-  t.match(row, { scenario: 'load', subject: 'kindling', params: { trigger: 'direct', rate: 100, workers: 2, slots: 20, delayMs: 5, failureRate: 0.2, payloadBytes: 1024 } });
+  t.match(row, { scenario: 'load', subject: 'kindling', params: { trigger: 'direct', rate: 100, workers: 2, slots: 20, workerDelayMs: 200, delayMs: 5, failureRate: 0.2, payloadBytes: 1024 } });
   const f = row?.figures as Figures;
   t.ok(f.runs >= 90 && f.completed + f.failed === f.runs && f.unfinished === 0, `${f.runs} runs, all finished`);
   t.ok(f.failed > 0 && f.completed > 0, `--failure-rate 0.2: ${f.failed} of ${f.runs} failed`);

@@ -9,6 +9,12 @@ import { planOf } from '../../bench/flags.js';
 import { progressLine } from '../../bench/progress.js';
 import { backlogLines, jsonLine, type LoadRow, ratioLines, type RecoveryRow, runInfo } from '../../bench/report.js';
 import type { Percentiles } from '../../bench/stats.js';
+import type { Workload } from '../../bench/workload.js';
+
+const loadDefaults = {
+  events: '10', duration: '10s', slots: '100', delay: '0', failureRate: '0', payloadSize: '0kb', eventFanout: '1', wait: '10s',
+  workerDelay: '0', level: 'error', trigger: 'direct', bulkSize: '500', workers: '1',
+};
 
 const ordered = (p: Percentiles | undefined) => p !== undefined && p.p50 > 0 && p.p50 <= p.p95 && p.p95 <= p.p99 && p.p99 <= p.max;
 
@@ -72,4 +78,13 @@ t.test('fixed workloads (smoke), kindling and bullmq: every row complete and san
 
   const json = JSON.parse(jsonLine(runInfo(), load[0] as LoadRow));
   t.match(json, { commit: String, date: String, node: process.version, cpus: String, scenario: String, subject: 'kindling', params: Object, figures: { runs: Number } });
+});
+
+t.test('bullmq: --concurrency is its global concurrency, so 20 tasks of 50 ms two at a time take at least 0.5 s', async (t) => {
+  const [workload] = planOf(['load'], { ...loadDefaults, events: 'max', total: '20', delay: '50ms', concurrency: '2', slots: '10' }, (flag) => ['events', 'total', 'delay', 'concurrency', 'slots'].includes(flag), ['load']).workloads;
+  const plan = { ...planOf([], { ...loadDefaults }, () => false, ['load']), workloads: [workload as Workload], subjects: ['bullmq' as const] };
+  const { rows } = await runPlan(plan, progressLine({ forced: false }));
+  const figures = (rows[0] as LoadRow).figures;
+  t.equal(figures.completed, 20);
+  t.ok(figures.seconds >= 0.45, `took ${figures.seconds.toFixed(2)} s: never more than two at once`);
 });
