@@ -12,6 +12,8 @@
  *  3. Measuring adds nothing to the runs' payloads: start times come back from the workers after
  *     the row, keyed by the ids the subject handed out.
  *  4. Triggering never runs unbounded: at most `windowOf(mode)` trigger calls are in flight.
+ *  5. A row is measured warm: a warm-up on the same server and workers comes first, and the
+ *     server's and workers' CPU count from its end (unless the workers start late by design).
  */
 import type { Progress } from './progress.js';
 import { ProcessMeter } from './processes.js';
@@ -271,6 +273,7 @@ export async function runLoad(subject: Subject, workload: LoadWorkload, ledgerHo
     if (!delayed) {
       await pool.start(subject.target, config);
       await warmUp(subject, workload, ledgerHolder);
+      pool.mark();
     }
     ledgerHolder.current = ledger;
     const workersStarted = delayed ? sleep(workload.workers.startDelayMs).then(() => pool.start(subject.target, config)) : Promise.resolve();

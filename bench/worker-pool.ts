@@ -4,8 +4,9 @@
  * loop and several workers are really several clients.
  *
  * Lifecycle: `spawn` (processes boot and load their subject) → `start` (they connect; resolves
- * once every one takes tasks) → `stop` (they stop, and each sends its report: the start time of
- * every run it began, its CPU seconds while serving and its peak RSS). A worker that fails or
+ * once every one takes tasks) → `mark` (optional: the measured section begins) → `stop` (they
+ * stop, and each sends its report: the start time of every run it began since the mark, its CPU
+ * seconds since then and its peak RSS). A worker that fails or
  * exits early rejects the step that waits on it with what it said; `kill` ends them all.
  */
 import { type ChildProcess, fork } from 'node:child_process';
@@ -14,7 +15,11 @@ import { stopProcess } from './processes.js';
 import type { SubjectName, Target } from './subjects/subject.js';
 import type { WorkerConfig } from './workload.js';
 
-export type ToWorker = { type: 'start'; target: Target; config: WorkerConfig } | { type: 'stop' };
+export type ToWorker =
+  | { type: 'start'; target: Target; config: WorkerConfig }
+  /** The measured section begins: forget the starts seen so far and count CPU from here. */
+  | { type: 'mark' }
+  | { type: 'stop' };
 
 export type FromWorker =
   | { type: 'booted' }
@@ -80,6 +85,11 @@ export class WorkerPool {
     const ready = this.children.map((child) => next(child, 'ready', 60_000));
     for (const child of this.children) child.send({ type: 'start', target, config } satisfies ToWorker);
     await Promise.all(ready);
+  }
+
+  /** Begins the measured section (after a warm-up): what came before is not reported. */
+  mark(): void {
+    for (const child of this.children) child.send({ type: 'mark' } satisfies ToWorker);
   }
 
   /** Stops every worker and gathers their reports; the processes exit. */

@@ -3,7 +3,7 @@
  * worker half at once (so a later `start` pays no module loading), connects on `start`, and on
  * `stop` stops, reports, and exits.
  *
- * Messages (the types are in worker-pool.ts): in `start`, `stop`; out `booted`, `ready`, `report`
+ * Messages (the types are in worker-pool.ts): in `start`, `mark`, `stop`; out `booted`, `ready`, `report`
  * (every run start it saw, with this process's CPU and peak memory while serving), `failed`.
  * Start times are `performance.timeOrigin + performance.now()`, the clock the driver uses too, and
  * travel only in the final report so that timing adds nothing to what the runs carry.
@@ -32,6 +32,9 @@ process.on('message', (message: ToWorker) => {
         handle = await startWorker(message.target, message.config, onStart);
         cpuAtReady = process.cpuUsage();
         send({ type: 'ready' });
+      } else if (message.type === 'mark') {
+        starts.clear();
+        cpuAtReady = process.cpuUsage();
       } else if (message.type === 'stop') {
         await handle?.stop();
         const cpu = process.cpuUsage(cpuAtReady);
