@@ -74,8 +74,9 @@ export async function runPlan(plan: BenchPlan, progress: Progress): Promise<{ ro
         break;
       case 'recovery': {
         if (plan.subjects.includes('bullmq')) notes.push(`${workload.scenario}: Kindling only — BullMQ has no log to recover from`);
-        const figures = await runRecovery(workload, progress, plan.logLevel);
-        rows.push({ kind: 'recovery', scenario: workload.scenario, subject: 'kindling', params: paramsOf(workload), figures } satisfies RecoveryRow);
+        for (const figures of await runRecovery(workload, progress, plan.logLevel)) {
+          rows.push({ kind: 'recovery', scenario: workload.scenario, subject: 'kindling', params: paramsOf(workload), figures } satisfies RecoveryRow);
+        }
         break;
       }
       default:

@@ -4,7 +4,9 @@
  * three-task chain decided by the real workflow-run decider (`decide` / `evolve`) and appended by
  * the real LMDB log, mostly finished runs plus one in `activeEvery` left queued or running. Then
  * `kindling start` is timed until `/health` answers and until a trigger → result round trip
- * through a worker (already booted in its own process) succeeds.
+ * through a worker (already booted in its own process) succeeds — twice: first on the log as
+ * built, which has no recovery checkpoint (the engine reads all of it), then again after that
+ * engine stopped (SIGTERM), which left a checkpoint as a running engine does every 50,000 appends.
  *
  * The history's runs belong to a workflow no worker serves (`bench-history`), so the ones left
  * active stay queued and the round trip measures recovery, not their draining.
@@ -12,6 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { type DecideContext, decide, evolve, initialState, type RunCommand, type RunEvent, type RunState } from '../actors/workflow-run.js';
+import { encodePayload } from '../protocol/payload.js';
 import { runStream } from '../src/engine/run-host.js';
 import { HatchetClient } from '../src/sdk/index.js';
 import { LmdbLog } from '../store/lmdb.js';
@@ -24,6 +27,10 @@ import { WorkerPool } from './worker-pool.js';
 import { type LogLevel, noopTask, type RecoveryWorkload } from './workload.js';
 
 export interface RecoveryFigures {
+  /** Which start: on the log as built, or after an engine stopped and left a checkpoint. */
+  readonly start: 'no checkpoint' | 'from checkpoint';
+  /** Records the engine read from the log at start (from its own report). */
+  readonly recordsRead: number | undefined;
   readonly events: number;
   readonly finishedRuns: number;
   readonly activeRuns: number;
@@ -58,7 +65,7 @@ function history(spec: ReturnType<ReturnType<typeof declareChain>['spec']>, n: n
   };
   const runId = randomUUID();
   const taskIds = Object.fromEntries(spec.tasks.map((task) => [task.name, randomUUID()]));
-  apply({ type: 'CreateRun', runId, taskIds, workflow: spec, input: { n }, additionalMetadata: {}, priority: 1 });
+  apply({ type: 'CreateRun', runId, taskIds, workflow: spec, input: encodePayload({ n }, 'input'), additionalMetadata: {}, priority: 1 });
   let value = { n };
   for (const task of spec.tasks) {
     if (end === 'queued') break;
@@ -67,7 +74,7 @@ function history(spec: ReturnType<ReturnType<typeof declareChain>['spec']>, n: n
     apply({ type: 'StartTask', task: task.name, attempt });
     if (end === 'running') break;
     value = chainStep(value);
-    apply({ type: 'CompleteTask', task: task.name, attempt, output: value });
+    apply({ type: 'CompleteTask', task: task.name, attempt, output: encodePayload(value, 'output') });
   }
   return events;
 }
@@ -103,7 +110,7 @@ async function buildLog(dataDir: string, workload: RecoveryWorkload, spec: Param
   return { events: appended, finishedRuns, activeRuns };
 }
 
-export async function runRecovery(workload: RecoveryWorkload, progress: Progress, logLevel: LogLevel): Promise<RecoveryFigures> {
+export async function runRecovery(workload: RecoveryWorkload, progress: Progress, logLevel: LogLevel): Promise<RecoveryFigures[]> {
   // A first start creates the tenant and token and registers the workflows, as a deployment would.
   const first = await startKindling();
   const dataDir = first.dataDir;
@@ -120,29 +127,49 @@ export async function runRecovery(workload: RecoveryWorkload, progress: Progress
   }
 
   const built = await buildLog(dataDir, workload, spec, progress);
+  const figures: RecoveryFigures[] = [];
+  for (const start of ['no checkpoint', 'from checkpoint'] as const) {
+    progress.update(`${workload.scenario} · starting the engine on ${built.events} events (${start})`);
+    figures.push({ ...built, start, ...(await timeStart(dataDir, token, logLevel)) });
+  }
+  progress.clear();
+  return figures;
+}
+
+/**
+ * Spawns `kindling start` on the data directory and times it to `/health` and to a first result
+ * through a worker booted beforehand in its own process; stops the engine with SIGTERM.
+ */
+async function timeStart(dataDir: string, token: string, logLevel: LogLevel) {
   const pool = await WorkerPool.spawn('kindling', 1);
-  let server: Awaited<ReturnType<typeof startKindling>> | undefined;
+  const spawnedAt = now();
+  const server = await startKindling({ dataDir }).catch(async (error: unknown) => {
+    await pool.kill();
+    throw error;
+  });
   try {
-    progress.update(`${workload.scenario} · starting the engine on ${built.events} events`);
-    const spawnedAt = now();
-    server = await startKindling({ dataDir });
     const healthUrl = `http://${server.hostPort}/health`;
     while (!(await fetch(healthUrl).then((response) => response.ok, () => false))) await new Promise((resolve) => setTimeout(resolve, 5));
     const listenSeconds = (now() - spawnedAt) / 1000;
-    const target = { hostPort: server.hostPort, token };
     const hatchet = HatchetClient.init({ token, host_port: server.hostPort, log_level: 'ERROR' });
     try {
-      await pool.start(target, { slots: 100, task: noopTask, concurrency: undefined, logLevel });
+      await pool.start({ hostPort: server.hostPort, token }, { slots: 100, task: noopTask, concurrency: undefined, logLevel });
       const output = (await hatchet.run('bench-chain', { n: 1 })) as { c?: { n: number } };
       if (output.c?.n !== 4) throw new Error(`the round trip after recovery returned ${JSON.stringify(output)}`);
     } finally {
       hatchet.close();
     }
     const firstResultSeconds = (now() - spawnedAt) / 1000;
-    progress.clear();
-    return { ...built, listenSeconds, firstResultSeconds, serverCpuSeconds: processCpuSeconds(server.pid), serverPeakRssMb: processPeakRssMb(server.pid) };
+    const read = server.output().match(/reading (\d+) records/);
+    return {
+      recordsRead: read === null ? undefined : Number(read[1]),
+      listenSeconds,
+      firstResultSeconds,
+      serverCpuSeconds: processCpuSeconds(server.pid),
+      serverPeakRssMb: processPeakRssMb(server.pid),
+    };
   } finally {
     await pool.stop().catch(() => pool.kill());
-    await server?.dispose();
+    await server.stop();
   }
 }

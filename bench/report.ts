@@ -142,13 +142,15 @@ export function loadTable(rows: readonly LoadRow[]): string[] {
 }
 
 export function recoveryTable(rows: readonly RecoveryRow[]): string[] {
-  const header = ['scenario', 'subject', 'events', 'finished runs', 'active runs', 'listening s', 'first result s', 'server cpu s', 'server MB'];
+  const header = ['scenario', 'subject', 'start', 'events', 'finished runs', 'active runs', 'records read', 'listening s', 'first result s', 'server cpu s', 'server MB'];
   const body = rows.map(({ scenario, subject, figures: f }) => [
     scenario,
     subject,
+    f.start,
     f.events.toLocaleString('en-US'),
     f.finishedRuns.toLocaleString('en-US'),
     f.activeRuns.toLocaleString('en-US'),
+    f.recordsRead === undefined ? '—' : f.recordsRead.toLocaleString('en-US'),
     fixed(f.listenSeconds, 2),
     fixed(f.firstResultSeconds, 2),
     fixed(f.serverCpuSeconds, 2),
