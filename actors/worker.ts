@@ -16,6 +16,7 @@ import { assertNever } from '../src/lib/errors.js';
 
 export interface WorkerRegistration {
   readonly workerId: string;
+  readonly tenantId: string;
   readonly name: string;
   readonly actions: readonly string[];
   readonly slots: number;
@@ -36,6 +37,7 @@ export type WorkerEvent =
 export const initialWorkerState = (): WorkerState => ({ kind: 'none' });
 
 const sameRegistration = (a: WorkerRegistration, b: WorkerRegistration) =>
+  a.tenantId === b.tenantId &&
   a.name === b.name && a.slots === b.slots && JSON.stringify(a.actions) === JSON.stringify(b.actions) && JSON.stringify(a.labels) === JSON.stringify(b.labels);
 
 export function decideWorker(state: WorkerState, command: WorkerCommand, ctx: { nowMs: number }): WorkerEvent[] {

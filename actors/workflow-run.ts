@@ -47,6 +47,7 @@ export type RunState =
   | {
       readonly kind: 'active' | 'finished';
       readonly runId: string;
+      readonly tenantId: string;
       readonly workflow: WorkflowSpec;
       readonly input: Payload;
       readonly additionalMetadata: Record<string, string>;
@@ -67,6 +68,8 @@ export type ActiveRun = Extract<RunState, { kind: 'active' | 'finished' }>;
 /** What a run is created with: in the `CreateRun` command and, as decided, in `RunCreated`. */
 export interface RunCreation {
   readonly runId: string;
+  /** The tenant the run belongs to; nothing of it is visible to another tenant. */
+  readonly tenantId: string;
   /** The task run id of each task, by name (on-failure included when the workflow has one). */
   readonly taskIds: Record<string, string>;
   readonly workflow: WorkflowSpec;
@@ -466,6 +469,7 @@ export function evolve(state: RunState, event: RunEvent): RunState {
     return {
       kind: 'active',
       runId: event.runId,
+      tenantId: event.tenantId,
       workflow: event.workflow,
       input: event.input,
       additionalMetadata: event.additionalMetadata,

@@ -65,7 +65,7 @@ function history(spec: ReturnType<ReturnType<typeof declareChain>['spec']>, n: n
   };
   const runId = randomUUID();
   const taskIds = Object.fromEntries(spec.tasks.map((task) => [task.name, randomUUID()]));
-  apply({ type: 'CreateRun', runId, taskIds, workflow: spec, input: encodePayload({ n }, 'input'), additionalMetadata: {}, priority: 1 });
+  apply({ type: 'CreateRun', runId, tenantId: 'bench', taskIds, workflow: spec, input: encodePayload({ n }, 'input'), additionalMetadata: {}, priority: 1 });
   let value = { n };
   for (const task of spec.tasks) {
     if (end === 'queued') break;

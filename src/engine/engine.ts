@@ -28,7 +28,7 @@ import { BoundedMap } from '../lib/bounded-map.js';
 import { coalesce } from '../lib/coalesce.js';
 import { engineLimits, limits } from '../lib/limits.js';
 import { TrackedLog, writeCheckpoint } from './checkpoint.js';
-import { recover, TENANTS_STREAM, WORKFLOWS_STREAM, workerStream } from './recovery.js';
+import { recover, TENANTS_STREAM, workerStream, workflowsStream } from './recovery.js';
 import { createRunHost, loadRun, type RunHost, runStream } from './run-host.js';
 import { RunTimers } from './timers.js';
 
@@ -38,6 +38,8 @@ export const DEFAULT_TENANT = 'default';
 export interface Session {
   /** False once the connection has closed. */
   readonly open: boolean;
+  /** The tenant the connection authenticated as: all it sees and does is that tenant's. */
+  readonly tenantId: string;
   /** Sends a frame, or the bytes of one already encoded. */
   send(frame: ServerFrame | Uint8Array): void;
   close(code: string, message: string): void;
@@ -88,13 +90,13 @@ export class Engine {
   readonly #workers = new Map<string, WorkerEntry>();
   /** Each worker actor's state and stream version, and the chain that serializes its appends. */
   readonly #workerActors = new Map<string, { state: WorkerState; version: number; chain: Promise<unknown> }>();
-  readonly #workflows = new Map<string, WorkflowEntry>();
-  #workflowsVersion = 0;
+  /** Each tenant's workflows by name, and the version of its workflows stream. */
+  readonly #workflows = new Map<string, { byName: Map<string, WorkflowEntry>; version: number }>();
   #workflowWrites: Promise<unknown> = Promise.resolve();
   readonly #tokens = new Map<string, string>();
   #tenantsVersion = 0;
   readonly #subscribers = new Map<string, Set<Session>>();
-  readonly #finished = new BoundedMap<string, FinishedRun>(RECENTLY_FINISHED_MAX);
+  readonly #finished = new BoundedMap<string, { tenantId: string; finished: FinishedRun }>(RECENTLY_FINISHED_MAX);
   readonly #finishedOutbox = new Map<Session, FinishedRun[]>();
   #pumpScheduled = false;
   readonly #sweeper: NodeJS.Timeout;
@@ -137,8 +139,7 @@ export class Engine {
 
   async #recover(): Promise<void> {
     const recovered = await recover(this.#log);
-    for (const [name, entry] of recovered.workflows) this.#workflows.set(name, entry);
-    this.#workflowsVersion = recovered.workflowsVersion;
+    for (const [tenantId, workflows] of recovered.workflows) this.#workflows.set(tenantId, workflows);
     for (const [tokenHash, tenantId] of recovered.tokens) this.#tokens.set(tokenHash, tenantId);
     this.#tenantsVersion = recovered.tenantsVersion;
     for (const [workerId, { state, version }] of recovered.workers) {
@@ -146,7 +147,7 @@ export class Engine {
       actor.state = state;
       actor.version = version;
       // Every worker registered when the engine stopped gets a fresh liveness window to reconnect.
-      if (state.kind === 'registered') this.#workers.set(workerId, this.#newWorker(workerId, DEFAULT_TENANT, state.name, [...state.actions], state.slots));
+      if (state.kind === 'registered') this.#workers.set(workerId, this.#newWorker(workerId, state.tenantId, state.name, [...state.actions], state.slots));
     }
     for (const [runId, { state, version }] of recovered.runs) {
       this.#host.adopt(runId, state, version);
@@ -229,7 +230,7 @@ export class Engine {
         this.#queue.hold(task.taskId, task.workerId, task.spec.slotCost);
         if (!this.#workers.has(task.workerId)) {
           // A worker that held tasks before the restart: it has `workerLivenessMs` to reconnect.
-          this.#workers.set(task.workerId, this.#newWorker(task.workerId, DEFAULT_TENANT, '', [], 0));
+          this.#workers.set(task.workerId, this.#newWorker(task.workerId, state.tenantId, '', [], 0));
         }
       }
     }
@@ -265,33 +266,58 @@ export class Engine {
   // -------------------------------------------------------------------------------------------
   // Workflows
 
-  /** Registers a workflow definition; a changed definition becomes a new version. */
-  putWorkflow(spec: WorkflowSpec): Promise<{ name: string; version: number }> {
+  /** Registers a tenant's workflow definition; a changed definition becomes a new version. */
+  putWorkflow(tenantId: string, spec: WorkflowSpec): Promise<{ name: string; version: number }> {
     const write = this.#workflowWrites.then(async () => {
-      const current = this.#workflows.get(spec.name);
+      const workflows = this.#tenantWorkflows(tenantId);
+      const current = workflows.byName.get(spec.name);
       if (current !== undefined && JSON.stringify(current.spec) === JSON.stringify(spec)) return { name: spec.name, version: current.version };
       checkWorkflow(spec);
       const version = (current?.version ?? 0) + 1;
-      await this.#log.append(WORKFLOWS_STREAM, [{ type: 'WorkflowVersionRegistered', data: { name: spec.name, version, spec } }], { expectedVersion: this.#workflowsVersion });
-      this.#workflowsVersion += 1;
-      this.#workflows.set(spec.name, { spec, version });
+      await this.#log.append(workflowsStream(tenantId), [{ type: 'WorkflowVersionRegistered', data: { name: spec.name, version, spec } }], { expectedVersion: workflows.version });
+      workflows.version += 1;
+      workflows.byName.set(spec.name, { spec, version });
       return { name: spec.name, version };
     });
     this.#workflowWrites = write.catch(() => {});
     return write;
   }
 
+  #tenantWorkflows(tenantId: string): { byName: Map<string, WorkflowEntry>; version: number } {
+    let workflows = this.#workflows.get(tenantId);
+    if (workflows === undefined) {
+      workflows = { byName: new Map(), version: 0 };
+      this.#workflows.set(tenantId, workflows);
+    }
+    return workflows;
+  }
+
+  /** A run's state if it belongs to the tenant (in memory, else from the log); otherwise RUN_NOT_FOUND. */
+  async #tenantRun(tenantId: string, runId: string): Promise<RunState & { kind: 'active' | 'finished' }> {
+    const state = this.#host.peekDurable(runId) ?? (await this.#readRun(runId));
+    // Another tenant's run is reported exactly like one that does not exist.
+    if (state.kind === 'none' || state.tenantId !== tenantId) throw new ProtocolError(ProtocolErrorCode.RunNotFound, `run '${runId}' does not exist`);
+    return state;
+  }
+
   // -------------------------------------------------------------------------------------------
   // Triggers
 
   /** Creates runs; resolves with their ids once every run is durable. */
-  async trigger(runs: readonly TriggerRun[]): Promise<string[]> {
+  async trigger(tenantId: string, runs: readonly TriggerRun[]): Promise<string[]> {
+    const workflows = this.#tenantWorkflows(tenantId);
     const prepared = runs.map((run) => {
-      const workflow = this.#workflows.get(run.workflow);
+      const workflow = workflows.byName.get(run.workflow);
       if (workflow === undefined) throw new ProtocolError(ProtocolErrorCode.WorkflowNotFound, `workflow '${run.workflow}' is not registered; start a worker that declares it first`);
       const bytes = run.input.length;
       if (bytes > engineLimits.payloadBytesMax) {
         throw new ProtocolError(ProtocolErrorCode.PayloadTooLarge, `the input of a run of '${run.workflow}' is ${bytes} bytes; the limit is ${engineLimits.payloadBytesMax}`);
+      }
+      if (run.parentTaskId !== undefined) {
+        const parent = this.#tasks.get(run.parentTaskId);
+        if (parent === undefined || this.#host.peek(parent.runId)?.kind !== 'active' || (this.#host.peek(parent.runId) as { tenantId: string }).tenantId !== tenantId) {
+          throw new ProtocolError(ProtocolErrorCode.InvalidInput, `parent task run '${run.parentTaskId}' is not running; children are spawned by a running task`);
+        }
       }
       const runId = run.parentTaskId === undefined ? randomUUID() : childRunId(run.parentTaskId, run.childKey ?? String(run.childIndex ?? 0));
       const standalone = workflow.spec.tasks.length === 1 && workflow.spec.onFailure === undefined;
@@ -305,6 +331,7 @@ export class Engine {
         this.#host.send(runId, {
           type: 'CreateRun',
           runId,
+          tenantId,
           taskIds,
           workflow: workflow.spec,
           input: run.input,
@@ -319,22 +346,32 @@ export class Engine {
     return prepared.map((p) => p.runId);
   }
 
-  async cancel(runIds: readonly string[], taskIds: readonly string[]): Promise<void> {
+  async cancel(tenantId: string, runIds: readonly string[], taskIds: readonly string[]): Promise<void> {
+    const ofTenant = (runId: string) => {
+      const state = this.#host.peek(runId);
+      return state !== undefined && state.kind !== 'none' && state.tenantId === tenantId;
+    };
+    // Only active runs can be cancelled; anything else (finished, unknown, another tenant's) is left as it is.
     await Promise.all([
-      ...runIds.map((runId) => this.#host.send(runId, { type: 'CancelRun', reason: 'cancelled by request' })),
+      ...runIds.filter(ofTenant).map((runId) => this.#host.send(runId, { type: 'CancelRun', reason: 'cancelled by request' })),
       ...taskIds.map((taskId) => {
         const where = this.#tasks.get(taskId);
-        return where === undefined ? Promise.resolve([]) : this.#host.send(where.runId, { type: 'CancelTask', task: where.task, reason: 'cancelled by request' });
+        return where === undefined || !ofTenant(where.runId) ? Promise.resolve([]) : this.#host.send(where.runId, { type: 'CancelTask', task: where.task, reason: 'cancelled by request' });
       }),
     ]);
   }
 
   /** Runs finished runs again from the tasks that did not complete. */
-  async replay(runIds: readonly string[]): Promise<void> {
-    await Promise.all(runIds.map((runId) => this.#host.send(runId, { type: 'ReplayRun' })));
+  async replay(tenantId: string, runIds: readonly string[]): Promise<void> {
+    await Promise.all(
+      runIds.map(async (runId) => {
+        await this.#tenantRun(tenantId, runId);
+        await this.#host.send(runId, { type: 'ReplayRun' });
+      }),
+    );
   }
 
-  async getRun(runId: string): Promise<RunDetails> {
+  async getRun(tenantId: string, runId: string): Promise<RunDetails> {
     // The whole history, not the snapshot: the task events are part of the answer.
     const records: LogRecord[] = [];
     for (;;) {
@@ -344,7 +381,7 @@ export class Engine {
     }
     const events = records.map((record) => record.data as RunEvent);
     const state = events.reduce(evolve, initialState());
-    if (state.kind === 'none') throw new ProtocolError(ProtocolErrorCode.RunNotFound, `run '${runId}' does not exist`);
+    if (state.kind === 'none' || state.tenantId !== tenantId) throw new ProtocolError(ProtocolErrorCode.RunNotFound, `run '${runId}' does not exist`);
     return {
       runId,
       status: runStatus(state),
@@ -379,7 +416,13 @@ export class Engine {
     for (const runId of runIds) {
       const done = this.#finished.get(runId);
       if (done !== undefined) {
-        this.#queueFinished(session, done);
+        if (done.tenantId === session.tenantId) this.#queueFinished(session, done.finished);
+        else missing.push(runId);
+        continue;
+      }
+      const active = this.#host.peek(runId);
+      if (active !== undefined && active.kind !== 'none' && active.tenantId !== session.tenantId) {
+        missing.push(runId);
         continue;
       }
       let subscribers = this.#subscribers.get(runId);
@@ -388,10 +431,10 @@ export class Engine {
         this.#subscribers.set(runId, subscribers);
       }
       subscribers.add(session);
-      if (this.#host.peek(runId) === undefined) {
+      if (active === undefined) {
         const state = await this.#readRun(runId);
-        if (state.kind === 'finished' && state.finished !== undefined) this.#runFinished(runId, state.finished);
-        if (state.kind === 'none') {
+        if (state.kind === 'finished' && state.finished !== undefined && state.tenantId === session.tenantId) this.#runFinished(runId, state.tenantId, state.finished);
+        if (state.kind === 'none' || state.tenantId !== session.tenantId) {
           missing.push(runId);
           subscribers.delete(session);
           if (subscribers.size === 0) this.#subscribers.delete(runId);
@@ -418,11 +461,16 @@ export class Engine {
     registration: { workerId: string; name: string; actions: string[]; slots: number; labels: Record<string, string | number>; running?: Array<{ taskId: string; attempt: number }> },
   ): Promise<string> {
     const { workerId } = registration;
-    await this.#workerCommand(workerId, { type: 'RegisterWorker', workerId, name: registration.name, actions: registration.actions, slots: registration.slots, labels: registration.labels });
+    const { tenantId } = session;
+    const previous = this.#workerActors.get(workerId)?.state;
+    if (previous !== undefined && previous.kind !== 'none' && previous.tenantId !== tenantId) {
+      throw new ProtocolError(ProtocolErrorCode.InvalidInput, `worker id '${workerId}' is taken; register without a workerId to get a new one`);
+    }
+    await this.#workerCommand(workerId, { type: 'RegisterWorker', workerId, tenantId, name: registration.name, actions: registration.actions, slots: registration.slots, labels: registration.labels });
     // The connection may have closed while the registration was being stored: then it is not live.
     if (!session.open) return workerId;
     const existing = this.#workers.get(workerId);
-    const worker = existing ?? this.#newWorker(workerId, DEFAULT_TENANT, registration.name, registration.actions, registration.slots);
+    const worker = existing ?? this.#newWorker(workerId, tenantId, registration.name, registration.actions, registration.slots);
     if (existing?.session !== undefined && existing.session !== session) existing.session.close('WORKER_REPLACED', 'another connection registered this worker id');
     worker.name = registration.name;
     worker.actions = registration.actions;
@@ -431,7 +479,7 @@ export class Engine {
     worker.session = session;
     worker.lastSeenMs = this.#clock();
     this.#workers.set(workerId, worker);
-    this.#queue.upsertWorker(workerId, registration.actions, registration.slots);
+    this.#queue.upsertWorker(workerId, registration.actions.map((action) => queueAction(tenantId, action)), registration.slots);
     // Attempts assigned to this worker that it does not list never reached it (the engine restarted,
     // or the connection dropped, between the assignment and its frame), or it will not run them
     // (it is stopping): they go back to the queue as new attempts.
@@ -477,22 +525,28 @@ export class Engine {
     }
   }
 
-  taskStarted(taskId: string, attempt: number): void {
-    const where = this.#tasks.get(taskId);
+  /**
+   * Where a task is, if this worker holds this attempt of it. Frames about a task count only from
+   * its worker: another worker — of this tenant or another — cannot start, finish or extend it.
+   */
+  #heldBy(workerId: string, taskId: string, attempt: number): { runId: string; task: string } | undefined {
+    const assigned = this.#assignedTo.get(taskId);
+    if (assigned === undefined || assigned.workerId !== workerId || assigned.attempt !== attempt) return undefined;
+    return this.#tasks.get(taskId);
+  }
+
+  taskStarted(workerId: string, taskId: string, attempt: number): void {
+    const where = this.#heldBy(workerId, taskId, attempt);
     if (where !== undefined) this.#host.send(where.runId, { type: 'StartTask', task: where.task, attempt }).catch(() => {});
   }
 
   taskResult(workerId: string, item: { taskId: string; attempt: number; ok: boolean; output?: Payload | undefined; error?: { message: string; stack?: string | undefined } | undefined; nonRetryable?: boolean | undefined }): void {
-    const where = this.#tasks.get(item.taskId);
+    const where = this.#heldBy(workerId, item.taskId, item.attempt);
     if (where === undefined) return;
     // The worker's slot is free the moment it reports; freeing it before the result is durable lets
-    // the next assignment overlap the commit (the slot acknowledges nothing).
-    // Only for the current attempt: a stale one's task may now hold another worker's slot.
-    const state = this.#host.peek(where.runId);
-    const current = state === undefined || state.kind === 'none' ? undefined : state.tasks[where.task];
-    if (current !== undefined && current.attempt === item.attempt && current.workerId === workerId && this.#queue.holder(item.taskId) === workerId) {
-      if (this.#queue.release(item.taskId) !== undefined) this.#schedulePump();
-    }
+    // the next assignment overlap the commit (the slot acknowledges nothing). This is the current
+    // attempt on this worker (#heldBy), so the slot it frees is its own.
+    if (this.#queue.holder(item.taskId) === workerId && this.#queue.release(item.taskId) !== undefined) this.#schedulePump();
     let command: Parameters<RunHost['send']>[1];
     const outputBytes = item.ok ? (item.output?.length ?? 0) : 0;
     if (item.ok && outputBytes <= engineLimits.payloadBytesMax) {
@@ -504,8 +558,8 @@ export class Engine {
     this.#host.send(where.runId, command).catch(() => {});
   }
 
-  refreshTimeout(taskId: string, attempt: number, incrementMs: number): void {
-    const where = this.#tasks.get(taskId);
+  refreshTimeout(workerId: string, taskId: string, attempt: number, incrementMs: number): void {
+    const where = this.#heldBy(workerId, taskId, attempt);
     if (where !== undefined) this.#host.send(where.runId, { type: 'RefreshTimeout', task: where.task, attempt, incrementMs }).catch(() => {});
   }
 
@@ -514,14 +568,16 @@ export class Engine {
     // Only the worker running this attempt may log for it.
     const assigned = this.#assignedTo.get(taskId);
     if (assigned === undefined || assigned.workerId !== workerId || assigned.attempt !== attempt) return;
+    const worker = this.#workers.get(workerId);
+    if (worker === undefined) return;
     this.#log
-      .append(`logs:${taskId}`, [{ type: 'TaskLogged', data: { taskId, attempt, level, message, timestampMs: this.#clock() } satisfies LogLine }], { expectedVersion: 'any' })
+      .append(logsStream(worker.tenantId, taskId), [{ type: 'TaskLogged', data: { taskId, attempt, level, message, timestampMs: this.#clock() } satisfies LogLine }], { expectedVersion: 'any' })
       .catch(() => {});
   }
 
   /** The newest `limit` lines a task logged, oldest of them first. */
-  async listLogs(taskId: string, limit: number): Promise<LogLine[]> {
-    const stream = `logs:${taskId}`;
+  async listLogs(tenantId: string, taskId: string, limit: number): Promise<LogLine[]> {
+    const stream = logsStream(tenantId, taskId);
     const fromSeq = Math.max(1, (await this.#log.streamVersion(stream)) - limit + 1);
     return (await this.#log.readStream(stream, { fromSeq, limit })).map((record) => record.data as LogLine);
   }
@@ -542,7 +598,7 @@ export class Engine {
       task: task.name,
       taskId: task.taskId,
       attempt: task.attempt,
-      action: `${state.workflow.name}:${task.name}`,
+      action: queueAction(state.tenantId, `${state.workflow.name}:${task.name}`),
       priority: state.priority,
       slotCost: task.spec.slotCost,
     };
@@ -593,7 +649,7 @@ export class Engine {
             this.#queue.dequeue(task.taskId);
             this.#release(task.taskId);
           }
-          if (after.finished !== undefined) this.#runFinished(runId, after.finished);
+          if (after.finished !== undefined) this.#runFinished(runId, after.tenantId, after.finished);
           break;
         default:
           break;
@@ -641,8 +697,8 @@ export class Engine {
     this.#scheduleFlush();
   }
 
-  #runFinished(runId: string, finished: FinishedRun): void {
-    this.#finished.set(runId, finished);
+  #runFinished(runId: string, tenantId: string, finished: FinishedRun): void {
+    this.#finished.set(runId, { tenantId, finished });
     const subscribers = this.#subscribers.get(runId);
     if (subscribers === undefined) return;
     this.#subscribers.delete(runId);
@@ -701,6 +757,12 @@ export class Engine {
     await this.checkpoint();
   }
 }
+
+/** A task's log lines, in its tenant's space: no other tenant's request can name the stream. */
+const logsStream = (tenantId: string, taskId: string) => `logs:${tenantId}:${taskId}`;
+
+/** Actions in the queue are the tenant's: a worker only ever matches its own tenant's tasks. */
+const queueAction = (tenantId: string, action: string) => `${tenantId}/${action}`;
 
 /** A workflow's tasks form a DAG of distinct, safe names whose parents exist. */
 function checkWorkflow(spec: WorkflowSpec): void {

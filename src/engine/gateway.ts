@@ -45,6 +45,11 @@ class Connection implements Session {
   readonly id = randomUUID();
   #open = true;
   #tenantId: string | undefined;
+
+  /** The authenticated tenant; only read once the handshake is done. */
+  get tenantId(): string {
+    return this.#tenantId ?? '';
+  }
   #workerId: string | undefined;
 
   constructor(
@@ -148,22 +153,22 @@ class Connection implements Session {
         }));
         return;
       case 'putWorkflow':
-        this.#reply(frame.req, () => this.engine.putWorkflow(frame.workflow));
+        this.#reply(frame.req, () => this.engine.putWorkflow(this.tenantId, frame.workflow));
         return;
       case 'trigger':
-        this.#reply(frame.req, async () => ({ runIds: await this.engine.trigger(frame.runs) }));
+        this.#reply(frame.req, async () => ({ runIds: await this.engine.trigger(this.tenantId, frame.runs) }));
         return;
       case 'cancel':
-        this.#reply(frame.req, () => this.engine.cancel(frame.runIds, frame.taskIds));
+        this.#reply(frame.req, () => this.engine.cancel(this.tenantId, frame.runIds, frame.taskIds));
         return;
       case 'getRun':
-        this.#reply(frame.req, () => this.engine.getRun(frame.runId));
+        this.#reply(frame.req, () => this.engine.getRun(this.tenantId, frame.runId));
         return;
       case 'listLogs':
-        this.#reply(frame.req, () => this.engine.listLogs(frame.taskId, frame.limit));
+        this.#reply(frame.req, () => this.engine.listLogs(this.tenantId, frame.taskId, frame.limit));
         return;
       case 'replay':
-        this.#reply(frame.req, () => this.engine.replay(frame.runIds));
+        this.#reply(frame.req, () => this.engine.replay(this.tenantId, frame.runIds));
         return;
       case 'subscribe':
         if (frame.req === undefined) this.engine.subscribe(this, frame.runIds).catch(() => {});
@@ -181,13 +186,13 @@ class Connection implements Session {
         this.engine.heartbeat(this.#workerId);
         return;
       case 'started':
-        for (const task of frame.tasks) this.engine.taskStarted(task.taskId, task.attempt);
+        for (const task of frame.tasks) this.engine.taskStarted(this.#workerId, task.taskId, task.attempt);
         return;
       case 'results':
         for (const item of frame.items) this.engine.taskResult(this.#workerId, item);
         return;
       case 'refresh':
-        this.engine.refreshTimeout(frame.taskId, frame.attempt, frame.incrementMs);
+        this.engine.refreshTimeout(this.#workerId, frame.taskId, frame.attempt, frame.incrementMs);
         return;
       case 'release':
         this.engine.releaseSlot(this.#workerId, frame.taskId, frame.attempt);

@@ -21,16 +21,17 @@ import { loadActor } from './actor-host.js';
 import { readCheckpoint } from './checkpoint.js';
 import { loadRun } from './run-host.js';
 
-export const WORKFLOWS_STREAM = 'workflows:default';
 export const TENANTS_STREAM = 'tenants';
+/** A tenant's workflow definitions, each version an event. */
+export const workflowsStream = (tenantId: string) => `workflows:${tenantId}`;
 export const workerStream = (workerId: string) => `worker:${workerId}`;
 
 export interface Recovered {
   /** Active runs. */
   readonly runs: Map<string, { state: RunState; version: number }>;
   readonly workers: Map<string, { state: WorkerState; version: number }>;
-  readonly workflows: Map<string, { spec: WorkflowSpec; version: number }>;
-  readonly workflowsVersion: number;
+  /** Each tenant's workflows by name, and its workflows stream's version. */
+  readonly workflows: Map<string, { byName: Map<string, { spec: WorkflowSpec; version: number }>; version: number }>;
   /** Token hash → tenant. */
   readonly tokens: Map<string, string>;
   readonly tenantsVersion: number;
@@ -50,17 +51,23 @@ async function readWhole(log: EventLog, stream: string): Promise<LogRecord[]> {
 }
 
 export async function recover(log: EventLog): Promise<Recovered> {
-  const workflows = new Map<string, { spec: WorkflowSpec; version: number }>();
-  const workflowRecords = await readWhole(log, WORKFLOWS_STREAM);
-  for (const record of workflowRecords) {
-    const data = record.data as { name: string; version: number; spec: WorkflowSpec };
-    workflows.set(data.name, { spec: data.spec, version: data.version });
-  }
   const tokens = new Map<string, string>();
+  const tenants = new Set<string>();
   const tenantRecords = await readWhole(log, TENANTS_STREAM);
   for (const record of tenantRecords) {
     const data = record.data as { tenantId: string; tokenHash: string };
     tokens.set(data.tokenHash, data.tenantId);
+    tenants.add(data.tenantId);
+  }
+  const workflows: Recovered['workflows'] = new Map();
+  for (const tenantId of tenants) {
+    const records = await readWhole(log, workflowsStream(tenantId));
+    const byName = new Map<string, { spec: WorkflowSpec; version: number }>();
+    for (const record of records) {
+      const data = record.data as { name: string; version: number; spec: WorkflowSpec };
+      byName.set(data.name, { spec: data.spec, version: data.version });
+    }
+    workflows.set(tenantId, { byName, version: records.length });
   }
 
   const checkpoint = await readCheckpoint(log);
@@ -117,7 +124,6 @@ export async function recover(log: EventLog): Promise<Recovered> {
     runs: active,
     workers,
     workflows,
-    workflowsVersion: workflowRecords.length,
     tokens,
     tenantsVersion: tenantRecords.length,
     stats: { fromPosition, recordsScanned, runsLoaded },

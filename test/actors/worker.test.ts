@@ -4,6 +4,7 @@ import { decideWorker, evolveWorker, initialWorkerState, type WorkerCommand, typ
 const register = (extra: Partial<Extract<WorkerCommand, { type: 'RegisterWorker' }>> = {}): WorkerCommand => ({
   type: 'RegisterWorker',
   workerId: 'w1',
+  tenantId: 't1',
   name: 'worker',
   actions: ['wf:a'],
   slots: 10,

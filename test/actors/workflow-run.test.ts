@@ -14,7 +14,7 @@ function create(spec: WorkflowSpec): RunCommand {
   const taskIds: Record<string, string> = {};
   for (const t of spec.tasks) taskIds[t.name] = `id-${t.name}`;
   if (spec.onFailure !== undefined) taskIds['on-failure-task'] = 'id-on-failure-task';
-  return { type: 'CreateRun', runId: 'run-1', taskIds, workflow: spec, input: json({ n: 1 }), additionalMetadata: {}, priority: 1 };
+  return { type: 'CreateRun', runId: 'run-1', tenantId: 't1', taskIds, workflow: spec, input: json({ n: 1 }), additionalMetadata: {}, priority: 1 };
 }
 
 /** Folds `given` commands into a state, then decides `when`; returns the new events and state. */

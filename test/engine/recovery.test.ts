@@ -33,7 +33,7 @@ class Runs {
     this.states.set(runId, entry);
   }
 
-  create = (runId: string) => this.send(runId, { type: 'CreateRun', runId, taskIds: { a: `${runId}-a`, b: `${runId}-b` }, workflow, input: encodePayload({ runId }, 'input'), additionalMetadata: {}, priority: 1 });
+  create = (runId: string) => this.send(runId, { type: 'CreateRun', runId, tenantId: 't1', taskIds: { a: `${runId}-a`, b: `${runId}-b` }, workflow, input: encodePayload({ runId }, 'input'), additionalMetadata: {}, priority: 1 });
 
   async finish(runId: string): Promise<void> {
     for (const task of ['a', 'b']) {
@@ -56,7 +56,7 @@ async function scenario(t: Test, withCheckpoint: boolean) {
   await runs.send('replayed-after', { type: 'FailTask', task: 'a', attempt: 0, error: 'broke', nonRetryable: true });
   t.equal(runs.states.get('replayed-after')?.state.kind, 'finished', 'failed before the checkpoint');
   await runs.send('active-at', { type: 'AssignTask', task: 'a', attempt: 0, workerId: 'w1' });
-  const worker = decideWorker(initialWorkerState(), { type: 'RegisterWorker', workerId: 'w1', name: 'w', actions: ['wf:a'], slots: 5, labels: {} }, { nowMs: 1 });
+  const worker = decideWorker(initialWorkerState(), { type: 'RegisterWorker', workerId: 'w1', tenantId: 't1', name: 'w', actions: ['wf:a'], slots: 5, labels: {} }, { nowMs: 1 });
   await log.append('worker:w1', worker.map((event) => ({ type: event.type, data: event })), { expectedVersion: 0 });
   if (withCheckpoint) await writeCheckpoint(log, { position: await log.headPosition(), runs: runs.active(), workers: ['w1'] });
   await runs.finish('finishes-after');
@@ -75,7 +75,7 @@ t.test('recovery: from a checkpoint and the log after it, the same active runs a
   for (const [runId, entry] of recovered.runs) t.same(entry, runs.states.get(runId), `${runId}: state and version as decided`);
   t.ok(recovered.stats.fromPosition > 0, 'it began at the checkpoint');
   t.equal(recovered.stats.runsLoaded, 3, 'loaded whole: the two named by the checkpoint, and the replayed one seen mid-stream');
-  t.same(recovered.workers.get('w1')?.state, evolveWorker(initialWorkerState(), decideWorker(initialWorkerState(), { type: 'RegisterWorker', workerId: 'w1', name: 'w', actions: ['wf:a'], slots: 5, labels: {} }, { nowMs: 1 })[0] as never));
+  t.same(recovered.workers.get('w1')?.state, evolveWorker(initialWorkerState(), decideWorker(initialWorkerState(), { type: 'RegisterWorker', workerId: 'w1', tenantId: 't1', name: 'w', actions: ['wf:a'], slots: 5, labels: {} }, { nowMs: 1 })[0] as never));
 
   const { log: plain } = await scenario(t, false);
   const full = await recover(plain);

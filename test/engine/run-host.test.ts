@@ -17,7 +17,7 @@ t.test('run host: a long run is snapshotted, and activation from the snapshot eq
   let now = 1000;
   const host = createRunHost(log, () => now, effects);
   const workflow = WorkflowSpec.parse({ name: 'wf', tasks: [TaskSpec.parse({ name: 'flaky', retries: 200 })] });
-  await host.send('r1', { type: 'CreateRun', runId: 'r1', taskIds: { flaky: 't1' }, workflow, input: encodePayload({ x: 1 }, 'input'), additionalMetadata: {}, priority: 1 });
+  await host.send('r1', { type: 'CreateRun', runId: 'r1', tenantId: 't1', taskIds: { flaky: 't1' }, workflow, input: encodePayload({ x: 1 }, 'input'), additionalMetadata: {}, priority: 1 });
   for (let attempt = 0; attempt < 80; attempt++) {
     now += 1;
     await host.send('r1', { type: 'AssignTask', task: 'flaky', attempt, workerId: 'w' });
