@@ -7,8 +7,9 @@
  * on this machine; callers report "—" for anything else.
  */
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { delimiter, join } from 'node:path';
 
 /** A TCP port on 127.0.0.1 that was free a moment ago. */
 export async function freePort(): Promise<number> {
@@ -21,6 +22,22 @@ export async function freePort(): Promise<number> {
       server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
     });
   });
+}
+
+/**
+ * Where a server binary from a Debian package is: `$envVar`, else the PATH, else `fallback`; or an
+ * error saying how to install it.
+ */
+export function findBinary(name: string, envVar: string, fallback: string, install: string): string {
+  const candidates = [process.env[envVar], ...(process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, name)), fallback];
+  for (const candidate of candidates) {
+    if (candidate === undefined || candidate === '') continue;
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {}
+  }
+  throw new Error(`${name} is not installed: ${install} (or set ${envVar} to a ${name} binary)`);
 }
 
 /** Stops a child process with a signal and resolves once it has exited. */

@@ -13,11 +13,11 @@
  *     SIGKILL, every server still running is killed and its directory removed.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, stopProcess } from './processes.js';
+import { findBinary, freePort, stopProcess } from './processes.js';
 
 export interface LocalServer {
   /** `host:port` to connect to. */
@@ -104,17 +104,7 @@ export async function startKindling(options: { dataDir?: string } = {}): Promise
 }
 
 /** Where Debian's redis-server is, or a clear error saying how to install it. */
-export function findRedisServer(): string {
-  const candidates = [process.env.REDIS_SERVER, ...(process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, 'redis-server')), '/usr/bin/redis-server'];
-  for (const candidate of candidates) {
-    if (candidate === undefined || candidate === '') continue;
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {}
-  }
-  throw new Error("redis-server is not installed: install Debian's package with 'apt-get install -y redis-server' (or set REDIS_SERVER to a redis-server binary)");
-}
+export const findRedisServer = () => findBinary('redis-server', 'REDIS_SERVER', '/usr/bin/redis-server', "install Debian's package with 'apt-get install -y redis-server'");
 
 /** redis-server on a free port and a fresh directory, append-only file fsync'd every second, no RDB snapshots. */
 export async function startRedis(): Promise<LocalServer> {

@@ -3,10 +3,10 @@
  * temporary store directory, and `stop()` / `restart()` on the same port and directory.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
-import { freePort, stopProcess } from '../../bench/processes.js';
+import { join } from 'node:path';
+import { findBinary, freePort, stopProcess } from '../../bench/processes.js';
 
 export { freePort };
 
@@ -26,19 +26,7 @@ export interface NatsServer {
   dispose(): Promise<void>;
 }
 
-export function findNatsServer(): string {
-  const candidates = [process.env.NATS_SERVER, ...(process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, 'nats-server')), '/usr/sbin/nats-server'];
-  for (const candidate of candidates) {
-    if (candidate === undefined || candidate === '') continue;
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {}
-  }
-  throw new Error(
-    "nats-server is not installed: install Debian's package with 'apt-get install -y nats-server' (or set NATS_SERVER to a nats-server 2.9+ binary)",
-  );
-}
+export const findNatsServer = () => findBinary('nats-server', 'NATS_SERVER', '/usr/sbin/nats-server', "install Debian's package with 'apt-get install -y nats-server' (2.9 or later)");
 
 export async function startNatsServer(): Promise<NatsServer> {
   const binary = findNatsServer();
