@@ -18,7 +18,7 @@ import { isLogError } from '../../store/errors.js';
 import { LmdbLog } from '../../store/lmdb.js';
 import { verifyLog } from '../../store/verify.js';
 import { Engine } from '../engine/engine.js';
-import { startGateway } from '../engine/gateway.js';
+import { startServer } from '../api/server.js';
 import { DEFAULT_PORT } from '../sdk/config.js';
 
 const dataDir = (option: string | undefined) => resolve(option ?? process.env.KINDLING_DATA_DIR ?? '.kindling');
@@ -71,7 +71,7 @@ program
     } else {
       console.log(`kindling: development token in ${tokenPath}`);
     }
-    const gateway = await startGateway(engine, { port, host: options.host });
+    const gateway = await startServer(engine, { port, host: options.host });
     console.log(`kindling: engine listening on port ${gateway.port} (WebSocket ws://localhost:${gateway.port}/ws, HTTP http://localhost:${gateway.port}) with data in ${data}`);
     const stop = async (signal: string) => {
       gateway.close();

@@ -206,8 +206,8 @@ class Connection implements Session {
   }
 }
 
-export function startGateway(engine: Engine, options: { port: number; host?: string }): Promise<Gateway> {
-  const app = uWS.App();
+/** Mounts the worker/client WebSocket (`/ws`) and `GET /health` on an app. */
+export function mountGateway(app: uWS.TemplatedApp, engine: Engine): void {
   app.ws<SocketData>('/ws', {
     compression: uWS.DISABLED,
     maxPayloadLength: engineLimits.frameBytesMax,
@@ -228,9 +228,10 @@ export function startGateway(engine: Engine, options: { port: number; host?: str
   app.get('/health', (res) => {
     res.writeHeader('content-type', 'application/json').end(JSON.stringify({ status: 'ok', ...engine.stats }));
   });
-  app.any('/*', (res) => {
-    res.writeStatus('404 Not Found').writeHeader('content-type', 'application/json').end(JSON.stringify({ error: 'not found' }));
-  });
+}
+
+/** Listens on `port` (0 for any free one). */
+export function listen(app: uWS.TemplatedApp, options: { port: number; host?: string }): Promise<Gateway> {
   return new Promise((resolve, reject) => {
     app.listen(options.host ?? '0.0.0.0', options.port, (socket) => {
       if (socket === false) {

@@ -77,6 +77,8 @@ export const engineLimits = {
   retriesMax: 1000,
   /** Worker slots. */
   workerSlotsMax: 100_000,
+  /** Largest HTTP request body the REST API reads; larger ones are refused with 413. */
+  httpBodyBytesMax: 4 * MiB,
   /** Longest log line a task may send (`ctx.log`), in characters; the SDK truncates longer ones. */
   logMessageCharsMax: 10_000,
   /** Log lines one `listLogs` request returns. */

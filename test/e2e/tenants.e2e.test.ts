@@ -10,7 +10,8 @@ import { Packr } from 'msgpackr';
 import t from 'tap';
 import WebSocket from 'ws';
 import { Engine } from '../../src/engine/engine.js';
-import { type Gateway, startGateway } from '../../src/engine/gateway.js';
+import { startServer } from '../../src/api/server.js';
+import type { Gateway } from '../../src/engine/gateway.js';
 import { HatchetClient } from '../../src/sdk/index.js';
 import { LmdbLog } from '../../store/lmdb.js';
 
@@ -27,7 +28,7 @@ t.before(async () => {
   engine = await Engine.start({ log });
   tokenA = await engine.createToken('tenant-a');
   tokenB = await engine.createToken('tenant-b');
-  gateway = await startGateway(engine, { port: 0, host: '127.0.0.1' });
+  gateway = await startServer(engine, { port: 0, host: '127.0.0.1' });
 });
 t.teardown(async () => {
   gateway.close();
@@ -184,7 +185,7 @@ t.test('tenants: after a restart each tenant has its own workflows and tokens ag
   gateway.close();
   await engine.close();
   engine = await Engine.start({ log });
-  gateway = await startGateway(engine, { port: 0, host: '127.0.0.1' });
+  gateway = await startServer(engine, { port: 0, host: '127.0.0.1' });
   const [forA, forB] = await Promise.all([
     raw(tokenA, [
       { t: 'trigger', req: 1, runs: [{ workflow: 'a-private', input: Buffer.from('{"secret":"x"}') }] },

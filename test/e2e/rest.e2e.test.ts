@@ -1,0 +1,101 @@
+/**
+ * The REST API over real HTTP, on the same port as the WebSocket: Hatchet's paths and shapes for
+ * runs, tasks, logs and the tenant, and every way a request can be refused — each a 4xx with a
+ * stable code that changes nothing.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { startServer } from '../../src/api/server.js';
+import { Engine } from '../../src/engine/engine.js';
+import type { Gateway } from '../../src/engine/gateway.js';
+import { engineLimits } from '../../src/lib/limits.js';
+import { HatchetClient } from '../../src/sdk/index.js';
+import { LmdbLog } from '../../store/lmdb.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'kindling-rest-'));
+let log: LmdbLog;
+let engine: Engine;
+let server: Gateway;
+let token: string;
+let otherToken: string;
+let base: string;
+
+t.before(async () => {
+  log = await LmdbLog.open({ path: dir });
+  engine = await Engine.start({ log });
+  token = await engine.createToken('default');
+  otherToken = await engine.createToken('other');
+  server = await startServer(engine, { port: 0, host: '127.0.0.1' });
+  base = `http://127.0.0.1:${server.port}`;
+});
+t.teardown(async () => {
+  server.close();
+  await engine.close();
+  await log.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const call = async (method: string, path: string, options: { token?: string | null; body?: unknown; raw?: string } = {}) => {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  const bearer = options.token === undefined ? token : options.token;
+  if (bearer !== null) headers.authorization = `Bearer ${bearer}`;
+  const body = options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
+  const response = await fetch(`${base}${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
+  const text = await response.text();
+  return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
+};
+
+t.test('rest: a run, its status, its task logs and the tenant, in Hatchet shapes', async (t) => {
+  const hatchet = HatchetClient.init({ token, host_port: `127.0.0.1:${server.port}`, log_level: 'OFF' });
+  t.teardown(() => hatchet.close());
+  const greet = hatchet.task({ name: 'greet', fn: (input: { name: string }, ctx) => {
+    ctx.log(`hello ${input.name}`);
+    return { greeting: `hello ${input.name}` };
+  } });
+  const worker = await hatchet.worker('rest-worker', { workflows: [greet], handleKill: false });
+  void worker.start();
+  t.teardown(() => worker.stop());
+  await worker.waitUntilReady();
+  const ref = await greet.runNoWait({ name: 'ada' });
+  await ref.result();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+
+  const details = await call('GET', `/api/v1/stable/workflow-runs/${ref.workflowRunId}`);
+  t.equal(details.status, 200);
+  t.match(details.body, {
+    run: { metadata: { id: ref.workflowRunId }, status: 'COMPLETED', displayName: 'greet', input: { name: 'ada' }, output: { greet: { greeting: 'hello ada' } } },
+    tasks: [{ taskExternalId: ref.workflowRunId, displayName: 'greet', status: 'COMPLETED', output: { greeting: 'hello ada' }, retryCount: 0 }],
+    shape: [{ taskName: 'greet' }],
+  });
+  t.same(
+    details.body.taskEvents.map((e: { eventType: string }) => e.eventType),
+    ['QUEUED', 'ASSIGNED', 'STARTED', 'FINISHED'],
+  );
+  t.same(await call('GET', `/api/v1/stable/workflow-runs/${ref.workflowRunId}/status`), { status: 200, body: 'COMPLETED' });
+  const logs = await call('GET', `/api/v1/stable/tasks/${ref.workflowRunId}/logs?limit=10`);
+  t.match(logs, { status: 200, body: { rows: [{ message: 'hello ada', level: 'INFO', attempt: 1 }] } });
+  t.match(await call('GET', '/api/v1/tenants/default'), { status: 200, body: { metadata: { id: 'default' }, version: 'V1' } });
+  t.match(await call('POST', '/api/v1/stable/tenants/default/tasks/replay', { body: { externalIds: [ref.workflowRunId] } }), { status: 200, body: { ids: [ref.workflowRunId] } });
+});
+
+t.test('rest: refused requests get a stable code and change nothing', async (t) => {
+  const cases: Array<[string, Awaited<ReturnType<typeof call>>, number, string]> = [
+    ['no token', await call('GET', '/api/v1/tenants/default', { token: null }), 401, 'AUTH_UNAUTHENTICATED'],
+    ['a bad token', await call('GET', '/api/v1/tenants/default', { token: 'kl_nope' }), 401, 'AUTH_UNAUTHENTICATED'],
+    ["another tenant's path", await call('GET', '/api/v1/tenants/default', { token: otherToken }), 403, 'AUTH_FORBIDDEN'],
+    ['a run that does not exist', await call('GET', '/api/v1/stable/workflow-runs/nope'), 404, 'RUN_NOT_FOUND'],
+    ['a body that is not JSON', await call('POST', '/api/v1/stable/tenants/default/tasks/cancel', { raw: '{"externalIds": [' }), 400, 'INVALID_INPUT'],
+    ['a field of the wrong type', await call('POST', '/api/v1/stable/tenants/default/tasks/cancel', { body: { externalIds: 'all' } }), 400, 'INVALID_INPUT'],
+    ['an unknown field', await call('POST', '/api/v1/stable/tenants/default/tasks/cancel', { body: { externalIds: [], everything: true } }), 400, 'INVALID_INPUT'],
+    ['a limit out of range', await call('GET', '/api/v1/stable/tasks/x/logs?limit=0'), 400, 'INVALID_INPUT'],
+    ['a body over the limit', await call('POST', '/api/v1/stable/tenants/default/tasks/cancel', { raw: 'x'.repeat(engineLimits.httpBodyBytesMax + 1) }), 413, 'BODY_TOO_LARGE'],
+    ['an unknown route', await call('GET', '/api/v1/nothing/here'), 404, 'NOT_FOUND'],
+  ];
+  for (const [name, response, status, code] of cases) {
+    t.equal(response.status, status, `${name}: ${status}`);
+    t.match(response.body, { errors: [{ code, description: /\w+ \w+/ }] }, `${name}: ${response.body?.errors?.[0]?.description}`);
+  }
+  t.match(await call('GET', '/api/v1/tenants/other', { token: otherToken }), { status: 200, body: { metadata: { id: 'other' } } }, 'the server still answers');
+});
