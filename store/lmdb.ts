@@ -8,11 +8,13 @@
  * Layout (four named databases in one environment; `LAYOUT_VERSION` in `meta` names it):
  *  - `records`:   batch number → framed batch (codec.ts): one value per append, numbered here in
  *                 append order; event `i` of batch `n` is at position `n * POSITION_STRIDE + i`.
- *  - `streams`:   [stream, last seq of a batch] → batch number, so one stream reads in seq order
- *                 without a scan (the first entry at or after [stream, s] holds seq s).
- *  - `meta`:      ['deleted', stream] → version at deletion; ['key', stream, key] → AppendResult;
- *                 ['batch'] → the highest batch number assigned when a stream was last deleted, so
- *                 positions of deleted records are never given out again; ['layout'] → the layout.
+ *  - `streams`:   [stream, first seq of a batch] → the batch's last seq, with the batch number as
+ *                 the entry's LMDB version, so one stream reads in seq order without a scan (the
+ *                 last entry at or before [stream, s] holds seq s). A deleted stream keeps one
+ *                 tombstone entry, [stream, 1] → its version at deletion, with version 0.
+ *  - `meta`:      ['key', stream, key] → AppendResult; ['batch'] → the highest batch number
+ *                 assigned when a stream was last deleted, so positions of deleted records are
+ *                 never given out again; ['layout'] → the layout.
  *
  * Invariants (beyond those of log.ts):
  *  1. Only one handle in one process writes a directory (a pid lock file). That is what lets stream
@@ -20,11 +22,13 @@
  *     synchronously and all appends of a turn join one transaction.
  *  2. `durability: 'fsync'` (the default) opens LMDB with `overlappingSync: false`: a commit returns
  *     only after fsync, so an append's promise means the events are on disk.
- *  3. Each append is a conditional write that LMDB applies only if the stream's previous seq is
- *     stored (or, for a first append, seq 1 is free), so an append planned on top of one whose
- *     commit failed is refused rather than leaving a gap. After a failure, new appends are refused with
- *     LOG_UNAVAILABLE until every write in flight has settled; then heads are reloaded from disk
- *     and appends resume.
+ *  3. Each append is a conditional write that LMDB applies only if the stream's previous batch is
+ *     stored under exactly the batch number planned on (or, for a first append, the stream has no
+ *     entry at seq 1), so an append planned on top of one whose commit failed, or on a stream that
+ *     turned out to exist, is refused rather than leaving a gap or a second seq 1. A first append
+ *     (expected version 0) is planned without reading the disk; the condition checks it. After a
+ *     failed commit, new appends are refused with LOG_UNAVAILABLE until every write in flight has
+ *     settled; then heads are reloaded from disk and appends resume.
  */
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -64,18 +68,23 @@ export interface LmdbLogOptions {
 }
 
 interface CachedHead extends StreamHead {
+  /** The first seq and batch number of the stream's last batch (0, 0 when it has none). */
+  lastFirstSeq: number;
+  lastBatchNo: number;
   /** Appends to this stream whose commit has not settled; such a head is never evicted. */
   inFlight: number;
+  /** An append to it was refused: it is dropped (and read again from disk) once nothing is in flight. */
+  stale: boolean;
 }
 
 const openPaths = new Set<string>();
-/** Every stream index entry carries this version, so a conditional write can require one to exist. */
-const INDEX_VERSION = 1;
+/** The LMDB version of a deleted stream's tombstone entry (no batch has number 0). */
+const TOMBSTONE = 0;
 /** The highest batch number ever assigned, in `meta`. */
 const HIGH_WATER_KEY = ['batch'];
 /** How records are laid out, in `meta`: a directory written another way is refused, not misread. */
 const LAYOUT_KEY = ['layout'];
-const LAYOUT_VERSION = 2;
+const LAYOUT_VERSION = 3;
 
 export class LmdbLog implements EventLog {
   readonly backend = 'lmdb';
@@ -129,14 +138,17 @@ export class LmdbLog implements EventLog {
       this.#assertWritable();
       const prepared = prepareAppend(stream, events, options);
       const key = prepared.idempotencyKey;
-      if (this.#head(stream).deleted) throw logErrors.streamDeleted(stream);
-      if (key === undefined) return this.#write(prepared);
+      const expectsNew = key === undefined && (prepared.expectedVersion === 0 || prepared.expectedVersion === 'no-stream');
+      const head = this.#heads.get(stream) ?? (expectsNew ? this.#assumeNew(stream) : this.#head(stream));
+      if (head.stale) throw logErrors.conflict(stream, prepared.expectedVersion, head.version);
+      if (head.deleted) throw logErrors.streamDeleted(stream);
+      if (key === undefined) return this.#write(prepared, head);
       const pendingKey = `${stream}\u0000${key}`;
       const pending = this.#pendingKeys.get(pendingKey);
       if (pending !== undefined) return pending.then((result) => ({ ...result, duplicate: true }));
       const prior = this.#meta.get(['key', stream, key]) as AppendResult | undefined;
       if (prior !== undefined) return Promise.resolve({ ...prior, duplicate: true });
-      const written = this.#write(prepared);
+      const written = this.#write(prepared, head);
       this.#pendingKeys.set(pendingKey, written);
       const forget = () => this.#pendingKeys.delete(pendingKey);
       written.then(forget, forget);
@@ -148,51 +160,58 @@ export class LmdbLog implements EventLog {
 
   /**
    * Lays the append out synchronously, so every append of this turn joins one transaction, and
-   * writes it only if its predecessor is on disk (invariant 3): an append planned on top of an
-   * earlier one whose commit failed is refused instead of leaving a gap.
+   * writes it only if the stream is as planned (invariant 3).
    */
-  #write(prepared: PreparedAppend): Promise<AppendResult> {
-    const head = this.#head(prepared.stream);
+  #write(prepared: PreparedAppend, head: CachedHead): Promise<AppendResult> {
     const batchNo = this.#lastBatch + 1;
     const { frame, result } = planBatch(prepared, head, batchNo, this.#clock());
     const { stream } = prepared;
     const writes = () => {
       this.#records.put(batchNo, frame);
-      this.#streams.put([stream, result.lastSeq], batchNo, INDEX_VERSION);
+      this.#streams.put([stream, result.firstSeq], result.lastSeq, batchNo);
       if (prepared.idempotencyKey !== undefined) this.#meta.put(['key', stream, prepared.idempotencyKey], result);
     };
-    // Conditions LMDB checks at commit, on the write thread: the batch ending at the previous seq is
-    // stored (or, for a stream's first append, no batch ends where this one does).
-    const committed =
-      result.firstSeq > 1 ? this.#streams.ifVersion([stream, result.firstSeq - 1], INDEX_VERSION, writes) : this.#streams.ifNoExists([stream, result.lastSeq], writes);
+    // Checked by LMDB at commit, on the write thread.
+    const committed = result.firstSeq > 1 ? this.#streams.ifVersion([stream, head.lastFirstSeq], head.lastBatchNo, writes) : this.#streams.ifNoExists([stream, 1], writes);
+    const first = head.inFlight === 0 && result.firstSeq === 1;
     head.version = result.lastSeq;
+    head.lastFirstSeq = result.firstSeq;
+    head.lastBatchNo = batchNo;
     head.inFlight += 1;
     this.#lastBatch = batchNo;
     this.#inFlight += 1;
     return committed.then(
       (written) => {
         if (!written) {
-          const failure = logErrors.unavailable(`an earlier write to '${stream}' failed, so this append was not made`);
-          this.#failure ??= failure;
-          this.#settled(head);
-          throw failure;
+          // Not a failed commit: the stream was not as planned. Nothing of this append was written.
+          head.stale = true;
+          const error = first ? this.#refusedFirst(stream, prepared) : logErrors.conflict(stream, prepared.expectedVersion, result.firstSeq - 1);
+          this.#settled(stream, head);
+          throw error;
         }
-        this.#settled(head);
+        this.#settled(stream, head);
         this.#signal.notify();
         return result;
       },
       (error: unknown) => {
         const failure = mapWriteError(error);
         this.#failure ??= failure;
-        this.#settled(head);
+        this.#settled(stream, head);
         throw failure;
       },
     );
   }
 
-  #settled(head: CachedHead): void {
+  /** Why a first append was refused: the stream exists, or was deleted. */
+  #refusedFirst(stream: string, prepared: PreparedAppend): LogError {
+    const onDisk = this.#readHead(stream);
+    return onDisk.deleted ? logErrors.streamDeleted(stream) : logErrors.conflict(stream, prepared.expectedVersion, onDisk.version);
+  }
+
+  #settled(stream: string, head: CachedHead): void {
     head.inFlight -= 1;
     this.#inFlight -= 1;
+    if (head.stale && head.inFlight === 0 && this.#heads.get(stream) === head) this.#heads.delete(stream);
     if (this.#inFlight === 0 && this.#failure !== undefined) {
       // Invariant 3: every write of the failed period has settled; the disk is the truth again.
       this.#heads.clear();
@@ -201,20 +220,31 @@ export class LmdbLog implements EventLog {
     }
   }
 
-  #head(stream: string): CachedHead {
-    // Evicted oldest-loaded first: most streams (runs) are short-lived, and an evicted head is only
-    // read again from disk.
-    const cached = this.#heads.get(stream);
-    if (cached !== undefined) return cached;
-    const deletedAt = this.#meta.get(['deleted', stream]);
-    let version = 0;
-    for (const key of this.#streams.getKeys({ start: [stream, Number.MAX_SAFE_INTEGER], end: [stream, 0], reverse: true, limit: 1 })) {
-      version = key[1];
-    }
-    const head: CachedHead = { version, deleted: deletedAt !== undefined, inFlight: 0 };
-    // Evict before inserting, so the head about to be used is never the one evicted.
+  #cache(stream: string, head: CachedHead): CachedHead {
+    // Evict before inserting, so the head about to be used is never the one evicted. Evicted
+    // oldest-loaded first: most streams (runs) are short-lived, and an evicted head is only read
+    // again from disk.
     if (this.#heads.size >= limits.streamHeadCacheMax) this.#evictHeads();
     this.#heads.set(stream, head);
+    return head;
+  }
+
+  /** The head of a stream, from the cache or the disk. */
+  #head(stream: string): CachedHead {
+    return this.#heads.get(stream) ?? this.#cache(stream, this.#readHead(stream));
+  }
+
+  /** A head planned as empty without reading: the append's condition checks it (invariant 3). */
+  #assumeNew(stream: string): CachedHead {
+    return this.#cache(stream, { version: 0, deleted: false, lastFirstSeq: 0, lastBatchNo: 0, inFlight: 0, stale: false });
+  }
+
+  #readHead(stream: string): CachedHead {
+    const head: CachedHead = { version: 0, deleted: false, lastFirstSeq: 0, lastBatchNo: 0, inFlight: 0, stale: false };
+    for (const { key, value, version } of this.#streams.getRange({ start: [stream, Number.MAX_SAFE_INTEGER], end: [stream, 0], reverse: true, limit: 1, versions: true })) {
+      if (version === TOMBSTONE) head.deleted = true;
+      else Object.assign(head, { version: value, lastFirstSeq: key[1], lastBatchNo: version });
+    }
     return head;
   }
 
@@ -257,8 +287,11 @@ export class LmdbLog implements EventLog {
     this.#assertOpen();
     const { from, limit } = streamWindow(stream, options);
     const out: LogRecord[] = [];
-    // The first batch whose last seq is at or after `from` holds `from`.
-    for (const { value: batchNo } of this.#streams.getRange({ start: [stream, from], end: [stream, Number.MAX_SAFE_INTEGER] })) {
+    // The last batch that starts at or before `from` holds it (if the stream reaches that far).
+    let start = from;
+    for (const key of this.#streams.getKeys({ start: [stream, from], end: [stream, 0], reverse: true, limit: 1 })) start = key[1];
+    for (const { version: batchNo } of this.#streams.getRange({ start: [stream, start], end: [stream, Number.MAX_SAFE_INTEGER], versions: true })) {
+      if (batchNo === TOMBSTONE || batchNo === undefined) return out;
       for (const record of this.#readBatch(batchNo)) {
         if (record.seq < from) continue;
         if (out.length >= limit) return out;
@@ -271,11 +304,8 @@ export class LmdbLog implements EventLog {
   async streamVersion(stream: string): Promise<number> {
     this.#assertOpen();
     checkStreamName(stream);
-    let version = 0;
-    for (const key of this.#streams.getKeys({ start: [stream, Number.MAX_SAFE_INTEGER], end: [stream, 0], reverse: true, limit: 1 })) {
-      version = key[1];
-    }
-    return version;
+    const head = this.#readHead(stream);
+    return head.deleted ? 0 : head.version;
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<LogRecord[]> {
@@ -308,7 +338,7 @@ export class LmdbLog implements EventLog {
     const stream = snapshot?.stream;
     checkStreamName(stream);
     // Against what is committed, not against appends still in flight.
-    const stateBytes = checkSnapshot(snapshot, this.#head(stream).deleted ? 0 : await this.streamVersion(stream));
+    const stateBytes = checkSnapshot(snapshot, await this.streamVersion(stream));
     await this.#snapshots.put(stream, encodeSnapshot(stream, snapshot.seq, this.#clock(), stateBytes)).catch((error: unknown) => {
       throw mapWriteError(error);
     });
@@ -329,15 +359,16 @@ export class LmdbLog implements EventLog {
     head.inFlight += 1;
     this.#inFlight += 1;
     const deleted = this.#root.transaction(() => {
-      for (const { key, value: batchNo } of this.#streams.getRange({ start: [stream, 0], end: [stream, Number.MAX_SAFE_INTEGER] })) {
-        this.#records.removeSync(batchNo);
+      for (const { key, version: batchNo } of this.#streams.getRange({ start: [stream, 0], end: [stream, Number.MAX_SAFE_INTEGER], versions: true })) {
+        if (batchNo !== TOMBSTONE && batchNo !== undefined) this.#records.removeSync(batchNo);
         this.#streams.removeSync(key);
       }
       for (const key of this.#meta.getKeys({ start: ['key', stream] })) {
         if (!Array.isArray(key) || key[0] !== 'key' || key[1] !== stream) break;
         this.#meta.removeSync(key);
       }
-      this.#meta.putSync(['deleted', stream], head.version);
+      // The tombstone makes a later first append's condition (no entry at seq 1) refuse it.
+      this.#streams.putSync([stream, 1], head.version, TOMBSTONE);
       // Deleting the newest records must not let their positions be given out again.
       this.#meta.putSync(HIGH_WATER_KEY, Math.max(this.#lastBatch, (this.#meta.get(HIGH_WATER_KEY) as number | undefined) ?? 0));
       this.#snapshots.removeSync(stream);
@@ -349,7 +380,7 @@ export class LmdbLog implements EventLog {
       this.#failure ??= failure;
       throw failure;
     } finally {
-      this.#settled(head);
+      this.#settled(stream, head);
     }
   }
 

@@ -127,8 +127,30 @@ t.test('lmdb log: a directory written with another storage layout is refused, no
   const env = open({ path: join(path, 'log.mdb'), maxDbs: 8 });
   await env.openDB({ name: 'meta' }).put(['layout'], 1);
   await env.close();
-  await t.rejects(LmdbLog.open({ path }), { code: LogErrorCode.Misconfigured, message: /storage layout 1; this build reads layout 2/ });
+  await t.rejects(LmdbLog.open({ path }), { code: LogErrorCode.Misconfigured, message: /storage layout 1; this build reads layout 3/ });
   const fresh = await LmdbLog.open({ path: dir() });
   t.same(await fresh.readAll(), [], 'an empty directory is taken and marked');
   await fresh.close();
+});
+
+t.test('lmdb log: a first append is planned without reading, and its condition refuses it on a stream that exists or was deleted', async (t) => {
+  const path = dir();
+  const writer = await LmdbLog.open({ path });
+  await writer.append('run:taken', [{ type: 'A', data: 1 }, { type: 'B', data: 2 }], { expectedVersion: 'no-stream' });
+  await writer.append('run:gone', [{ type: 'A', data: 1 }], { expectedVersion: 'no-stream' });
+  await writer.deleteStream('run:gone');
+  await writer.close();
+  // A fresh handle has no heads cached: the appends below are planned as if the streams were new.
+  const log = await LmdbLog.open({ path });
+  t.teardown(() => log.close());
+  const first = log.append('run:taken', [{ type: 'Again', data: 1 }], { expectedVersion: 'no-stream' });
+  const onTop = log.append('run:taken', [{ type: 'OnTop', data: 2 }], { expectedVersion: 1 });
+  await t.rejects(first, { code: LogErrorCode.Conflict, message: /is at version 2/ });
+  await t.rejects(onTop, { code: LogErrorCode.Conflict }, 'an append planned on the refused one is refused too');
+  t.same((await log.readStream('run:taken')).map((r) => r.type), ['A', 'B'], 'nothing was written');
+  t.ok(await log.append('run:taken', [{ type: 'C', data: 3 }], { expectedVersion: 2 }), 'the head is read from disk again afterwards');
+  await t.rejects(log.append('run:gone', [{ type: 'Back', data: 1 }], { expectedVersion: 'no-stream' }), { code: LogErrorCode.StreamDeleted });
+  t.same(await log.readStream('run:gone'), []);
+  t.equal(await log.streamVersion('run:gone'), 0);
+  t.same((await log.readStream('run:taken', { fromSeq: 2 })).map((r) => r.type), ['B', 'C']);
 });
