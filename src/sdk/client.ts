@@ -199,7 +199,12 @@ export class HatchetClient implements DeclarationHost, RunWatcher, WorkerClient 
       const chunk = runIds.slice(i, i + engineLimits.frameItemsMax);
       this.#conn.request<{ missing: string[] }>({ t: 'subscribe', runIds: chunk }).then(
         ({ missing }) => fail(missing, (runId) => new EngineError('RUN_NOT_FOUND', `run '${runId}' does not exist`)),
-        (error: unknown) => fail(chunk, () => error),
+        (error: unknown) => {
+          // A connection lost before the reply is not the run's failure: the runs stay awaited and
+          // are subscribed to again when the connection is back (onOpen).
+          if (error instanceof EngineError && error.code === 'ENGINE_UNAVAILABLE') return;
+          fail(chunk, () => error);
+        },
       );
     }
   }
