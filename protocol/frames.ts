@@ -43,6 +43,14 @@ export const WorkflowSpec = z.object({
   tasks: z.array(TaskSpec).min(1).max(engineLimits.workflowTasksMax),
   /** Runs after any task fails, with the errors; its name is always `on-failure-task`. */
   onFailure: TaskSpec.optional(),
+  /**
+   * The JSON Schema of the workflow's input, for tools that trigger runs (the SDK checks inputs
+   * against its own validator in the worker; the engine stores the schema and returns it).
+   */
+  inputJsonSchema: z
+    .record(z.string(), z.unknown())
+    .refine((schema) => new TextEncoder().encode(JSON.stringify(schema)).length <= engineLimits.inputJsonSchemaBytesMax, `the input JSON Schema is at most ${engineLimits.inputJsonSchemaBytesMax} bytes of JSON`)
+    .optional(),
 });
 export type WorkflowSpec = z.infer<typeof WorkflowSpec>;
 
@@ -85,6 +93,7 @@ export const ClientFrame = z.discriminatedUnion('t', [
   z.object({ t: z.literal('subscribe'), req: req.optional(), runIds: z.array(id).max(engineLimits.frameItemsMax) }),
   z.object({ t: z.literal('cancel'), req, runIds: z.array(id).max(engineLimits.frameItemsMax).default([]), taskIds: z.array(id).max(engineLimits.frameItemsMax).default([]) }),
   z.object({ t: z.literal('getRun'), req, runId: id }),
+  z.object({ t: z.literal('getWorkflow'), req, name: z.string().min(1).max(200) }),
   z.object({ t: z.literal('log'), taskId: id, attempt, level: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']), message: z.string().max(engineLimits.logMessageCharsMax) }),
   z.object({ t: z.literal('listLogs'), req, taskId: id, limit: z.number().int().positive().max(engineLimits.logLinesPerRequestMax).default(engineLimits.logLinesPerRequestMax) }),
   z.object({ t: z.literal('replay'), req, runIds: z.array(id).min(1).max(engineLimits.frameItemsMax) }),
@@ -134,6 +143,13 @@ export interface RunDetails {
   /** The run's task events in order: QUEUED, ASSIGNED, STARTED, FINISHED, FAILED, RETRYING, … */
   readonly taskEvents: Array<{ taskId: string; taskName: string; eventType: string; attempt: number; timestampMs: number; message?: string }>;
   readonly finished?: FinishedRun;
+}
+
+/** The body of a `getWorkflow` reply: the workflow's current definition. */
+export interface RegisteredWorkflow {
+  readonly name: string;
+  readonly version: number;
+  readonly spec: WorkflowSpec;
 }
 
 export interface FinishedRun {

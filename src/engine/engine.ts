@@ -22,7 +22,7 @@ import { decideWorker, evolveWorker, initialWorkerState, type WorkerCommand, typ
 import { encodeBatches } from '../../protocol/codec.js';
 import { ProtocolError, ProtocolErrorCode } from '../../protocol/errors.js';
 import { NULL_PAYLOAD, type Payload } from '../../protocol/payload.js';
-import type { AssignedTask, FinishedRun, LogLine, RunDetails, ServerFrame, TriggerRun, WorkflowSpec } from '../../protocol/frames.js';
+import type { AssignedTask, FinishedRun, LogLine, RegisteredWorkflow, RunDetails, ServerFrame, TriggerRun, WorkflowSpec } from '../../protocol/frames.js';
 import type { EventLog, LogRecord } from '../../store/log.js';
 import { BoundedMap } from '../lib/bounded-map.js';
 import { coalesce } from '../lib/coalesce.js';
@@ -72,6 +72,13 @@ interface WorkerEntry {
 interface WorkflowEntry {
   readonly spec: WorkflowSpec;
   readonly version: number;
+  /** The spec each run carries in its log: without `inputJsonSchema`, which runs never need. */
+  readonly runSpec: WorkflowSpec;
+}
+
+function workflowEntry(spec: WorkflowSpec, version: number): WorkflowEntry {
+  const { inputJsonSchema: _schema, ...runSpec } = spec;
+  return { spec, version, runSpec };
 }
 
 const RECENTLY_FINISHED_MAX = 10_000;
@@ -139,7 +146,9 @@ export class Engine {
 
   async #recover(): Promise<void> {
     const recovered = await recover(this.#log);
-    for (const [tenantId, workflows] of recovered.workflows) this.#workflows.set(tenantId, workflows);
+    for (const [tenantId, workflows] of recovered.workflows) {
+      this.#workflows.set(tenantId, { byName: new Map([...workflows.byName].map(([name, entry]) => [name, workflowEntry(entry.spec, entry.version)])), version: workflows.version });
+    }
     for (const [tokenHash, tenantId] of recovered.tokens) this.#tokens.set(tokenHash, tenantId);
     this.#tenantsVersion = recovered.tenantsVersion;
     for (const [workerId, { state, version }] of recovered.workers) {
@@ -276,7 +285,7 @@ export class Engine {
       const version = (current?.version ?? 0) + 1;
       await this.#log.append(workflowsStream(tenantId), [{ type: 'WorkflowVersionRegistered', data: { name: spec.name, version, spec } }], { expectedVersion: workflows.version });
       workflows.version += 1;
-      workflows.byName.set(spec.name, { spec, version });
+      workflows.byName.set(spec.name, workflowEntry(spec, version));
       return { name: spec.name, version };
     });
     this.#workflowWrites = write.catch(() => {});
@@ -298,6 +307,13 @@ export class Engine {
     // Another tenant's run is reported exactly like one that does not exist.
     if (state.kind === 'none' || state.tenantId !== tenantId) throw new ProtocolError(ProtocolErrorCode.RunNotFound, `run '${runId}' does not exist`);
     return state;
+  }
+
+  /** A tenant's workflow's current definition, as registered; otherwise WORKFLOW_NOT_FOUND. */
+  getWorkflow(tenantId: string, name: string): RegisteredWorkflow {
+    const workflow = this.#workflows.get(tenantId)?.byName.get(name);
+    if (workflow === undefined) throw new ProtocolError(ProtocolErrorCode.WorkflowNotFound, `workflow '${name}' is not registered`);
+    return { name, version: workflow.version, spec: workflow.spec };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -333,7 +349,7 @@ export class Engine {
           runId,
           tenantId,
           taskIds,
-          workflow: workflow.spec,
+          workflow: workflow.runSpec,
           input: run.input,
           additionalMetadata: run.additionalMetadata ?? {},
           priority: run.priority ?? 1,

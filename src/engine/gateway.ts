@@ -164,6 +164,9 @@ class Connection implements Session {
       case 'getRun':
         this.#reply(frame.req, () => this.engine.getRun(this.tenantId, frame.runId));
         return;
+      case 'getWorkflow':
+        this.#reply(frame.req, () => this.engine.getWorkflow(this.tenantId, frame.name));
+        return;
       case 'listLogs':
         this.#reply(frame.req, () => this.engine.listLogs(this.tenantId, frame.taskId, frame.limit));
         return;

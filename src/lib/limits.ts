@@ -73,6 +73,8 @@ export const engineLimits = {
   connectionBufferBytesMax: 16 * MiB,
   /** Tasks in one workflow. */
   workflowTasksMax: 500,
+  /** The JSON Schema of a workflow's input (`inputJsonSchema`), as JSON text. */
+  inputJsonSchemaBytesMax: 64 * KiB,
   /** Retries of one task. */
   retriesMax: 1000,
   /** Worker slots. */
@@ -96,3 +98,7 @@ export const engineLimits = {
 
 check(engineLimits.payloadBytesMax * 4 <= engineLimits.frameBytesMax, 'a frame holds a task input, its parents outputs and the envelope');
 check(engineLimits.payloadBytesMax + 128 * KiB <= limits.eventDataBytesMax, 'a run event holds a task input or output with room for its envelope');
+check(
+  engineLimits.inputJsonSchemaBytesMax * 2 <= limits.eventDataBytesMax,
+  'a workflow registration event holds its input JSON Schema with room for its tasks',
+);

@@ -1,6 +1,7 @@
 import t from 'tap';
-import { decodeServerFrame, encodeBatches } from '../../protocol/codec.js';
-import type { FinishedRun, ServerFrame } from '../../protocol/frames.js';
+import { decodeClientFrame, decodeServerFrame, encodeBatches, encodeFrame } from '../../protocol/codec.js';
+import type { ClientFrame, FinishedRun, ServerFrame } from '../../protocol/frames.js';
+import { engineLimits } from '../../src/lib/limits.js';
 
 const run = (i: number, bytes: number): FinishedRun => ({ runId: `r${i}`, status: 'COMPLETED', output: { t: Buffer.from('x'.repeat(bytes)) } });
 const frame = (runs: FinishedRun[]): ServerFrame => ({ t: 'runFinished', runs });
@@ -23,4 +24,16 @@ t.test('encodeBatches: one frame when it fits; halves until each fits; order and
   const huge = encodeBatches([run(0, 50_000)], frame, 10_000, 1000);
   t.equal(huge.length, 1, 'an item over the bound alone goes in a frame of its own');
   t.same(encodeBatches([], frame, 10_000, 1000), []);
+});
+
+t.test('putWorkflow: an input JSON Schema is kept; one over its limit is refused with INVALID_FRAME', async (t) => {
+  const spec = { name: 'wf', tasks: [{ name: 'a' }], inputJsonSchema: { type: 'object', properties: { id: { type: 'string' } } } };
+  const decoded = decodeClientFrame(encodeFrame({ t: 'putWorkflow', req: 1, workflow: spec } as unknown as ClientFrame));
+  t.same((decoded as { workflow: { inputJsonSchema: unknown } }).workflow.inputJsonSchema, spec.inputJsonSchema);
+  const huge = { ...spec, inputJsonSchema: { description: 'x'.repeat(engineLimits.inputJsonSchemaBytesMax) } };
+  t.throws(() => decodeClientFrame(encodeFrame({ t: 'putWorkflow', req: 2, workflow: huge } as unknown as ClientFrame)), {
+    code: 'PROTOCOL_INVALID_FRAME',
+    message: /workflow\.inputJsonSchema: the input JSON Schema is at most 65536 bytes of JSON/,
+  });
+  t.throws(() => decodeClientFrame(encodeFrame({ t: 'getWorkflow', req: 3 } as unknown as ClientFrame)), { code: 'PROTOCOL_INVALID_FRAME', message: /name/ });
 });
