@@ -9,7 +9,7 @@
  * there `durableTask`), not assumed, so the bench picks them up as the SDK grows. Where the SDK
  * has a feature that this adapter does not drive yet, it says so instead of guessing.
  */
-import { type BaseWorkflowDeclaration, type CreateTaskWorkflowOpts, HatchetClient, type WorkflowRunRef } from '../../src/sdk/index.js';
+import { type BaseWorkflowDeclaration, HatchetClient, type JsonObject, NotSupportedError, type WorkflowRunRef } from '../../src/sdk/index.js';
 import { type KindlingServer, startKindling } from '../servers.js';
 import { type LoadWorkload, type LogLevel, noopTask, type Shape, type TriggerMode, type WorkerConfig } from '../workload.js';
 import type { FinishedListener, OpenSubject, RemoteEngine, RunHandle, StartWorker, Subject, Target, Unsupported } from './subject.js';
@@ -37,13 +37,26 @@ function client(target: Target, logLevel: LogLevel): HatchetClient {
 /** A client that never connects, to ask the SDK what it offers. */
 const probeClient = () => HatchetClient.init({ token: 'probe', host_port: '127.0.0.1:9', log_level: 'OFF' });
 
+/**
+ * Whether the SDK would register a declaration, or refuses it because the engine does not carry
+ * out one of its options yet (the SDK exports every Hatchet name, so a name existing says nothing).
+ */
+function registers(declare: () => { spec(): unknown }): boolean {
+  try {
+    declare().spec();
+    return true;
+  } catch (error) {
+    if (error instanceof NotSupportedError) return false;
+    throw error;
+  }
+}
+
 /** What this SDK offers beyond plain runs; each answer is a question put to the SDK itself. */
 export function kindlingFeatures() {
   const probe = probeClient();
-  const events = typeof (probe as unknown as { events?: { push?: unknown } }).events?.push === 'function';
-  const concurrencyOpts = { name: 'probe', fn: () => null, concurrency: { expression: "'bench'", maxRuns: 1 } };
-  const concurrency = 'concurrency' in probe.task(concurrencyOpts as CreateTaskWorkflowOpts<unknown, null>).spec();
-  const durable = typeof (probe as unknown as { durableTask?: unknown }).durableTask === 'function';
+  const events = registers(() => probe.task({ name: 'probe', onEvents: ['probe'], fn: () => ({}) }));
+  const concurrency = registers(() => probe.task({ name: 'probe', concurrency: { expression: "'bench'", maxRuns: 1 }, fn: () => ({}) }));
+  const durable = registers(() => probe.durableTask({ name: 'probe', fn: async () => ({}) }));
   return { events, concurrency, durable };
 }
 
@@ -55,11 +68,11 @@ function declare(hatchet: HatchetClient, config: Pick<WorkerConfig, 'task' | 'co
   const task = hatchet.task({
     name: 'bench-task',
     ...limit,
-    fn: (_input: unknown, ctx) => {
+    fn: async (_input: Record<string, never>, ctx) => {
       onStart(ctx.workflowRunId());
-      return taskBody(config.task);
+      await taskBody(config.task);
     },
-  } as CreateTaskWorkflowOpts<unknown, null>);
+  });
   const chain = hatchet.workflow<{ n: number }, { c: { n: number } }>({ name: 'bench-chain' });
   const a = chain.task({
     name: 'a',
@@ -70,7 +83,13 @@ function declare(hatchet: HatchetClient, config: Pick<WorkerConfig, 'task' | 'co
   });
   const b = chain.task({ name: 'b', parents: [a], fn: async (_input, ctx) => chainStep(await ctx.parentOutput(a)) });
   chain.task({ name: 'c', parents: [b], fn: async (_input, ctx) => chainStep(await ctx.parentOutput(b)) });
-  const child = hatchet.task({ name: 'bench-fanout-child', fn: () => taskBody(config.task) });
+  const child = hatchet.task({
+    name: 'bench-fanout-child',
+    fn: async (_input: Record<string, never>) => {
+      await taskBody(config.task);
+      return {};
+    },
+  });
   const parent = hatchet.task({
     name: 'bench-fanout-parent',
     executionTimeout: '10m',
@@ -117,8 +136,8 @@ class KindlingSubject implements Subject {
     if (mode === 'event') throw new Error('event triggers are not available in this engine yet');
     const declarations = this.#declarations;
     if (declarations === undefined) throw new Error('trigger before prepare');
-    const declaration = (shape === 'task' ? declarations.task : shape === 'chain' ? declarations.chain : declarations.parent) as BaseWorkflowDeclaration<Record<string, unknown>, unknown>;
-    const refs: Array<WorkflowRunRef<unknown>> = mode === 'bulk' ? await declaration.runNoWait(inputs as Array<Record<string, unknown>>) : [await declaration.runNoWait(inputs[0] as Record<string, unknown>)];
+    const declaration = (shape === 'task' ? declarations.task : shape === 'chain' ? declarations.chain : declarations.parent) as unknown as BaseWorkflowDeclaration<JsonObject, JsonObject>;
+    const refs: Array<WorkflowRunRef<unknown>> = mode === 'bulk' ? await declaration.runNoWait(inputs as JsonObject[]) : [await declaration.runNoWait(inputs[0] as JsonObject)];
     return refs.map((ref) => {
       this.#refs.set(ref.workflowRunId, { ref, shape });
       return { resultId: ref.workflowRunId, startId: shape === 'fanout' ? undefined : ref.workflowRunId };

@@ -1,28 +1,54 @@
 /**
  * `HatchetClient` — the entry point of the SDK, source-compatible with Hatchet's TypeScript v1
- * client for what Kindling implements: declaring tasks and workflows, running them, workers.
+ * client: declaring tasks and workflows (typed as Hatchet's are, global and middleware types
+ * included), running them, workers, middleware, and the feature clients (`runs`, `logs`, …).
  */
-import type { AssignedTask, FinishedRun, LogLine, RunDetails, TriggerRun } from '../../protocol/frames.js';
+import type { AssignedTask, FinishedRun, LogLine, RegisteredWorkflow, RunDetails, TriggerRun } from '../../protocol/frames.js';
 import { decodePayload, encodePayload, type Payload } from '../../protocol/payload.js';
 import { chunkBySize } from '../lib/chunks.js';
 import { deferred, type Deferred } from '../lib/deferred.js';
 import { engineLimits } from '../lib/limits.js';
 import { type ClientConfig, engineUrl, loadConfig } from './config.js';
 import { Connection, EngineError } from './connection.js';
-import type { ChildRunOpts } from './context.js';
+import type { ChildRunOpts, DurableContext } from './context.js';
 import {
   type BaseWorkflowDeclaration,
+  type CreateBatchTaskWorkflowOpts,
+  type CreateDurableTaskWorkflowOpts,
   type CreateTaskWorkflowOpts,
   type CreateWorkflowOpts,
   type DeclarationHost,
-  type RunOpts,
   TaskWorkflowDeclaration,
   WorkflowDeclaration,
 } from './declaration.js';
-import { HatchetError } from './errors.js';
-import { consoleLogger, type Logger } from './logger.js';
+import { HatchetError, NotSupportedError } from './errors.js';
+import {
+  CELClient,
+  CronClient,
+  EventClient,
+  type FeatureHost,
+  type RunView,
+  FiltersClient,
+  LogsClient,
+  MetricsClient,
+  RatelimitsClient,
+  RunsClient,
+  ScheduleClient,
+  TenantClient,
+  WebhooksClient,
+  WorkersClient,
+  WorkflowsClient,
+} from './features.js';
+import type { Logger } from './logger.js';
+import { appendMiddleware, type InferMiddlewareAfter, type InferMiddlewareBefore, type TaskMiddleware } from './middleware.js';
 import { type RunWatcher, WorkflowRunRef } from './run-ref.js';
+import type { BatchTaskConfig, BatchTaskFn } from './task.js';
+import type { AnyRecord, InputType, MergeIfNonEmpty, OutputType, Resolved, RunOpts, StrictWorkflowOutputType, UnknownInputType } from './types.js';
 import { type CreateWorkerOpts, Worker, type WorkerClient } from './worker.js';
+
+/** A workflow as the run methods take it: a declaration, or its name. */
+// biome-ignore lint/suspicious/noExplicitAny: any declaration.
+type WorkflowArg = BaseWorkflowDeclaration<any, any> | string;
 
 /** An input as the payload the engine carries (JSON, as in Hatchet); refused here when JSON cannot hold it. */
 function inputPayload(workflow: string, input: unknown): Payload {
@@ -34,7 +60,7 @@ function inputPayload(workflow: string, input: unknown): Payload {
 }
 
 /** A run's details with their payloads decoded, as Hatchet's `runs.get` returns them. */
-function decodeDetails(details: RunDetails) {
+function decodeDetails(details: RunDetails): RunView {
   return {
     ...details,
     input: decodePayload(details.input),
@@ -42,7 +68,14 @@ function decodeDetails(details: RunDetails) {
   };
 }
 
-export class HatchetClient implements DeclarationHost, RunWatcher, WorkerClient {
+/**
+ * The client. Its type parameters carry the global input every task's callers must supply
+ * (`init<GlobalInput>()`), the global output every task must return, and what middleware adds to
+ * inputs and outputs (`withMiddleware`), so tasks declared on it are typed accordingly.
+ */
+export class HatchetClient<GlobalInput extends AnyRecord = {}, GlobalOutput extends AnyRecord = {}, MiddlewareBefore extends AnyRecord = {}, MiddlewareAfter extends AnyRecord = {}>
+  implements DeclarationHost, RunWatcher, WorkerClient, FeatureHost
+{
   readonly config: ClientConfig;
   readonly logger: Logger;
   #connection: Connection | undefined;
@@ -50,13 +83,33 @@ export class HatchetClient implements DeclarationHost, RunWatcher, WorkerClient 
   /** Runs awaited in this turn, subscribed to together at its end. */
   readonly #toSubscribe: string[] = [];
 
-  constructor(config: Partial<ClientConfig> = {}) {
+  constructor(config: Partial<ClientConfig> = {}, _options?: { config_path?: string; credentials?: unknown }, _axiosConfig?: unknown) {
     this.config = loadConfig(config);
-    this.logger = consoleLogger(this.config.log_level);
+    this.logger = this.config.logger('HatchetClient', this.config.log_level);
   }
 
-  static init(config: Partial<ClientConfig> = {}): HatchetClient {
-    return new HatchetClient(config);
+  static init<T extends AnyRecord = {}, U extends AnyRecord = {}>(
+    config: Omit<Partial<ClientConfig>, 'middleware'> = {},
+    options?: { config_path?: string; credentials?: unknown },
+    axiosConfig?: unknown,
+  ): HatchetClient<T, U> {
+    return new HatchetClient<T, U>(config, options, axiosConfig);
+  }
+
+  /**
+   * Adds middleware hooks behind those already on this client (see `middleware.ts` for what they
+   * do), and returns the client typed with what they add. Like Hatchet's, it changes this client:
+   * every worker made from it runs the hooks.
+   */
+  withMiddleware<const M extends TaskMiddleware<Resolved<GlobalInput, MiddlewareBefore>, Resolved<GlobalOutput, MiddlewareAfter>>>(
+    middleware: M,
+  ): HatchetClient<GlobalInput, GlobalOutput, MiddlewareBefore & InferMiddlewareBefore<M>, MiddlewareAfter & InferMiddlewareAfter<M>> {
+    this.config.middleware = appendMiddleware(this.config.middleware, middleware as TaskMiddleware);
+    return this as unknown as HatchetClient<GlobalInput, GlobalOutput, MiddlewareBefore & InferMiddlewareBefore<M>, MiddlewareAfter & InferMiddlewareAfter<M>>;
+  }
+
+  get tenantId(): string {
+    return this.config.tenant_id;
   }
 
   get namespace(): string {
@@ -89,12 +142,47 @@ export class HatchetClient implements DeclarationHost, RunWatcher, WorkerClient 
   // -------------------------------------------------------------------------------------------
   // Declarations
 
-  task<I = unknown, O = unknown>(opts: CreateTaskWorkflowOpts<I, O>): TaskWorkflowDeclaration<I, O> {
-    return new TaskWorkflowDeclaration<I, O>(this, opts);
+  /** A workflow of several tasks; `O` maps its task names to their outputs. */
+  workflow<I extends InputType = UnknownInputType, O extends StrictWorkflowOutputType = {}>(options: CreateWorkflowOpts): WorkflowDeclaration<I, O, Resolved<GlobalInput, MiddlewareBefore>> {
+    return new WorkflowDeclaration<I, O, Resolved<GlobalInput, MiddlewareBefore>>(options, this);
   }
 
-  workflow<I = unknown, O = Record<string, unknown>>(opts: CreateWorkflowOpts): WorkflowDeclaration<I, O> {
-    return new WorkflowDeclaration<I, O>(this, opts);
+  /** A standalone task, typed by its generics… */
+  task<I extends InputType = UnknownInputType, O extends OutputType = void>(
+    options: CreateTaskWorkflowOpts<I & Resolved<GlobalInput, MiddlewareBefore>, MergeIfNonEmpty<O, GlobalOutput>>,
+  ): TaskWorkflowDeclaration<I, O, GlobalInput, GlobalOutput, MiddlewareBefore, MiddlewareAfter>;
+  /** …or by its `fn`. */
+  task<
+    // biome-ignore lint/suspicious/noExplicitAny: any context, as in Hatchet.
+    Fn extends (input: I, ctx?: any) => O | Promise<O>,
+    I extends InputType = Parameters<Fn>[0] | UnknownInputType,
+    O extends OutputType = ReturnType<Fn> extends Promise<infer P> ? (P extends OutputType ? P : void) : ReturnType<Fn> extends OutputType ? ReturnType<Fn> : void,
+  >(options: { fn: Fn } & Omit<CreateTaskWorkflowOpts<I, O>, 'fn'>): TaskWorkflowDeclaration<I, O, GlobalInput, GlobalOutput, MiddlewareBefore, MiddlewareAfter>;
+  // biome-ignore lint/suspicious/noExplicitAny: the overloads above type it.
+  task(options: any): TaskWorkflowDeclaration<any, any> {
+    return new TaskWorkflowDeclaration(options, this);
+  }
+
+  /** A durable task (not carried out by this engine yet: refused when a worker registers it). */
+  durableTask<I extends InputType, O extends OutputType>(
+    options: CreateDurableTaskWorkflowOpts<I & Resolved<GlobalInput, MiddlewareBefore>, MergeIfNonEmpty<O, GlobalOutput>>,
+  ): TaskWorkflowDeclaration<I, O, GlobalInput, GlobalOutput, MiddlewareBefore, MiddlewareAfter>;
+  durableTask<
+    Fn extends (input: I, ctx: DurableContext<I>) => O | Promise<O>,
+    I extends InputType = Parameters<Fn>[0],
+    O extends OutputType = ReturnType<Fn> extends Promise<infer P> ? (P extends OutputType ? P : void) : ReturnType<Fn> extends OutputType ? ReturnType<Fn> : void,
+  >(options: { fn: Fn } & Omit<CreateDurableTaskWorkflowOpts<I, O>, 'fn'>): TaskWorkflowDeclaration<I, O, GlobalInput, GlobalOutput, MiddlewareBefore, MiddlewareAfter>;
+  // biome-ignore lint/suspicious/noExplicitAny: the overloads above type it.
+  durableTask(options: any): TaskWorkflowDeclaration<any, any> {
+    return new TaskWorkflowDeclaration(options, this, 'durable');
+  }
+
+  /** A batch task (a preview in Hatchet; not carried out by this engine yet). */
+  batchTask<I extends InputType = UnknownInputType, O extends OutputType = void>(
+    options: { fn: BatchTaskFn<I, O>; batch: BatchTaskConfig } & Omit<CreateBatchTaskWorkflowOpts<I, O>, 'fn' | 'batch'>,
+  ): TaskWorkflowDeclaration<I, O, GlobalInput, GlobalOutput, MiddlewareBefore, MiddlewareAfter> {
+    // biome-ignore lint/suspicious/noExplicitAny: stored untyped, like every declaration.
+    return new TaskWorkflowDeclaration(options as any, this, 'batch');
   }
 
   worker(name: string, opts: CreateWorkerOpts | number = {}): Promise<Worker> {
@@ -119,7 +207,7 @@ export class HatchetClient implements DeclarationHost, RunWatcher, WorkerClient 
     return ids;
   }
 
-  #workflowName(workflow: unknown): { name: string; standalone: string | undefined } {
+  #workflowName(workflow: WorkflowArg | unknown): { name: string; standalone: string | undefined } {
     if (typeof workflow === 'string') {
       const lower = workflow.toLowerCase();
       return { name: lower.startsWith(this.namespace) ? lower : `${this.namespace}${lower}`, standalone: undefined };
@@ -129,7 +217,8 @@ export class HatchetClient implements DeclarationHost, RunWatcher, WorkerClient 
     return { name: declaration.name, standalone: declaration.standaloneTaskName };
   }
 
-  async runNoWait<O>(declaration: BaseWorkflowDeclaration<unknown, O> | string, inputs: unknown[], options: RunOpts = {}): Promise<WorkflowRunRef<O>[]> {
+  /** @internal Triggers runs of a declaration or a workflow by name (used by the declarations). */
+  async triggerRuns<O>(declaration: WorkflowArg, inputs: unknown[], options: RunOpts = {}): Promise<WorkflowRunRef<O>[]> {
     const { name, standalone } = this.#workflowName(declaration);
     const ids = await this.#trigger(
       inputs.map((input) => ({
@@ -142,14 +231,20 @@ export class HatchetClient implements DeclarationHost, RunWatcher, WorkerClient 
     return ids.map((id) => new WorkflowRunRef<O>(id, this, standalone));
   }
 
-  /** Runs a workflow by declaration or name and waits for its output. */
-  async run<O = unknown>(workflow: BaseWorkflowDeclaration<unknown, O> | string, input: unknown, options: RunOpts = {}): Promise<O> {
-    const [ref] = await this.runNoWait<O>(workflow, [input], options);
-    return (ref as WorkflowRunRef<O>).result();
+  /** Runs a workflow by declaration or name; resolves with its run reference. */
+  async runNoWait<I extends InputType = UnknownInputType, O extends OutputType = void>(workflow: BaseWorkflowDeclaration<I, O> | string, input: I, options: RunOpts = {}): Promise<WorkflowRunRef<O>> {
+    if (typeof workflow !== 'string') return workflow.runNoWait(input, options);
+    const [ref] = await this.triggerRuns<O>(workflow, [input], options);
+    return ref as WorkflowRunRef<O>;
   }
 
-  runAndWait<O = unknown>(workflow: BaseWorkflowDeclaration<unknown, O> | string, input: unknown, options: RunOpts = {}): Promise<O> {
-    return this.run(workflow, input, options);
+  /** Runs a workflow by declaration or name and waits for its output. */
+  async run<I extends InputType = UnknownInputType, O extends OutputType = void>(workflow: BaseWorkflowDeclaration<I, O> | string, input: I, options: RunOpts = {}): Promise<O> {
+    return (await this.runNoWait<I, O>(workflow, input, options)).result();
+  }
+
+  runAndWait<I extends InputType = UnknownInputType, O extends OutputType = void>(workflow: BaseWorkflowDeclaration<I, O> | string, input: I, options: RunOpts = {}): Promise<O> {
+    return this.run<I, O>(workflow, input, options);
   }
 
   runRef<T = unknown>(runId: string): WorkflowRunRef<T> {
@@ -217,26 +312,125 @@ export class HatchetClient implements DeclarationHost, RunWatcher, WorkerClient 
     await this.#conn.request({ t: 'cancel', runIds: [runId], taskIds: [] });
   }
 
-  /** Runs (Hatchet's `hatchet.runs`): get, cancel. */
-  get runs() {
-    return {
-      get: async (run: string | WorkflowRunRef<unknown>) => decodeDetails(await this.#conn.request<RunDetails>({ t: 'getRun', runId: typeof run === 'string' ? run : run.workflowRunId })),
-      cancel: async (opts: { ids?: string[] }) => {
-        await this.#conn.request({ t: 'cancel', runIds: opts.ids ?? [], taskIds: [] });
-      },
-      /** Runs finished runs again from the tasks that did not complete. */
-      replay: async (opts: { ids?: string[] }) => {
-        if ((opts.ids ?? []).length > 0) await this.#conn.request({ t: 'replay', runIds: opts.ids ?? [] });
-      },
-      runRef: <T = unknown>(id: string) => this.runRef<T>(id),
-    };
+  // -------------------------------------------------------------------------------------------
+  // Feature clients
+
+  #features: Map<string, unknown> = new Map();
+
+  #feature<T>(name: string, make: () => T): T {
+    let feature = this.#features.get(name) as T | undefined;
+    if (feature === undefined) {
+      feature = make();
+      this.#features.set(name, feature);
+    }
+    return feature;
   }
 
-  /** Task logs (Hatchet's `hatchet.logs`): the lines a task run logged with `ctx.log`, oldest first. */
-  get logs() {
-    return {
-      list: (taskRunId: string, options: { limit?: number } = {}) => this.#conn.request<LogLine[]>({ t: 'listLogs', taskId: taskRunId, limit: options.limit ?? 1000 }),
-    };
+  /** Runs: get, status, cancel, replay. */
+  get runs(): RunsClient {
+    return this.#feature('runs', () => new RunsClient(this));
+  }
+
+  /** Task logs: the lines a task run logged with `ctx.log` and `ctx.logger`. */
+  get logs(): LogsClient {
+    return this.#feature('logs', () => new LogsClient(this));
+  }
+
+  get events(): EventClient {
+    return this.#feature('events', () => new EventClient());
+  }
+
+  /** @deprecated use events */
+  get event(): EventClient {
+    return this.events;
+  }
+
+  get crons(): CronClient {
+    return this.#feature('crons', () => new CronClient());
+  }
+
+  /** @deprecated use crons */
+  get cron(): CronClient {
+    return this.crons;
+  }
+
+  get scheduled(): ScheduleClient {
+    return this.#feature('scheduled', () => new ScheduleClient());
+  }
+
+  get schedules(): ScheduleClient {
+    return this.scheduled;
+  }
+
+  /** @deprecated use scheduled */
+  get schedule(): ScheduleClient {
+    return this.scheduled;
+  }
+
+  get filters(): FiltersClient {
+    return this.#feature('filters', () => new FiltersClient());
+  }
+
+  get ratelimits(): RatelimitsClient {
+    return this.#feature('ratelimits', () => new RatelimitsClient());
+  }
+
+  get workers(): WorkersClient {
+    return this.#feature('workers', () => new WorkersClient());
+  }
+
+  get workflows(): WorkflowsClient {
+    return this.#feature('workflows', () => new WorkflowsClient());
+  }
+
+  get tasks(): WorkflowsClient {
+    return this.workflows;
+  }
+
+  get metrics(): MetricsClient {
+    return this.#feature('metrics', () => new MetricsClient());
+  }
+
+  get webhooks(): WebhooksClient {
+    return this.#feature('webhooks', () => new WebhooksClient());
+  }
+
+  get cel(): CELClient {
+    return this.#feature('cel', () => new CELClient());
+  }
+
+  get tenant(): TenantClient {
+    return this.#feature('tenant', () => new TenantClient());
+  }
+
+  /** Hatchet's generated REST client; this engine's REST API is not there yet. */
+  get api(): never {
+    throw new NotSupportedError("the REST API client (hatchet.api)");
+  }
+
+  /** @internal What the feature clients ask the engine. */
+  async getRun(runId: string): Promise<RunView> {
+    return decodeDetails(await this.#conn.request<RunDetails>({ t: 'getRun', runId }));
+  }
+
+  /** @internal */
+  async cancelRuns(runIds: string[]): Promise<void> {
+    await this.#conn.request({ t: 'cancel', runIds, taskIds: [] });
+  }
+
+  /** @internal */
+  async replayRuns(runIds: string[]): Promise<void> {
+    await this.#conn.request({ t: 'replay', runIds });
+  }
+
+  /** @internal */
+  listLogs(taskId: string, limit: number): Promise<LogLine[]> {
+    return this.#conn.request<LogLine[]>({ t: 'listLogs', taskId, limit });
+  }
+
+  /** @internal A workflow's definition as the engine registered it (its current version). */
+  getWorkflow(workflow: WorkflowArg): Promise<RegisteredWorkflow> {
+    return this.#conn.request<RegisteredWorkflow>({ t: 'getWorkflow', name: this.#workflowName(workflow).name });
   }
 
   /** Closes the client's connection. */

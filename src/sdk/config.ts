@@ -4,6 +4,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { HatchetError } from './errors.js';
+import { DEFAULT_LOGGER, LOG_LEVELS, type LogConstructor, type LogLevel } from './logger.js';
+import type { TaskMiddleware } from './middleware.js';
 
 export interface ClientConfig {
   token: string;
@@ -12,9 +15,16 @@ export interface ClientConfig {
   api_url: string;
   namespace: string;
   tls_config: { tls_strategy: 'tls' | 'mtls' | 'none' };
-  log_level: 'OFF' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /** `HATCHET_CLIENT_LOG_LEVEL`; default `INFO`. */
+  log_level: LogLevel;
+  /** Makes the SDK's loggers (one per context); default: the console. */
+  logger: LogConstructor;
+  /** The tenant the token belongs to (known to the engine; not set by a program). */
+  tenant_id: string;
   cancellation_grace_period: number;
   cancellation_warning_threshold: number;
+  /** Set through `withMiddleware`, which types the hooks. */
+  middleware?: TaskMiddleware;
 }
 
 export const DEFAULT_PORT = 7077;
@@ -25,13 +35,20 @@ export function loadConfig(overrides: Partial<ClientConfig> = {}): ClientConfig 
   const devTokenPath = join(dataDir, 'dev-token');
   const token = overrides.token ?? env.HATCHET_CLIENT_TOKEN ?? env.KINDLING_TOKEN ?? (existsSync(devTokenPath) ? readFileSync(devTokenPath, 'utf8').trim() : undefined);
   if (token === undefined || token === '') {
-    throw new Error(
+    throw new HatchetError(
       `no token: set HATCHET_CLIENT_TOKEN, pass { token } to HatchetClient.init, or start the engine here (npx kindling start) so ${devTokenPath} exists`,
     );
   }
   const hostPort = overrides.host_port ?? env.HATCHET_CLIENT_HOST_PORT ?? `localhost:${env.KINDLING_PORT ?? DEFAULT_PORT}`;
   let namespace = (overrides.namespace ?? env.HATCHET_CLIENT_NAMESPACE ?? '').toLowerCase();
   if (namespace !== '' && !namespace.endsWith('_')) namespace += '_';
+  const logLevel = overrides.log_level ?? env.HATCHET_CLIENT_LOG_LEVEL ?? 'INFO';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new HatchetError(`invalid log level '${logLevel}' (HATCHET_CLIENT_LOG_LEVEL or log_level): use one of ${LOG_LEVELS.join(', ')}`);
+  }
+  if (overrides.logger !== undefined && typeof overrides.logger !== 'function') {
+    throw new HatchetError('logger must be a function (context, logLevel) => Logger');
+  }
   const tls = (overrides.tls_config?.tls_strategy ?? env.HATCHET_CLIENT_TLS_STRATEGY ?? 'none') as ClientConfig['tls_config']['tls_strategy'];
   return {
     token,
@@ -39,9 +56,12 @@ export function loadConfig(overrides: Partial<ClientConfig> = {}): ClientConfig 
     api_url: overrides.api_url ?? env.HATCHET_CLIENT_API_URL ?? `http://${hostPort}`,
     namespace,
     tls_config: { tls_strategy: tls },
-    log_level: (overrides.log_level ?? env.HATCHET_CLIENT_LOG_LEVEL ?? 'INFO') as ClientConfig['log_level'],
+    log_level: logLevel as LogLevel,
+    logger: overrides.logger ?? DEFAULT_LOGGER,
+    tenant_id: overrides.tenant_id ?? '',
     cancellation_grace_period: overrides.cancellation_grace_period ?? 1000,
     cancellation_warning_threshold: overrides.cancellation_warning_threshold ?? 300,
+    ...(overrides.middleware === undefined ? {} : { middleware: overrides.middleware }),
   };
 }
 

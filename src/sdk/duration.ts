@@ -1,5 +1,6 @@
 /** Durations as Hatchet programs write them: `'10s'`, `'1h30m'`, `{ minutes: 5 }`, or milliseconds. */
-export type Duration = string | number | { hours?: number; minutes?: number; seconds?: number };
+export type DurationObject = { hours?: number; minutes?: number; seconds?: number };
+export type Duration = string | number | DurationObject;
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 

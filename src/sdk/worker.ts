@@ -16,19 +16,31 @@ import { coalesce } from '../lib/coalesce.js';
 import { engineLimits } from '../lib/limits.js';
 import { type ClientConfig, engineUrl } from './config.js';
 import { Connection } from './connection.js';
-import { Context, type ContextHost } from './context.js';
-import type { BaseWorkflowDeclaration, DeclaredTask } from './declaration.js';
-import { NonRetryableError, TaskRunTerminatedError } from './errors.js';
+import { Context, type ContextHost, DurableContext, type LogExtra, type TaskLogLevel, type WorkerLabels } from './context.js';
+import { type BaseWorkflowDeclaration, type DeclaredTask, validateInput } from './declaration.js';
+import { NonRetryableError, NotSupportedError, TaskRunTerminatedError } from './errors.js';
 import type { Logger } from './logger.js';
+import { runWithMiddleware } from './middleware.js';
 
 export interface CreateWorkerOpts {
   // biome-ignore lint/suspicious/noExplicitAny: a worker holds declarations of any input and output.
   workflows?: Array<BaseWorkflowDeclaration<any, any>>;
   /** Default 100. */
   slots?: number;
-  labels?: Record<string, string | number>;
+  /** Slots for durable tasks (default 1000); durable tasks are not carried out by this engine yet. */
+  durableSlots?: number;
+  /** @deprecated use slots */
+  maxRuns?: number;
+  labels?: WorkerLabels;
   /** Stop gracefully and exit on SIGTERM/SIGINT (default true). */
   handleKill?: boolean;
+}
+
+/** A task a worker runs, with the workflow it belongs to. */
+interface Handler {
+  readonly task: DeclaredTask;
+  // biome-ignore lint/suspicious/noExplicitAny: any declaration.
+  readonly workflow: BaseWorkflowDeclaration<any, any>;
 }
 
 /** What a worker needs of the client that made it. */
@@ -49,18 +61,18 @@ export class Worker {
   readonly name: string;
   readonly #client: WorkerClient;
   readonly #opts: CreateWorkerOpts;
-  readonly #handlers = new Map<string, DeclaredTask>();
+  readonly #handlers = new Map<string, Handler>();
   // biome-ignore lint/suspicious/noExplicitAny: see CreateWorkerOpts.workflows.
   readonly #workflows: Array<BaseWorkflowDeclaration<any, any>> = [];
   #connection: Connection | undefined;
   #workerId: string | undefined;
-  readonly #running = new Map<string, { ctx: Context; attempt: number }>();
+  readonly #running = new Map<string, { ctx: Context<unknown>; attempt: number }>();
   #startedOutbox: Array<{ taskId: string; attempt: number }> = [];
   #resultOutbox: Result[] = [];
   #heartbeat: NodeJS.Timeout | undefined;
   #stopped: (() => void) | undefined;
   #stopping = false;
-  labels: Record<string, string | number>;
+  labels: WorkerLabels;
 
   private constructor(client: WorkerClient, name: string, opts: CreateWorkerOpts) {
     this.#client = client;
@@ -81,7 +93,7 @@ export class Worker {
     for (const workflow of workflows) {
       await this.#client.putWorkflow(workflow);
       this.#workflows.push(workflow);
-      for (const task of workflow.tasks) this.#handlers.set(`${workflow.name}:${task.name}`, task);
+      for (const task of workflow.tasks) this.#handlers.set(`${workflow.name}:${task.name}`, { task, workflow });
     }
   }
 
@@ -92,6 +104,37 @@ export class Worker {
 
   get workerId(): string | undefined {
     return this.#workerId;
+  }
+
+  get #slots(): number {
+    return this.#opts.slots ?? this.#opts.maxRuns ?? 100;
+  }
+
+  #labels(): Record<string, string | number> {
+    const labels: Record<string, string | number> = {};
+    for (const [key, value] of Object.entries(this.labels)) if (value !== undefined) labels[key] = value;
+    return labels;
+  }
+
+  getLabels(): WorkerLabels {
+    return { ...this.labels };
+  }
+
+  /** Changes this worker's labels (worker affinity is not carried out by this engine yet). */
+  upsertLabels(_labels: WorkerLabels): Promise<WorkerLabels> {
+    return Promise.reject(new NotSupportedError('changing worker labels (upsertLabels)'));
+  }
+
+  isPaused(): Promise<boolean> {
+    return Promise.reject(new NotSupportedError('pausing workers (isPaused)'));
+  }
+
+  pause(): Promise<void> {
+    return Promise.reject(new NotSupportedError('pausing workers (pause)'));
+  }
+
+  unpause(): Promise<void> {
+    return Promise.reject(new NotSupportedError('pausing workers (unpause)'));
   }
 
   /** Connects and takes tasks; resolves when the worker stops. */
@@ -110,8 +153,8 @@ export class Worker {
           t: 'register',
           name: this.name,
           actions: [...this.#handlers.keys()],
-          slots: this.#opts.slots ?? 100,
-          labels: this.labels,
+          slots: this.#slots,
+          labels: this.#labels(),
           ...(this.#workerId === undefined ? {} : { workerId: this.#workerId }),
           running: this.#held(),
         });
@@ -150,7 +193,7 @@ export class Worker {
     // that this worker will not run is not in `running`, so the engine queues it again.
     if (this.#workerId !== undefined) {
       await this.#connection
-        ?.request({ t: 'register', name: this.name, actions: [], slots: this.#opts.slots ?? 100, labels: this.labels, workerId: this.#workerId, running: this.#held() })
+        ?.request({ t: 'register', name: this.name, actions: [], slots: this.#slots, labels: this.#labels(), workerId: this.#workerId, running: this.#held() })
         .catch(() => {});
     }
     while (this.#running.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
@@ -177,25 +220,40 @@ export class Worker {
 
   #contextHost(): ContextHost {
     const worker = this;
+    const ctxLogger = this.#client.config.logger('ctx', this.#client.config.log_level);
     return {
       get workerId() {
         return worker.#workerId ?? '';
       },
       get workerLabels() {
-        return worker.labels;
+        return worker.#labels();
       },
       refreshTimeout: (task, incrementMs) => this.#connection?.send({ t: 'refresh', taskId: task.taskId, attempt: task.attempt, incrementMs }),
       releaseSlot: (task) => this.#connection?.send({ t: 'release', taskId: task.taskId, attempt: task.attempt }),
       cancelRun: (runId) => this.#client.cancelRun(runId),
       runChild: (parent, childIndex, workflow, input, options, wait) => this.#client.runChild(parent, childIndex, workflow, input, options, wait),
-      log: (task, message, level) => {
-        const cut = '… (truncated)';
-        const text = message.length > engineLimits.logMessageCharsMax ? message.slice(0, engineLimits.logMessageCharsMax - cut.length) + cut : message;
-        if (!this.#connection?.send({ t: 'log', taskId: task.taskId, attempt: task.attempt, level: level as 'INFO', message: text })) {
-          this.#client.logger.info(`[${task.workflow}/${task.task} ${level}] ${message}`);
-        }
-      },
+      hasWorkflow: (name) => this.#workflows.some((workflow) => workflow.name === name.toLowerCase() || workflow.name === `${this.#client.namespace}${name.toLowerCase()}`),
+      log: (task, message, level, extra) => this.#log(ctxLogger, task, message, level, extra),
+      logUtil: (key, message, extra) => ctxLogger.util?.(key, message, extra),
     };
+  }
+
+  /** A task's log line: stored with the task (when the connection can carry it) and logged here. */
+  #log(logger: Logger, task: AssignedTask, message: string, level: TaskLogLevel, extra: LogExtra | undefined): void {
+    const cut = '… (truncated)';
+    const text = message.length > engineLimits.logMessageCharsMax ? message.slice(0, engineLimits.logMessageCharsMax - cut.length) + cut : message;
+    this.#connection?.send({ t: 'log', taskId: task.taskId, attempt: task.attempt, level, message: text });
+    const fields = {
+      workflowRunId: task.runId,
+      taskRunExternalId: task.taskId,
+      retryCount: task.attempt,
+      workflowName: task.workflow,
+      ...(typeof extra?.extra === 'object' && extra.extra !== null ? extra.extra : extra?.extra === undefined ? {} : { extra: extra.extra }),
+    };
+    if (level === 'DEBUG') logger.debug(message, fields);
+    else if (level === 'INFO') logger.info(message, fields);
+    else if (level === 'WARN') logger.warn(message, extra?.error, fields);
+    else logger.error(message, extra?.error, fields);
   }
 
   #run(task: AssignedTask): void {
@@ -207,12 +265,23 @@ export class Worker {
       this.#report({ taskId: task.taskId, attempt: task.attempt, ok: false, error: { message: `worker '${this.name}' has no handler for '${task.action}'` } });
       return;
     }
-    const ctx = new Context(task, this.#contextHost());
+    const ctx: Context<unknown> = handler.task.kind === 'durable' ? new DurableContext(task, this.#contextHost()) : new Context(task, this.#contextHost());
     this.#running.set(task.taskId, { ctx, attempt: task.attempt });
     this.#startedOutbox.push({ taskId: task.taskId, attempt: task.attempt });
     this.#scheduleFlush();
     Promise.resolve()
-      .then(() => handler.fn(ctx.input, ctx))
+      .then(() => {
+        // A run whose input breaks the workflow's validator fails now: retrying the same input
+        // cannot help, so the failure is not retried.
+        try {
+          validateInput(handler.workflow.name, handler.workflow.definition.inputValidator, ctx.input);
+        } catch (error) {
+          throw new NonRetryableError((error as Error).message);
+        }
+        const fn = handler.task.fn;
+        if (fn === undefined) throw new NonRetryableError(`task '${task.action}' has no fn`);
+        return runWithMiddleware(this.#client.config.middleware, ctx.input, ctx, fn);
+      })
       .then(
         (output: unknown) => {
           if (ctx.cancelled) return;

@@ -96,12 +96,12 @@ t.test('request errors keep the connection open; the engine and other clients ca
   ]);
   t.equal(closeCode, -1, 'still open when the test closed it');
   const hatchet = HatchetClient.init({ token: engine.token, host_port: engine.hostPort, log_level: 'ERROR' });
-  const ping = hatchet.task({ name: 'ping', fn: () => 'pong' });
+  const ping = hatchet.task({ name: 'ping', fn: () => ({ reply: 'pong' }) });
   const worker = await hatchet.worker('ping-worker', { workflows: [ping], handleKill: false });
   void worker.start();
   await worker.waitUntilReady();
   const [, result] = await Promise.all([exchange([Buffer.from('garbage')]), ping.run({})]);
-  t.equal(result, 'pong', 'a bad connection next to it changes nothing for a good one');
+  t.same(result, { reply: 'pong' }, 'a bad connection next to it changes nothing for a good one');
   await worker.stop();
   hatchet.close();
 });

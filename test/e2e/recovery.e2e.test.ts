@@ -73,7 +73,7 @@ t.test('an engine restarted after a replay starts and keeps the replayed run', a
       fail = false;
       throw new Error('first');
     }
-    return 'second';
+    return { attempt: 'second' };
   } });
   const worker = await hatchet.worker('replay-restart-worker', { workflows: [once], handleKill: false });
   void worker.start();
@@ -82,11 +82,11 @@ t.test('an engine restarted after a replay starts and keeps the replayed run', a
   const ref = await once.runNoWait({});
   await ref.result().catch(() => {});
   await ref.replay();
-  t.equal(await ref.result(), 'second');
+  t.same(await ref.result(), { attempt: 'second' });
   await engine.kill('SIGKILL');
   await engine.restart();
   const details = await hatchet.runs.get(ref.workflowRunId);
-  t.match(details, { status: 'COMPLETED', tasks: [{ attempt: 1, status: 'COMPLETED', output: 'second' }] });
+  t.match(details, { status: 'COMPLETED', tasks: [{ attempt: 1, status: 'COMPLETED', output: { attempt: 'second' } }] });
 });
 
 t.test('the engine killed with kill -9 during 1,000 runs restarts from its last checkpoint and every run finishes', async (t) => {

@@ -67,8 +67,8 @@ t.test('tenants: the same workflow name in two tenants runs on each tenant’s o
     a.close();
     b.close();
   });
-  const inA = a.task({ name: 'shared-name', fn: () => 'from A' });
-  const inB = b.task({ name: 'shared-name', fn: () => 'from B' });
+  const inA = a.task({ name: 'shared-name', fn: () => ({ from: 'A' }) });
+  const inB = b.task({ name: 'shared-name', fn: () => ({ from: 'B' }) });
   const workerA = await a.worker('worker-a', { workflows: [inA], handleKill: false });
   const workerB = await b.worker('worker-b', { workflows: [inB], handleKill: false });
   void workerA.start();
@@ -80,8 +80,8 @@ t.test('tenants: the same workflow name in two tenants runs on each tenant’s o
   await workerA.waitUntilReady();
   await workerB.waitUntilReady();
   const results = await Promise.all([...Array.from({ length: 20 }, () => inA.run({})), ...Array.from({ length: 20 }, () => inB.run({}))]);
-  t.same(new Set(results.slice(0, 20)), new Set(['from A']), "A's runs ran only on A's worker");
-  t.same(new Set(results.slice(20)), new Set(['from B']), "B's runs ran only on B's worker");
+  t.same(new Set(results.slice(0, 20).map((r) => r.from)), new Set(['A']), "A's runs ran only on A's worker");
+  t.same(new Set(results.slice(20).map((r) => r.from)), new Set(['B']), "B's runs ran only on B's worker");
 });
 
 t.test('tenants: B cannot read, await, cancel, replay, log-read or trigger anything of A', async (t) => {
@@ -96,7 +96,7 @@ t.test('tenants: B cannot read, await, cancel, replay, log-read or trigger anyth
     fn: async (_input: { secret: string }, ctx) => {
       ctx.log('a private line');
       await gate;
-      return 'done';
+      return { done: true };
     },
   });
   const failing = a.task({ name: 'a-failing', fn: () => {
@@ -134,7 +134,7 @@ t.test('tenants: B cannot read, await, cancel, replay, log-read or trigger anyth
   t.equal((await a.runs.get(failed.workflowRunId)).status, 'FAILED', 'not replayed');
   t.match((await a.logs.list(taskId)).map((line) => line.message), ['a private line'], 'A still reads its own log');
   release();
-  t.equal(await running.result(), 'done');
+  t.same(await running.result(), { done: true });
 });
 
 t.test("tenants: B's worker cannot take A's worker id, nor report A's tasks", async (t) => {
@@ -149,7 +149,7 @@ t.test("tenants: B's worker cannot take A's worker id, nor report A's tasks", as
     fn: async (_input, ctx) => {
       started(ctx.taskRunExternalId());
       await new Promise((resolve) => setTimeout(resolve, 400));
-      return 'A finished it';
+      return { by: 'A finished it' };
     },
   });
   const worker = await a.worker('a-held-worker', { workflows: [held], handleKill: false });
@@ -178,7 +178,7 @@ t.test("tenants: B's worker cannot take A's worker id, nor report A's tasks", as
     });
     ws.on('error', reject);
   });
-  t.equal(await ref.result(), 'A finished it', 'the forged result was ignored');
+  t.same(await ref.result(), { by: 'A finished it' }, 'the forged result was ignored');
 });
 
 t.test('tenants: after a restart each tenant has its own workflows and tokens again', async (t) => {
