@@ -31,7 +31,7 @@ need_package nats-server nats-server NATS_SERVER
 need_package redis-server redis-server REDIS_SERVER
 
 rm -rf build
-./node_modules/.bin/tsc -p tsconfig.json || exit 1
+npm run --silent build || exit 1
 
 out=$(mktemp)
 ./node_modules/.bin/tap "$@" 2>&1 | tee "$out"

@@ -146,15 +146,50 @@ export type ListLogsOpts = {
   attempt?: number;
 };
 
+/** One line of a task's log, as the REST API returns it. */
+export interface V1LogLine {
+  createdAt: string;
+  message: string;
+  metadata: object;
+  taskExternalId?: string;
+  taskDisplayName?: string;
+  retryCount?: number;
+  attempt?: number;
+  level?: V1LogLineLevel;
+}
+
+export interface PaginationResponse {
+  current_page?: number;
+  next_page?: number;
+  num_pages?: number;
+}
+
+export interface V1LogLineList {
+  pagination?: PaginationResponse;
+  rows?: V1LogLine[];
+}
+
 export class LogsClient {
   constructor(private readonly host: FeatureHost) {}
 
-  /** The lines a task run logged (`ctx.log`, `ctx.logger.*`), oldest first. */
-  list(taskRunId: string, opts: ListLogsOpts = {}): Promise<LogLine[]> {
+  /** The newest `limit` lines a task run logged (`ctx.log`, `ctx.logger.*`), oldest of them first. */
+  async list(taskRunId: string, opts: ListLogsOpts = {}): Promise<V1LogLineList> {
     for (const option of ['since', 'until', 'search', 'levels', 'orderByDirection', 'attempt'] as const) {
       if (opts[option] !== undefined) return notYet(`filtering logs by ${option}`);
     }
-    return this.host.listLogs(taskRunId, opts.limit ?? 1000);
+    const lines = await this.host.listLogs(taskRunId, opts.limit ?? 1000);
+    return {
+      rows: lines.map((line) => ({
+        createdAt: new Date(line.timestampMs).toISOString(),
+        message: line.message,
+        metadata: {},
+        taskExternalId: line.taskId,
+        retryCount: line.attempt,
+        attempt: line.attempt,
+        level: line.level as V1LogLineLevel,
+      })),
+      pagination: { current_page: 1, num_pages: 1 },
+    };
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import { HatchetClient } from './client.js';
 
+export * as APIContracts from './api-contracts.js';
 export * from './v1.js';
 export { HatchetClient as Hatchet };
 export default HatchetClient;

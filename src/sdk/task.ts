@@ -99,6 +99,16 @@ export type EvictionPolicy = {
   priority?: number;
 };
 
+/** How a worker evicts waiting durable tasks. */
+export type DurableEvictionConfig = {
+  /** How often to look for a task to evict; default 1000 ms. */
+  checkIntervalMs?: number;
+  /** Slots kept out of capacity-based eviction decisions; default 0. */
+  reserveSlots?: number;
+  /** How long a task that just began waiting is spared from capacity eviction; default 10000 ms. */
+  minWaitForCapacityEvictionMs?: number;
+};
+
 export const DEFAULT_DURABLE_TASK_EVICTION_POLICY: EvictionPolicy = { ttl: '15m', allowCapacityEviction: true, priority: 0 };
 
 export type CreateWorkflowDurableTaskOpts<I extends InputType = UnknownInputType, O extends OutputType = void, C extends DurableTaskFn<I, O> = DurableTaskFn<I, O>> = Omit<

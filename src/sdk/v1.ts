@@ -95,7 +95,10 @@ export {
   TenantClient,
   type UpdateScheduledRunInput,
   UpdateScheduledRunTriggerSchema,
+  type PaginationResponse,
   type V1Filter,
+  type V1LogLine,
+  type V1LogLineList,
   WebhooksClient,
   WorkersClient,
   type WorkflowIdScopePair,
@@ -116,6 +119,7 @@ export {
   type CreateWorkflowDurableTaskOpts,
   type CreateWorkflowTaskOpts,
   DEFAULT_DURABLE_TASK_EVICTION_POLICY,
+  type DurableEvictionConfig,
   type DurableTaskFn,
   type EvictionPolicy,
   type IdempotencyConfig,
@@ -143,6 +147,11 @@ export type {
   WorkflowRef,
 } from './types.js';
 export { type CreateWorkerOpts, Worker } from './worker.js';
+
+/** The name a workflow is registered under: a declaration's name, or the name itself. */
+export function getWorkflowName(workflow: string | { name: string }): string {
+  return typeof workflow === 'string' ? workflow : workflow.name;
+}
 
 /** Whether the engine can evict durable tasks (this one cannot yet). */
 export function supportsEviction(_engineVersion?: string): boolean {

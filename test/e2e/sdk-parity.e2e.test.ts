@@ -95,7 +95,7 @@ t.test("a custom logger receives ctx.logger's lines, which are also stored with 
     { level: 'ERROR', message: 'it broke' },
     { level: 'INFO', message: 'plain line' },
   ]);
-  const stored = await hatchet.logs.list(ref.workflowRunId);
+  const stored = (await hatchet.logs.list(ref.workflowRunId)).rows ?? [];
   t.same(
     stored.map((line) => [line.level, line.message]),
     [

@@ -263,9 +263,9 @@ t.test('the context tells a task where it runs; children run through it and are 
   });
   const details = await hatchet.runs.get(ref.workflowRunId);
   t.equal(details.status, 'COMPLETED');
-  const lines = await hatchet.logs.list(ref.workflowRunId);
+  const lines = (await hatchet.logs.list(ref.workflowRunId)).rows ?? [];
   t.match(lines, [
-    { taskId: ref.workflowRunId, attempt: 0, level: 'INFO', message: 'spawning children' },
+    { taskExternalId: ref.workflowRunId, attempt: 0, level: 'INFO', message: 'spawning children', createdAt: /^\d{4}-\d\d-\d\dT/ },
     { level: 'WARN', message: /… \(truncated\)$/ },
   ]);
   t.equal(lines[1]?.message.length, 10_000, 'a long line is cut at the limit');
@@ -349,7 +349,7 @@ t.test('a task that logs more lines than one read returns gets its newest lines 
   const ref = await chatty.runNoWait({});
   await ref.result();
   await sleep(200);
-  const lines = await hatchet.logs.list(ref.workflowRunId);
+  const lines = (await hatchet.logs.list(ref.workflowRunId)).rows ?? [];
   t.equal(lines.length, 1000);
   t.equal(lines[0]?.message, 'line 200');
   t.equal(lines.at(-1)?.message, 'line 1199', 'the newest line is there');
