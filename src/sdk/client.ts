@@ -10,6 +10,7 @@ import { deferred, type Deferred } from '../lib/deferred.js';
 import { engineLimits } from '../lib/limits.js';
 import { type ClientConfig, engineUrl, loadConfig } from './config.js';
 import { Connection, EngineError } from './connection.js';
+import { RestClient } from './rest.js';
 import type { ChildRunOpts, DurableContext } from './context.js';
 import {
   type BaseWorkflowDeclaration,
@@ -110,6 +111,19 @@ export class HatchetClient<GlobalInput extends AnyRecord = {}, GlobalOutput exte
 
   get tenantId(): string {
     return this.config.tenant_id;
+  }
+
+  #rest: RestClient | undefined;
+
+  /** @internal The REST API, for the feature clients. */
+  get rest(): RestClient {
+    this.#rest ??= new RestClient(this.config.api_url, this.config.token, async () => {
+      if (this.config.tenant_id !== '') return this.config.tenant_id;
+      // The engine names the token's tenant when the WebSocket opens.
+      await this.#conn.ready;
+      return this.#conn.tenantId ?? '';
+    });
+    return this.#rest;
   }
 
   get namespace(): string {

@@ -42,6 +42,8 @@ export class Connection {
   #closed = false;
   #attempt = 0;
   heartbeatMs = 4000;
+  /** The tenant the engine says the token belongs to (from `welcome`). */
+  tenantId: string | undefined;
   /** Set when the engine refuses the connection for good (bad token, no common version). */
   #fatal: EngineError | undefined;
 
@@ -70,6 +72,7 @@ export class Connection {
           welcomed = true;
           this.#attempt = 0;
           this.heartbeatMs = frame.heartbeatMs;
+          this.tenantId = frame.tenantId;
           void this.#opened(ws);
           return;
         }

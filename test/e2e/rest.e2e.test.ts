@@ -99,3 +99,14 @@ t.test('rest: refused requests get a stable code and change nothing', async (t) 
   }
   t.match(await call('GET', '/api/v1/tenants/other', { token: otherToken }), { status: 200, body: { metadata: { id: 'other' } } }, 'the server still answers');
 });
+
+t.test("rest: the SDK's REST client fills in the token's tenant and turns errors into coded EngineErrors", async (t) => {
+  const hatchet = HatchetClient.init({ token: otherToken, host_port: `127.0.0.1:${server.port}`, api_url: base, log_level: 'OFF' });
+  t.teardown(() => hatchet.close());
+  t.match(await hatchet.rest.request('GET', '/api/v1/tenants/{tenant}'), { metadata: { id: 'other' }, version: 'V1' });
+  await t.rejects(hatchet.rest.request('GET', '/api/v1/stable/workflow-runs/nope'), { code: 'RUN_NOT_FOUND', message: /does not exist/ });
+  await t.rejects(hatchet.rest.request('POST', '/api/v1/stable/tenants/{tenant}/tasks/cancel', { body: { externalIds: 'all' } }), { code: 'INVALID_INPUT' });
+  const unreachable = HatchetClient.init({ token, host_port: '127.0.0.1:1', api_url: 'http://127.0.0.1:1', tenant_id: 'default', log_level: 'OFF' });
+  t.teardown(() => unreachable.close());
+  await t.rejects(unreachable.rest.request('GET', '/api/v1/tenants/{tenant}'), { code: 'ENGINE_UNAVAILABLE' });
+});
