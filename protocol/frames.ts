@@ -89,7 +89,8 @@ export const ClientFrame = z.discriminatedUnion('t', [
   z.object({ t: z.literal('refresh'), taskId: id, attempt, incrementMs: z.number().int().positive() }),
   z.object({ t: z.literal('release'), taskId: id, attempt }),
   z.object({ t: z.literal('putWorkflow'), req, workflow: WorkflowSpec }),
-  z.object({ t: z.literal('trigger'), req, runs: z.array(TriggerRun).min(1).max(engineLimits.triggerRunsMax) }),
+  /** `each: true` creates every run it can and answers each run on its own (`{results}`); otherwise all or nothing (`{runIds}`). */
+  z.object({ t: z.literal('trigger'), req, runs: z.array(TriggerRun).min(1).max(engineLimits.triggerRunsMax), each: z.boolean().optional() }),
   z.object({ t: z.literal('subscribe'), req: req.optional(), runIds: z.array(id).max(engineLimits.frameItemsMax) }),
   z.object({ t: z.literal('cancel'), req, runIds: z.array(id).max(engineLimits.frameItemsMax).default([]), taskIds: z.array(id).max(engineLimits.frameItemsMax).default([]) }),
   z.object({ t: z.literal('getRun'), req, runId: id }),

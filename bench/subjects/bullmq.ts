@@ -107,7 +107,10 @@ export const openSubject: OpenSubject = async ({ onFinished }) => {
   const { FlowProducer, Queue, QueueEvents } = await loadBullmq();
   const redis = await startRedis();
   const options = { connection: connection({ hostPort: redis.hostPort }) };
-  const queue = new Queue(QUEUE, options);
+  // QueueEvents reads a Redis stream that BullMQ trims to 10,000 events by default; a reader that
+  // falls that far behind (a few thousand jobs: each has several events) would miss completions.
+  // The bench keeps every event of a row so each result is seen.
+  const queue = new Queue(QUEUE, { ...options, streams: { events: { maxLen: 10_000_000 } } });
   const flows = new FlowProducer(options);
   const events = new QueueEvents(QUEUE, options);
   const listener: FinishedListener = onFinished;

@@ -16,7 +16,7 @@
  *  3. Every state the engine holds in memory can be rebuilt by reading the log from position 0.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { evolve, initialState, isTerminal, nextDeadline, taskEventsOf, taskRunStatus, ON_FAILURE_TASK, type RunEvent, type RunState, runStatus, type TaskState } from '../../actors/workflow-run.js';
+import { evolve, initialState, isTerminal, nextDeadline, taskEventsOf, taskRunStatus, ON_FAILURE_TASK, type RunCommand, type RunEvent, type RunState, runStatus, type TaskState } from '../../actors/workflow-run.js';
 import { TenantQueue } from '../../actors/tenant-queue.js';
 import { decideWorker, evolveWorker, initialWorkerState, type WorkerCommand, type WorkerEvent, type WorkerState } from '../../actors/worker.js';
 import { encodeBatches } from '../../protocol/codec.js';
@@ -26,6 +26,7 @@ import type { AssignedTask, FinishedRun, LogLine, RegisteredWorkflow, RunDetails
 import type { EventLog, LogRecord } from '../../store/log.js';
 import { BoundedMap } from '../lib/bounded-map.js';
 import { coalesce } from '../lib/coalesce.js';
+import { KindlingError } from '../lib/errors.js';
 import { engineLimits, limits } from '../lib/limits.js';
 import { TrackedLog, writeCheckpoint } from './checkpoint.js';
 import { recover, TENANTS_STREAM, workerStream, workflowsStream } from './recovery.js';
@@ -321,45 +322,61 @@ export class Engine {
 
   /** Creates runs; resolves with their ids once every run is durable. */
   async trigger(tenantId: string, runs: readonly TriggerRun[]): Promise<string[]> {
-    const workflows = this.#tenantWorkflows(tenantId);
-    const prepared = runs.map((run) => {
-      const workflow = workflows.byName.get(run.workflow);
-      if (workflow === undefined) throw new ProtocolError(ProtocolErrorCode.WorkflowNotFound, `workflow '${run.workflow}' is not registered; start a worker that declares it first`);
-      const bytes = run.input.length;
-      if (bytes > engineLimits.payloadBytesMax) {
-        throw new ProtocolError(ProtocolErrorCode.PayloadTooLarge, `the input of a run of '${run.workflow}' is ${bytes} bytes; the limit is ${engineLimits.payloadBytesMax}`);
-      }
-      if (run.parentTaskId !== undefined) {
-        const parent = this.#tasks.get(run.parentTaskId);
-        if (parent === undefined || this.#host.peek(parent.runId)?.kind !== 'active' || (this.#host.peek(parent.runId) as { tenantId: string }).tenantId !== tenantId) {
-          throw new ProtocolError(ProtocolErrorCode.InvalidInput, `parent task run '${run.parentTaskId}' is not running; children are spawned by a running task`);
+    // All or nothing: any run that cannot be created refuses the whole request.
+    const prepared = runs.map((run) => this.#prepareRun(tenantId, run));
+    await Promise.all(prepared.map((run) => this.#host.send(run.runId, run)));
+    return prepared.map((run) => run.runId);
+  }
+
+  /** Creates each run that can be created; a run that cannot gets its own error, and the others go ahead. */
+  async triggerEach(tenantId: string, runs: readonly TriggerRun[]): Promise<Array<{ runId: string } | { error: { code: string; message: string } }>> {
+    return Promise.all(
+      runs.map(async (run) => {
+        try {
+          const prepared = this.#prepareRun(tenantId, run);
+          await this.#host.send(prepared.runId, prepared);
+          return { runId: prepared.runId };
+        } catch (error) {
+          const code = error instanceof KindlingError ? error.code : ProtocolErrorCode.EngineUnavailable;
+          return { error: { code, message: (error as Error).message } };
         }
-      }
-      const runId = run.parentTaskId === undefined ? randomUUID() : childRunId(run.parentTaskId, run.childKey ?? String(run.childIndex ?? 0));
-      const standalone = workflow.spec.tasks.length === 1 && workflow.spec.onFailure === undefined;
-      const taskIds: Record<string, string> = {};
-      for (const task of workflow.spec.tasks) taskIds[task.name] = standalone ? runId : randomUUID();
-      if (workflow.spec.onFailure !== undefined) taskIds[ON_FAILURE_TASK] = randomUUID();
-      return { runId, taskIds, run, workflow };
-    });
-    await Promise.all(
-      prepared.map(({ runId, taskIds, run, workflow }) =>
-        this.#host.send(runId, {
-          type: 'CreateRun',
-          runId,
-          tenantId,
-          taskIds,
-          workflow: workflow.runSpec,
-          input: run.input,
-          additionalMetadata: run.additionalMetadata ?? {},
-          priority: run.priority ?? 1,
-          ...(run.parentTaskId === undefined ? {} : { parentTaskId: run.parentTaskId }),
-          ...(run.childIndex === undefined ? {} : { childIndex: run.childIndex }),
-          ...(run.childKey === undefined ? {} : { childKey: run.childKey }),
-        }),
-      ),
+      }),
     );
-    return prepared.map((p) => p.runId);
+  }
+
+  /** Checks a run to trigger and gives it its ids; throws the request error it deserves. */
+  #prepareRun(tenantId: string, run: TriggerRun): Extract<RunCommand, { type: 'CreateRun' }> {
+    const workflow = this.#tenantWorkflows(tenantId).byName.get(run.workflow);
+    if (workflow === undefined) throw new ProtocolError(ProtocolErrorCode.WorkflowNotFound, `workflow '${run.workflow}' is not registered; start a worker that declares it first`);
+    const bytes = run.input.length;
+    if (bytes > engineLimits.payloadBytesMax) {
+      throw new ProtocolError(ProtocolErrorCode.PayloadTooLarge, `the input of a run of '${run.workflow}' is ${bytes} bytes; the limit is ${engineLimits.payloadBytesMax}`);
+    }
+    if (run.parentTaskId !== undefined) {
+      const parent = this.#tasks.get(run.parentTaskId);
+      const state = parent === undefined ? undefined : this.#host.peek(parent.runId);
+      if (state?.kind !== 'active' || state.tenantId !== tenantId) {
+        throw new ProtocolError(ProtocolErrorCode.InvalidInput, `parent task run '${run.parentTaskId}' is not running; children are spawned by a running task`);
+      }
+    }
+    const runId = run.parentTaskId === undefined ? randomUUID() : childRunId(run.parentTaskId, run.childKey ?? String(run.childIndex ?? 0));
+    const standalone = workflow.spec.tasks.length === 1 && workflow.spec.onFailure === undefined;
+    const taskIds: Record<string, string> = {};
+    for (const task of workflow.spec.tasks) taskIds[task.name] = standalone ? runId : randomUUID();
+    if (workflow.spec.onFailure !== undefined) taskIds[ON_FAILURE_TASK] = randomUUID();
+    return {
+      type: 'CreateRun',
+      runId,
+      tenantId,
+      taskIds,
+      workflow: workflow.runSpec,
+      input: run.input,
+      additionalMetadata: run.additionalMetadata ?? {},
+      priority: run.priority ?? 1,
+      ...(run.parentTaskId === undefined ? {} : { parentTaskId: run.parentTaskId }),
+      ...(run.childIndex === undefined ? {} : { childIndex: run.childIndex }),
+      ...(run.childKey === undefined ? {} : { childKey: run.childKey }),
+    };
   }
 
   async cancel(tenantId: string, runIds: readonly string[], taskIds: readonly string[]): Promise<void> {

@@ -156,7 +156,8 @@ class Connection implements Session {
         this.#reply(frame.req, () => this.engine.putWorkflow(this.tenantId, frame.workflow));
         return;
       case 'trigger':
-        this.#reply(frame.req, async () => ({ runIds: await this.engine.trigger(this.tenantId, frame.runs) }));
+        if (frame.each === true) this.#reply(frame.req, async () => ({ results: await this.engine.triggerEach(this.tenantId, frame.runs) }));
+        else this.#reply(frame.req, async () => ({ runIds: await this.engine.trigger(this.tenantId, frame.runs) }));
         return;
       case 'cancel':
         this.#reply(frame.req, () => this.engine.cancel(this.tenantId, frame.runIds, frame.taskIds));

@@ -212,6 +212,7 @@ export class HatchetClient<GlobalInput extends AnyRecord = {}, GlobalOutput exte
   // Running
 
   async #trigger(runs: TriggerRun[]): Promise<string[]> {
+    if (runs.length === 1) return [await this.#triggerOne(runs[0] as TriggerRun)];
     const ids: string[] = [];
     // At most 500 runs, and half a frame of inputs, per request.
     for (const chunk of chunkBySize(runs, (run) => run.input.length + 256, engineLimits.frameBytesMax / 2, 500)) {
@@ -219,6 +220,40 @@ export class HatchetClient<GlobalInput extends AnyRecord = {}, GlobalOutput exte
       ids.push(...reply.runIds);
     }
     return ids;
+  }
+
+  /** Single runs triggered in one turn, sent together at its end (each answered on its own). */
+  #oneByOne: Array<{ run: TriggerRun; done: Deferred<string> }> = [];
+
+  /**
+   * Triggers one run. Calls made in the same turn share a `trigger` frame with `each: true`, so a
+   * program that starts runs one by one pays one round trip per batch, not per run — and one
+   * run's error (a workflow not registered, say) is its caller's alone.
+   */
+  #triggerOne(run: TriggerRun): Promise<string> {
+    const done = deferred<string>();
+    if (this.#oneByOne.length === 0) queueMicrotask(() => this.#sendOneByOne());
+    this.#oneByOne.push({ run, done });
+    return done.promise;
+  }
+
+  #sendOneByOne(): void {
+    const waiting = this.#oneByOne;
+    this.#oneByOne = [];
+    for (const chunk of chunkBySize(waiting, ({ run }) => run.input.length + 256, engineLimits.frameBytesMax / 2, 500)) {
+      this.#conn.request<{ results: Array<{ runId: string } | { error: { code: string; message: string } }> }>({ t: 'trigger', runs: chunk.map(({ run }) => run), each: true }).then(
+        ({ results }) => {
+          chunk.forEach(({ done }, i) => {
+            const result = results[i];
+            if (result !== undefined && 'runId' in result) done.resolve(result.runId);
+            else done.reject(new EngineError(result?.error.code ?? 'ENGINE_UNAVAILABLE', result?.error.message ?? 'the engine did not answer for this run'));
+          });
+        },
+        (error: unknown) => {
+          for (const { done } of chunk) done.reject(error);
+        },
+      );
+    }
   }
 
   #workflowName(workflow: WorkflowArg | unknown): { name: string; standalone: string | undefined } {

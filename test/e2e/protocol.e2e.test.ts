@@ -81,6 +81,7 @@ t.test('request errors keep the connection open; the engine and other clients ca
       packr.pack({ t: 'trigger', req: 9, runs: 'all of them' }),
       packr.pack({ t: 'trigger', req: 10, runs: [{ workflow: 'x', input: Buffer.from('{}'), priority: 4 }] }),
       packr.pack({ t: 'trigger', req: 12, runs: [{ workflow: 'x', input: { not: 'bytes' } }] }),
+      packr.pack({ t: 'trigger', req: 13, each: true, runs: [{ workflow: 'nope', input: Buffer.from('{}') }, { workflow: 'x', input: Buffer.alloc(engineLimits.payloadBytesMax + 1) }] }),
       packr.pack({ t: 'register', req: 11, name: 'w', actions: [], slots: 1, workerId: 'my worker' }),
     ],
     500,
@@ -93,6 +94,7 @@ t.test('request errors keep the connection open; the engine and other clients ca
     { t: 'reply', req: 10, ok: false, error: { code: 'INVALID_INPUT', message: /priority/ } },
     { t: 'reply', req: 11, ok: false, error: { code: 'INVALID_INPUT', message: /a worker id is/ } },
     { t: 'reply', req: 12, ok: false, error: { code: 'INVALID_INPUT', message: /runs\.0\.input: a payload is JSON text as msgpack bin/ } },
+    { t: 'reply', req: 13, ok: true, body: { results: [{ error: { code: 'WORKFLOW_NOT_FOUND' } }, { error: { code: 'WORKFLOW_NOT_FOUND' } }] } },
   ]);
   t.equal(closeCode, -1, 'still open when the test closed it');
   const hatchet = HatchetClient.init({ token: engine.token, host_port: engine.hostPort, log_level: 'ERROR' });

@@ -389,3 +389,13 @@ t.test('an output JSON cannot carry fails its task for good with a clear error; 
   t.equal(attempts, 1, 'not retried: running it again cannot help');
   t.same(await dated.run({}), { at: '1970-01-01T00:00:00.000Z', list: [null, 1] }, 'what JSON.stringify keeps, as in Hatchet');
 });
+
+t.test('runs triggered one by one in the same turn share a frame, and one bad run fails only its own caller', async (t) => {
+  const echo = hatchet.task({ name: 'one-by-one', fn: (input: { i: number }) => ({ i: input.i }) });
+  await startWorker('one-by-one-worker', [echo]);
+  const missing = hatchet.task({ name: 'never-declared-anywhere', fn: () => ({}) });
+  const calls = [...Array.from({ length: 30 }, (_, i) => echo.run({ i })), missing.run({}).then(() => 'created', (error: { code?: string }) => error.code)];
+  const settled = await Promise.all(calls);
+  t.same(settled.slice(0, 30).map((o) => (o as { i: number }).i), [...Array(30).keys()], 'every good run ran with its own input');
+  t.equal(settled[30], 'WORKFLOW_NOT_FOUND', 'the bad one is refused on its own');
+});
