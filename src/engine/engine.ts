@@ -82,7 +82,6 @@ function workflowEntry(spec: WorkflowSpec, version: number): WorkflowEntry {
   return { spec, version, runSpec };
 }
 
-const RECENTLY_FINISHED_MAX = 10_000;
 
 export class Engine {
   readonly #log: TrackedLog;
@@ -104,7 +103,11 @@ export class Engine {
   readonly #tokens = new Map<string, string>();
   #tenantsVersion = 0;
   readonly #subscribers = new Map<string, Set<Session>>();
-  readonly #finished = new BoundedMap<string, { tenantId: string; finished: FinishedRun }>(RECENTLY_FINISHED_MAX);
+  /** Runs that finished lately, for subscriptions that arrive after the end (bounded by count and by bytes of outputs). */
+  readonly #finished = new BoundedMap<string, { tenantId: string; finished: FinishedRun }>(engineLimits.recentlyFinishedRunsMax, {
+    bytesMax: engineLimits.recentlyFinishedBytesMax,
+    sizeOf: ({ finished }) => 128 + Object.values(finished.output ?? {}).reduce((sum, payload) => sum + payload.length, 0) + (finished.errors ?? []).reduce((sum, error) => sum + error.length, 0),
+  });
   readonly #finishedOutbox = new Map<Session, FinishedRun[]>();
   #pumpScheduled = false;
   readonly #sweeper: NodeJS.Timeout;

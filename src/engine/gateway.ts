@@ -63,7 +63,13 @@ class Connection implements Session {
 
   send(frame: ServerFrame | Uint8Array): void {
     if (!this.#open) return;
-    const result = this.ws.send(frame instanceof Uint8Array ? frame : encodeFrame(frame), true);
+    const bytes = frame instanceof Uint8Array ? frame : encodeFrame(frame);
+    // Sends from outside a uWS callback (the engine's flushes) are corked, as uWS asks: the frame
+    // goes out in one write instead of being pushed through the socket piecemeal.
+    let result = 0;
+    this.ws.cork(() => {
+      result = this.ws.send(bytes, true);
+    });
     if (result === 2) this.close('BACKPRESSURE', `the connection has more than ${engineLimits.connectionBufferBytesMax} bytes unread; closing it`);
   }
 

@@ -79,6 +79,10 @@ export const engineLimits = {
   retriesMax: 1000,
   /** Worker slots. */
   workerSlotsMax: 100_000,
+  /** Finished runs the engine remembers for subscriptions that arrive after the run ended… */
+  recentlyFinishedRunsMax: 100_000,
+  /** …and the bytes of their outputs it may hold for that; older ones are read from the log. */
+  recentlyFinishedBytesMax: 64 * MiB,
   /** Largest HTTP request body the REST API reads; larger ones are refused with 413. */
   httpBodyBytesMax: 4 * MiB,
   /** Longest log line a task may send (`ctx.log`), in characters; the SDK truncates longer ones. */

@@ -24,3 +24,17 @@ t.test('bounded map: a key set again counts from its newest insertion; a deleted
   t.same([map.get('a'), map.get('d'), map.get('e'), map.get('f')], [undefined, 4, 5, 6], 'never more than capacity live entries');
   t.ok(map.size <= 3);
 });
+
+t.test('bounded map: with sizeOf, the oldest go until the bytes are under bytesMax', async (t) => {
+  const map = new BoundedMap<string, string>(100, { bytesMax: 10, sizeOf: (value) => value.length });
+  map.set('a', 'xxxx');
+  map.set('b', 'xxxx');
+  t.equal(map.bytes, 8);
+  map.set('c', 'xxxx');
+  t.same([map.has('a'), map.has('b'), map.has('c')], [false, true, true], '12 bytes > 10: the oldest went');
+  t.equal(map.bytes, 8);
+  map.set('b', 'x');
+  t.equal(map.bytes, 5, 'a value set again counts once, at its new size');
+  map.set('big', 'x'.repeat(50));
+  t.same([map.has('b'), map.has('c'), map.has('big')], [false, false, true], 'one entry larger than the bound stays alone');
+});
