@@ -28,6 +28,10 @@
  *     after it.
  *  4. An actor holds at most `engineLimits.mailboxCommandsMax` commands waiting or in flight; beyond
  *     that `send` refuses with ENGINE_BUSY (backpressure, DESIGN invariant 8).
+ *  5. Idle actors — nothing waiting, in flight or deferred — stay in memory up to `memory.bytesMax`
+ *     (as `memory.sizeOf` counts them); beyond that the least recently used leave it, and their
+ *     next command loads them from the log again. A backlog of queued runs costs memory for its
+ *     index entries, not for every run's state and input.
  */
 import { ProtocolError, ProtocolErrorCode } from '../../protocol/errors.js';
 import type { EventLog, LogRecord } from '../../store/log.js';
@@ -71,6 +75,8 @@ export interface ActorHostOptions<S, C, E extends { readonly type: string }> {
   readonly snapshotEveryEvents?: number;
   /** How long deferrable events may wait for the next append before they are written alone. */
   readonly deferMs?: number;
+  /** The memory idle actors may hold (invariant 5); without it, every active actor stays. */
+  readonly memory?: { readonly bytesMax: number; sizeOf(state: S): number };
 }
 
 interface Pending<C, E> {
@@ -99,9 +105,10 @@ interface Actor<S, C, E> {
   durableVersion: number;
   /** Activation, or a reload after a failed append, in progress. */
   loading: boolean;
-  readonly mailbox: Array<Pending<C, E>>;
+  /** Replaced by a fresh array when it empties, so an idle actor holds no spare capacity. */
+  mailbox: Array<Pending<C, E>>;
   scheduled: boolean;
-  readonly inFlight: Array<Batch<S, C, E>>;
+  inFlight: Array<Batch<S, C, E>>;
   /** Deferrable events decided after the last append, not yet written. */
   deferred: Batch<S, C, E> | undefined;
   deferTimer: NodeJS.Timeout | undefined;
@@ -134,6 +141,10 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
   readonly #effects: ActorEffects<S, E>;
   readonly #snapshotEvery: number;
   readonly #deferMs: number;
+  readonly #memory: ActorHostOptions<S, C, E>['memory'];
+  /** Idle actors in memory, least recently used first, with the bytes each holds. */
+  readonly #idle = new Map<string, number>();
+  #idleBytes = 0;
 
   constructor(options: ActorHostOptions<S, C, E>) {
     this.#log = options.log;
@@ -143,6 +154,12 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
     this.#effects = options.effects;
     this.#snapshotEvery = options.snapshotEveryEvents ?? engineLimits.runSnapshotEveryEvents;
     this.#deferMs = options.deferMs ?? engineLimits.deferredEventsWriteMs;
+    this.#memory = options.memory;
+  }
+
+  /** Idle actors in memory and the bytes they hold (invariant 5). */
+  get idle(): { actors: number; bytes: number } {
+    return { actors: this.#idle.size, bytes: this.#idleBytes };
   }
 
   /** Actors in memory. */
@@ -152,7 +169,9 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
 
   /** Installs an actor rebuilt during recovery. */
   adopt(id: string, state: S, version: number): void {
-    this.#actors.set(id, this.#newActor(state, version));
+    const actor = this.#newActor(state, version);
+    this.#actors.set(id, actor);
+    this.#maybePassivate(id, actor);
   }
 
   /** The state of an actor in memory, including events still being written. */
@@ -174,6 +193,7 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
 
   /** Decides a command; resolves with its events once they (and all before them) are durable. */
   send(id: string, command: C): Promise<E[]> {
+    this.#busy(id);
     let actor = this.#actors.get(id);
     if (actor === undefined) {
       actor = this.#newActor(this.#decider.initialState(), 0);
@@ -271,6 +291,7 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
       this.#clearDeferred(actor);
       this.#append(id, actor, batch);
     }
+    actor.mailbox = [];
     this.#maybePassivate(id, actor);
   }
 
@@ -318,6 +339,7 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
     while (actor.inFlight[0]?.settled === true) {
       this.#durable(id, actor, actor.inFlight.shift() as Batch<S, C, E>);
     }
+    if (actor.inFlight.length === 0) actor.inFlight = [];
     this.#maybePassivate(id, actor);
   }
 
@@ -371,6 +393,31 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
   /** Passivation: an idle actor that is not active leaves memory; the log keeps it. */
   #maybePassivate(id: string, actor: Actor<S, C, E>): void {
     if (actor.mailbox.length > 0 || actor.inFlight.length > 0 || actor.deferred !== undefined || actor.loading || actor.scheduled) return;
-    if (!this.#decider.isActive(actor.durableState) && this.#actors.get(id) === actor) this.#actors.delete(id);
+    if (this.#actors.get(id) !== actor) return;
+    if (!this.#decider.isActive(actor.durableState)) {
+      this.#actors.delete(id);
+      return;
+    }
+    const memory = this.#memory;
+    if (memory === undefined) return;
+    // Invariant 5: idle and active — it may leave memory if others were used more recently.
+    this.#busy(id);
+    const bytes = memory.sizeOf(actor.durableState);
+    this.#idle.set(id, bytes);
+    this.#idleBytes += bytes;
+    for (const [oldest, size] of this.#idle) {
+      if (this.#idleBytes <= memory.bytesMax) break;
+      this.#idle.delete(oldest);
+      this.#idleBytes -= size;
+      this.#actors.delete(oldest);
+    }
+  }
+
+  /** The actor is in use: it is not idle until it is again. */
+  #busy(id: string): void {
+    const bytes = this.#idle.get(id);
+    if (bytes === undefined) return;
+    this.#idle.delete(id);
+    this.#idleBytes -= bytes;
   }
 }

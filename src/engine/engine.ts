@@ -55,6 +55,8 @@ export interface EngineOptions {
   readonly heartbeatMs?: number;
   /** A recovery checkpoint is taken each time this many appends were made (default `engineLimits.checkpointEveryAppends`). */
   readonly checkpointEveryAppends?: number;
+  /** Memory idle active runs may hold before the least recently used leave it (default `engineLimits.idleRunsBytesMax`). */
+  readonly idleRunsBytesMax?: number;
 }
 
 interface WorkerEntry {
@@ -91,7 +93,8 @@ export class Engine {
   readonly #host: RunHost;
   readonly #timers: RunTimers;
   readonly #queue = new TenantQueue();
-  readonly #tasks = new Map<string, { runId: string; task: string }>();
+  /** Every task of an active run that has not ended: where it is, and whose it is. */
+  readonly #tasks = new Map<string, { runId: string; task: string; tenantId: string }>();
   /** The current assigned attempt of each task and its worker: what a lost worker loses. */
   readonly #assignedTo = new Map<string, { workerId: string; attempt: number }>();
   readonly #workers = new Map<string, WorkerEntry>();
@@ -111,6 +114,8 @@ export class Engine {
   readonly #finishedOutbox = new Map<Session, FinishedRun[]>();
   #pumpScheduled = false;
   readonly #sweeper: NodeJS.Timeout;
+  /** Runs that have not finished (in memory or not). */
+  #activeRuns = 0;
   /** The checkpoint being written, if any. */
   #checkpointing: Promise<void> | undefined;
   #closed = false;
@@ -133,7 +138,7 @@ export class Engine {
           }
         }
       },
-    });
+    }, options.idleRunsBytesMax);
     this.#timers = new RunTimers(this.#clock, (runId) => {
       this.#host.send(runId, { type: 'Tick' }).catch(() => {});
     });
@@ -166,6 +171,7 @@ export class Engine {
       this.#host.adopt(runId, state, version);
       this.#adoptEffects(runId, state);
     }
+    this.#activeRuns = recovered.runs.size;
     this.recoveryStats = recovered.stats;
     // A long read at start is worth not repeating: checkpoint now rather than after the next appends.
     if (recovered.stats.recordsScanned >= engineLimits.checkpointEveryAppends) void this.checkpoint();
@@ -236,7 +242,7 @@ export class Engine {
     if (state.kind !== 'active') return;
     for (const task of Object.values(state.tasks)) {
       if (isTerminal(task)) continue;
-      this.#tasks.set(task.taskId, { runId, task: task.name });
+      this.#tasks.set(task.taskId, { runId, task: task.name, tenantId: state.tenantId });
       if (task.status === 'queued') this.#queue.enqueue(this.#queued(runId, state, task));
       if ((task.status === 'assigned' || task.status === 'running') && task.workerId !== undefined) {
         this.#assignedTo.set(task.taskId, { workerId: task.workerId, attempt: task.attempt });
@@ -357,8 +363,7 @@ export class Engine {
     }
     if (run.parentTaskId !== undefined) {
       const parent = this.#tasks.get(run.parentTaskId);
-      const state = parent === undefined ? undefined : this.#host.peek(parent.runId);
-      if (state?.kind !== 'active' || state.tenantId !== tenantId) {
+      if (parent === undefined || parent.tenantId !== tenantId) {
         throw new ProtocolError(ProtocolErrorCode.InvalidInput, `parent task run '${run.parentTaskId}' is not running; children are spawned by a running task`);
       }
     }
@@ -383,16 +388,16 @@ export class Engine {
   }
 
   async cancel(tenantId: string, runIds: readonly string[], taskIds: readonly string[]): Promise<void> {
-    const ofTenant = (runId: string) => {
-      const state = this.#host.peek(runId);
-      return state !== undefined && state.kind !== 'none' && state.tenantId === tenantId;
-    };
     // Only active runs can be cancelled; anything else (finished, unknown, another tenant's) is left as it is.
+    const cancelRun = async (runId: string) => {
+      const state = await this.#tenantRun(tenantId, runId).catch(() => undefined);
+      if (state?.kind === 'active') await this.#host.send(runId, { type: 'CancelRun', reason: 'cancelled by request' });
+    };
     await Promise.all([
-      ...runIds.filter(ofTenant).map((runId) => this.#host.send(runId, { type: 'CancelRun', reason: 'cancelled by request' })),
+      ...runIds.map(cancelRun),
       ...taskIds.map((taskId) => {
         const where = this.#tasks.get(taskId);
-        return where === undefined || !ofTenant(where.runId) ? Promise.resolve([]) : this.#host.send(where.runId, { type: 'CancelTask', task: where.task, reason: 'cancelled by request' });
+        return where === undefined || where.tenantId !== tenantId ? Promise.resolve([]) : this.#host.send(where.runId, { type: 'CancelTask', task: where.task, reason: 'cancelled by request' });
       }),
     ]);
   }
@@ -646,8 +651,9 @@ export class Engine {
       switch (event.type) {
         case 'RunCreated':
         case 'RunReplayed':
-          for (const task of Object.values(after.tasks)) this.#tasks.set(task.taskId, { runId, task: task.name });
+          for (const task of Object.values(after.tasks)) this.#tasks.set(task.taskId, { runId, task: task.name, tenantId: after.tenantId });
           this.#finished.delete(runId);
+          this.#activeRuns += 1;
           break;
         case 'TaskQueued': {
           const task = after.tasks[event.task];
@@ -686,6 +692,7 @@ export class Engine {
             this.#release(task.taskId);
           }
           if (after.finished !== undefined) this.#runFinished(runId, after.tenantId, after.finished);
+          this.#activeRuns -= 1;
           break;
         default:
           break;
@@ -782,7 +789,7 @@ export class Engine {
   }
 
   get stats() {
-    return { activeRuns: this.#host.activeCount, queued: this.#queue.queuedCount, workers: this.#workers.size };
+    return { activeRuns: this.#activeRuns, runsInMemory: this.#host.activeCount, queued: this.#queue.queuedCount, workers: this.#workers.size };
   }
 
   /** Stops the engine's timers and takes a last checkpoint, so the next start reads little. */
@@ -797,8 +804,24 @@ export class Engine {
 /** A task's log lines, in its tenant's space: no other tenant's request can name the stream. */
 const logsStream = (tenantId: string, taskId: string) => `logs:${tenantId}:${taskId}`;
 
-/** Actions in the queue are the tenant's: a worker only ever matches its own tenant's tasks. */
-const queueAction = (tenantId: string, action: string) => `${tenantId}/${action}`;
+/**
+ * Actions in the queue are the tenant's: a worker only ever matches its own tenant's tasks. One
+ * string per action, shared by every queued task of it (a backlog of 100,000 holds one, not 100,000).
+ */
+const queueActions = new Map<string, Map<string, string>>();
+function queueAction(tenantId: string, action: string): string {
+  let ofTenant = queueActions.get(tenantId);
+  if (ofTenant === undefined) {
+    ofTenant = new Map();
+    queueActions.set(tenantId, ofTenant);
+  }
+  let key = ofTenant.get(action);
+  if (key === undefined) {
+    key = `${tenantId}/${action}`;
+    if (ofTenant.size < engineLimits.workflowTasksMax * 100) ofTenant.set(action, key);
+  }
+  return key;
+}
 
 /** A workflow's tasks form a DAG of distinct, safe names whose parents exist. */
 function checkWorkflow(spec: WorkflowSpec): void {

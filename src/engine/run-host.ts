@@ -5,6 +5,7 @@
  */
 import { decide, evolve, initialState, type RunCommand, type RunEvent, type RunState } from '../../actors/workflow-run.js';
 import type { EventLog, LogRecord } from '../../store/log.js';
+import { engineLimits } from '../lib/limits.js';
 import { type ActorEffects, ActorHost, type Decider, loadActor } from './actor-host.js';
 
 export const runStream = (runId: string) => `run:${runId}`;
@@ -22,8 +23,16 @@ export const runDecider: Decider<RunState, RunCommand, RunEvent> = {
 export type RunHost = ActorHost<RunState, RunCommand, RunEvent>;
 export type RunEffects = ActorEffects<RunState, RunEvent>;
 
-export function createRunHost(log: EventLog, clock: () => number, effects: RunEffects): RunHost {
-  return new ActorHost({ log, clock, decider: runDecider, stream: runStream, effects });
+/** What an idle run holds in memory, roughly: its state, its input and its tasks' outputs. */
+function runBytes(state: RunState): number {
+  if (state.kind === 'none') return 0;
+  let bytes = 1024 + state.input.length;
+  for (const task of Object.values(state.tasks)) bytes += 256 + (task.output?.length ?? 0);
+  return bytes;
+}
+
+export function createRunHost(log: EventLog, clock: () => number, effects: RunEffects, idleBytesMax: number = engineLimits.idleRunsBytesMax): RunHost {
+  return new ActorHost({ log, clock, decider: runDecider, stream: runStream, effects, memory: { bytesMax: idleBytesMax, sizeOf: runBytes } });
 }
 
 /** A run's state from the log: its newest snapshot, then the events after it. */

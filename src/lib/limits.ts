@@ -79,6 +79,11 @@ export const engineLimits = {
   retriesMax: 1000,
   /** Worker slots. */
   workerSlotsMax: 100_000,
+  /**
+   * Memory idle active runs (queued, or waiting on a worker) may hold, their inputs included; the
+   * least recently used beyond it leave memory and are read from the log when next needed.
+   */
+  idleRunsBytesMax: 64 * MiB,
   /** Finished runs the engine remembers for subscriptions that arrive after the run ended… */
   recentlyFinishedRunsMax: 100_000,
   /** …and the bytes of their outputs it may hold for that; older ones are read from the log. */

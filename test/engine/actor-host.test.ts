@@ -205,3 +205,26 @@ t.test('actor host: deferred events decided on top of a failed append are refuse
   await again;
   t.same((await held.inner.readStream('counter:a')).map((r) => r.type), ['Added'], 'only what was decided after the reload');
 });
+
+t.test('actor host: idle active actors beyond the memory budget leave memory, least recently used first, and come back from the log', async (t) => {
+  const log = new MemoryLog();
+  const actors = new ActorHost<State, Command, Event>({
+    log,
+    clock: () => 0,
+    decider: counter,
+    stream: (id) => `counter:${id}`,
+    effects: { applied: () => {}, decided: () => {}, reconciled: () => {} },
+    memory: { bytesMax: 3, sizeOf: () => 1 },
+  });
+  for (const id of ['a', 'b', 'c', 'd', 'e']) await actors.send(id, { type: 'Add', n: 1 });
+  t.equal(actors.activeCount, 3, 'three fit the budget');
+  t.same(actors.idle, { actors: 3, bytes: 3 });
+  t.equal(actors.peek('a'), undefined, 'the least recently used went first');
+  t.equal(actors.peek('e')?.total, 1);
+  await actors.send('a', { type: 'Add', n: 10 });
+  t.equal(actors.peek('a')?.total, 11, 'its next command found its state in the log');
+  t.equal(actors.peek('c'), undefined, "bringing 'a' back pushed out the next least recently used");
+  t.ok(actors.activeCount <= 3);
+  await actors.send('e', { type: 'Stop' });
+  t.equal(actors.peek('e'), undefined, 'a stopped actor leaves memory as before');
+});

@@ -1,0 +1,50 @@
+/**
+ * A backlog larger than the memory idle runs may hold: most queued runs leave memory, and every
+ * one is still assigned, cancelled, read and finished as if it had stayed (actor-host invariant 5).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { startServer } from '../../src/api/server.js';
+import { Engine } from '../../src/engine/engine.js';
+import { HatchetClient } from '../../src/sdk/index.js';
+import { LmdbLog } from '../../store/lmdb.js';
+
+t.test('a backlog beyond the idle-run memory budget drains completely; evicted runs can be cancelled and read', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kindling-backlog-'));
+  const log = await LmdbLog.open({ path: dir });
+  // About 30 idle runs' worth: a backlog of 400 keeps most of them out of memory.
+  const engine = await Engine.start({ log, idleRunsBytesMax: 40_000 });
+  const token = await engine.createToken('default');
+  const server = await startServer(engine, { port: 0, host: '127.0.0.1' });
+  t.teardown(async () => {
+    server.close();
+    await engine.close();
+    await log.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const hatchet = HatchetClient.init({ token, host_port: `127.0.0.1:${server.port}`, log_level: 'OFF' });
+  t.teardown(() => hatchet.close());
+  const echo = hatchet.task({ name: 'echo-backlog', fn: (input: { i: number }) => ({ i: input.i }) });
+  await hatchet.putWorkflow(echo);
+
+  const refs = await echo.runNoWait(Array.from({ length: 400 }, (_, i) => ({ i })));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const stats = engine.stats;
+  t.equal(stats.activeRuns, 400, 'all 400 are active');
+  t.equal(stats.queued, 400, 'and queued');
+  t.ok(stats.runsInMemory < 100, `but only ${stats.runsInMemory} are in memory`);
+
+  const cancelled = refs[0]?.workflowRunId as string;
+  await hatchet.runs.cancel({ ids: [cancelled] });
+  t.equal((await hatchet.runs.get(refs[1]?.workflowRunId as string)).status, 'QUEUED', 'a run out of memory reads from the log');
+
+  const worker = await hatchet.worker('backlog-worker', { workflows: [echo], slots: 20, handleKill: false });
+  void worker.start();
+  t.teardown(() => worker.stop());
+  const outcomes = await Promise.all(refs.map((ref) => ref.result().then((output) => (output as { i: number }).i, () => 'failed')));
+  t.equal(outcomes[0], 'failed', 'the cancelled one was cancelled, though it was out of memory');
+  t.same(outcomes.slice(1), Array.from({ length: 399 }, (_, i) => i + 1), 'every other run ran once, with its own input');
+  t.equal(engine.stats.activeRuns, 0);
+});
