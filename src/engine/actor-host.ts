@@ -61,7 +61,7 @@ export interface ActorEffects<S, E> {
    * Called with freshly decided events before they are appended, for effects that may run ahead of
    * durability because they acknowledge nothing (sending an assignment to a worker).
    */
-  decided(id: string, state: S, events: readonly E[]): void;
+  decided(id: string, before: S, events: readonly E[], after: S): void;
 }
 
 export interface ActorHostOptions<S, C, E extends { readonly type: string }> {
@@ -269,10 +269,10 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
         else last.waiting.push({ pending, events });
         continue;
       }
-      this.#effects.decided(id, actor.state, events);
       const before = actor.state;
       let after = before;
       for (const event of events) after = this.#decider.evolve(after, event);
+      this.#effects.decided(id, before, events, after);
       actor.state = after;
       const deferrable = this.#decider.deferrable;
       // Joins the deferred events, or starts them, or takes them along into an append now.

@@ -129,15 +129,7 @@ export class Engine {
     this.#host = createRunHost(this.#log, this.#clock, {
       applied: (runId, before, events, after) => this.#applied(runId, before, events, after),
       reconciled: (runId, state) => this.#adoptEffects(runId, state),
-      decided: (runId, state, events) => {
-        for (const event of events) {
-          if (event.type === 'TaskAssigned' && state.kind === 'active') {
-            const taskId = state.tasks[event.task]?.taskId;
-            if (taskId !== undefined) this.#assignedTo.set(taskId, { workerId: event.workerId, attempt: event.attempt });
-            this.#sendAssignment(runId, state, event.task, event.attempt, event.workerId);
-          }
-        }
-      },
+      decided: (runId, before, events, after) => this.#decided(runId, before, events, after),
     }, options.idleRunsBytesMax);
     this.#timers = new RunTimers(this.#clock, (runId) => {
       this.#host.send(runId, { type: 'Tick' }).catch(() => {});
@@ -651,18 +643,9 @@ export class Engine {
       switch (event.type) {
         case 'RunCreated':
         case 'RunReplayed':
-          for (const task of Object.values(after.tasks)) this.#tasks.set(task.taskId, { runId, task: task.name, tenantId: after.tenantId });
           this.#finished.delete(runId);
           this.#activeRuns += 1;
           break;
-        case 'TaskQueued': {
-          const task = after.tasks[event.task];
-          if (task !== undefined && task.status === 'queued' && task.attempt === event.attempt) {
-            this.#queue.enqueue(this.#queued(runId, after, task));
-            this.#schedulePump();
-          }
-          break;
-        }
         case 'TaskTimedOut':
         case 'TaskCancelled': {
           const task = after.tasks[event.task];
@@ -699,6 +682,41 @@ export class Engine {
       }
     }
     this.#timers.set(runId, nextDeadline(after));
+  }
+
+  /**
+   * Effects of events as soon as they are decided, before they are durable (invariant 1): a task
+   * that became ready is queued — and may be assigned — while the event that made it ready is
+   * still being written, since an assignment acknowledges nothing. Should that event be lost in a
+   * crash, the task runs again from what the log holds (at-least-once); a failed append reloads
+   * the run, and an assignment its state no longer has decides nothing and frees its slot.
+   */
+  #decided(runId: string, _before: RunState, events: readonly RunEvent[], after: RunState): void {
+    if (after.kind === 'none') return;
+    for (const event of events) {
+      switch (event.type) {
+        case 'RunCreated':
+        case 'RunReplayed':
+          for (const task of Object.values(after.tasks)) this.#tasks.set(task.taskId, { runId, task: task.name, tenantId: after.tenantId });
+          break;
+        case 'TaskQueued': {
+          const task = after.tasks[event.task];
+          if (task !== undefined && task.status === 'queued' && task.attempt === event.attempt) {
+            this.#queue.enqueue(this.#queued(runId, after, task));
+            this.#schedulePump();
+          }
+          break;
+        }
+        case 'TaskAssigned': {
+          const taskId = after.tasks[event.task]?.taskId;
+          if (taskId !== undefined) this.#assignedTo.set(taskId, { workerId: event.workerId, attempt: event.attempt });
+          this.#sendAssignment(runId, after, event.task, event.attempt, event.workerId);
+          break;
+        }
+        default:
+          break;
+      }
+    }
   }
 
   #release(taskId: string): void {
