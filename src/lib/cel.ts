@@ -1,0 +1,77 @@
+/**
+ * CEL expressions (event filters, event and parent conditions, durable event waits), on
+ * `@marcbachmann/cel-js`: parsed once, when the thing that holds them is created — a bad
+ * expression is refused there with a clear error, never at event time — and evaluated against
+ * JSON values.
+ *
+ * Evaluation is pure (no clock, no I/O), so deciders in `actors/` may evaluate too. Two traits of
+ * the library are handled here once: JSON numbers are CEL doubles (comparisons with integer
+ * literals work; arithmetic needs `1.0`), and an integer result is a BigInt. An expression that
+ * fails while evaluating (a missing field, a type error) counts as not matching.
+ */
+import { Environment } from '@marcbachmann/cel-js';
+import { KindlingError } from './errors.js';
+
+const environment = new Environment({ unlistedVariablesAreDyn: true, homogeneousAggregateLiterals: false });
+
+type Program = (context: Record<string, unknown>) => unknown;
+
+/** Parsed expressions by source, so each distinct expression is parsed once. */
+const programs = new Map<string, Program>();
+const PROGRAMS_MAX = 10_000;
+
+/** Longest expression accepted, in characters. */
+export const CEL_EXPRESSION_CHARS_MAX = 4096;
+
+export class CelError extends KindlingError {
+  override readonly name = 'CelError';
+  constructor(message: string) {
+    super('INVALID_INPUT', message, false);
+  }
+}
+
+function program(expression: string): Program {
+  let compiled = programs.get(expression);
+  if (compiled === undefined) {
+    compiled = environment.parse(expression) as unknown as Program;
+    if (programs.size >= PROGRAMS_MAX) programs.clear();
+    programs.set(expression, compiled);
+  }
+  return compiled;
+}
+
+/** Checks that `expression` is CEL this engine can evaluate; throws a `CelError` naming `what` otherwise. */
+export function checkCel(expression: string, what: string): void {
+  if (expression.length > CEL_EXPRESSION_CHARS_MAX) throw new CelError(`${what}: the expression is ${expression.length} characters; the limit is ${CEL_EXPRESSION_CHARS_MAX}`);
+  try {
+    program(expression);
+  } catch (error) {
+    const detail = (error as Error).message.split('\n')[0] ?? 'not CEL';
+    throw new CelError(`${what}: '${expression}' is not a valid CEL expression: ${detail}`);
+  }
+}
+
+/**
+ * Whether `expression` holds for `context`. An empty expression holds always; an error while
+ * evaluating, or a result that is not `true`, does not.
+ */
+export function celMatches(expression: string, context: Record<string, unknown>): boolean {
+  if (expression.trim() === '') return true;
+  try {
+    return program(expression)(context) === true;
+  } catch {
+    return false;
+  }
+}
+
+/** The value of `expression` for `context` as a string (for keys); undefined when it fails. */
+export function celString(expression: string, context: Record<string, unknown>): string | undefined {
+  try {
+    const value = program(expression)(context);
+    if (typeof value === 'string') return value;
+    if (typeof value === 'bigint' || typeof value === 'number' || typeof value === 'boolean') return String(value);
+    return value === null || value === undefined ? undefined : JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? String(v) : v));
+  } catch {
+    return undefined;
+  }
+}
