@@ -1,6 +1,6 @@
 /** CEL and cron expressions: what is refused at creation, and how values evaluate. */
 import t from 'tap';
-import { CEL_EXPRESSION_CHARS_MAX, celMatches, celString, checkCel } from '../../src/lib/cel.js';
+import { CEL_EXPRESSION_CHARS_MAX, celInteger, celKey, celMatches, celString, checkCel, compileCel } from '../../src/lib/cel.js';
 import { checkCron, nextCronTick } from '../../src/lib/cron.js';
 
 t.test('cel: a bad expression is refused with INVALID_INPUT; evaluation errors do not match', async (t) => {
@@ -30,4 +30,18 @@ t.test('cron: 5 or 6 fields or an alias, UTC; anything else is refused with the 
   t.equal(nextCronTick('0 0 * * *', midnight), Date.UTC(2030, 0, 2), 'strictly after the time given');
   t.equal(nextCronTick('*/10 * * * * *', midnight + 1), midnight + 10_000, 'the seconds field');
   t.equal(nextCronTick('not a cron', midnight), undefined);
+});
+
+t.test('cel: keys and numbers must evaluate; their errors name the expression', async (t) => {
+  const context = { input: { user: 'u1', n: 3, units: '2' }, additional_metadata: { tier: 'gold' } };
+  t.equal(celKey('input.user', context), 'u1');
+  t.equal(celKey("additional_metadata.tier + '-' + input.user", context), 'gold-u1');
+  t.equal(celKey('input.n', context), '3', 'a number is written as a key');
+  t.equal(celInteger('input.n', context), 3);
+  t.equal(celInteger('input.units', context), 2, 'a numeric string counts');
+  t.equal(celInteger('2 + 3', context), 5, 'BigInt results become numbers');
+  t.throws(() => celKey('input.missing', context), { code: 'INVALID_INPUT', message: /'input\.missing' could not be evaluated/ });
+  t.throws(() => celKey('input', context), { message: /must evaluate to a string, not object/ });
+  t.throws(() => celInteger('input.user', context), { message: /must evaluate to a whole number, not "u1"/ });
+  t.throws(() => compileCel('input.'), { code: 'INVALID_INPUT', message: /is not a valid CEL expression/ });
 });
