@@ -52,16 +52,17 @@ export interface Decider<S, C, E extends { readonly type: string }> {
   deferrable?(event: E): boolean;
 }
 
-export interface ActorEffects<S, E> {
+export interface ActorEffects<S, E, C = unknown> {
   /** Called once the events are durable, in stream order, with the state before and after them. */
   applied(id: string, before: S, events: readonly E[], after: S): void;
   /** Called after an actor was reloaded from the log following a failed append. */
   reconciled(id: string, state: S): void;
   /**
-   * Called with freshly decided events before they are appended, for effects that may run ahead of
-   * durability because they acknowledge nothing (sending an assignment to a worker).
+   * Called for every command as soon as it is decided — with its events before they are appended,
+   * or with none — for effects that may run ahead of durability because they acknowledge nothing
+   * (queueing a task, sending an assignment, freeing a slot). Called in decision order.
    */
-  decided(id: string, before: S, events: readonly E[], after: S): void;
+  decided(id: string, before: S, events: readonly E[], after: S, command: C): void;
 }
 
 export interface ActorHostOptions<S, C, E extends { readonly type: string }> {
@@ -70,7 +71,7 @@ export interface ActorHostOptions<S, C, E extends { readonly type: string }> {
   readonly decider: Decider<S, C, E>;
   /** The stream an actor's events live in. */
   readonly stream: (id: string) => string;
-  readonly effects: ActorEffects<S, E>;
+  readonly effects: ActorEffects<S, E, C>;
   /** An active actor's state is snapshotted each time its stream grows by this many events. */
   readonly snapshotEveryEvents?: number;
   /** How long deferrable events may wait for the next append before they are written alone. */
@@ -138,7 +139,7 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
   readonly #clock: () => number;
   readonly #decider: Decider<S, C, E>;
   readonly #stream: (id: string) => string;
-  readonly #effects: ActorEffects<S, E>;
+  readonly #effects: ActorEffects<S, E, C>;
   readonly #snapshotEvery: number;
   readonly #deferMs: number;
   readonly #memory: ActorHostOptions<S, C, E>['memory'];
@@ -263,6 +264,7 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
         continue;
       }
       if (events.length === 0) {
+        this.#effects.decided(id, actor.state, events, actor.state, pending.command);
         // Nothing to write: it answers once everything decided before it is durable.
         const last = actor.deferred ?? actor.inFlight[actor.inFlight.length - 1];
         if (last === undefined) pending.resolve(events);
@@ -272,7 +274,7 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
       const before = actor.state;
       let after = before;
       for (const event of events) after = this.#decider.evolve(after, event);
-      this.#effects.decided(id, before, events, after);
+      this.#effects.decided(id, before, events, after, pending.command);
       actor.state = after;
       const deferrable = this.#decider.deferrable;
       // Joins the deferred events, or starts them, or takes them along into an append now.

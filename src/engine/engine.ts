@@ -114,6 +114,8 @@ export class Engine {
   readonly #finishedOutbox = new Map<Session, FinishedRun[]>();
   #pumpScheduled = false;
   readonly #sweeper: NodeJS.Timeout;
+  /** The log position of the last checkpoint this engine wrote (0: none yet). */
+  #checkpointPosition = 0;
   /** Runs that have not finished (in memory or not). */
   #activeRuns = 0;
   /** The checkpoint being written, if any. */
@@ -128,8 +130,8 @@ export class Engine {
     this.heartbeatMs = options.heartbeatMs ?? Math.min(4_000, Math.floor(this.#livenessMs / 3));
     this.#host = createRunHost(this.#log, this.#clock, {
       applied: (runId, before, events, after) => this.#applied(runId, before, events, after),
-      reconciled: (runId, state) => this.#adoptEffects(runId, state),
-      decided: (runId, before, events, after) => this.#decided(runId, before, events, after),
+      reconciled: (runId, state) => this.#reconciled(runId, state),
+      decided: (runId, before, events, after, command) => this.#decided(runId, before, events, after, command),
     }, options.idleRunsBytesMax);
     this.#timers = new RunTimers(this.#clock, (runId) => {
       this.#host.send(runId, { type: 'Tick' }).catch(() => {});
@@ -183,6 +185,7 @@ export class Engine {
         const position = await this.#log.settledPosition();
         const workers = [...this.#workerActors].filter(([, actor]) => actor.state.kind === 'registered').map(([workerId]) => workerId);
         await writeCheckpoint(this.#log, { position, runs: this.#host.activeIds(), workers });
+        this.#checkpointPosition = position;
       } catch {
         // Best effort, like a snapshot: without it the next start reads more of the log.
       } finally {
@@ -637,15 +640,55 @@ export class Engine {
     };
   }
 
+  /** Effects of durable events: what acknowledges something (a run's result) waits for these. */
   #applied(runId: string, _before: RunState, events: readonly RunEvent[], after: RunState): void {
     if (after.kind === 'none') return;
+    for (const event of events) {
+      if (event.type === 'RunCreated' || event.type === 'RunReplayed') {
+        this.#finished.delete(runId);
+        this.#activeRuns += 1;
+      } else if (event.type === 'RunFinished') {
+        if (after.finished !== undefined) this.#runFinished(runId, after.tenantId, after.finished);
+        this.#activeRuns -= 1;
+      }
+    }
+  }
+
+  /**
+   * Effects of events as soon as they are decided, before they are durable (invariant 1), in
+   * decision order: the in-memory indexes follow the run's latest decisions. A task that became
+   * ready is queued — and may be assigned — while the event that made it ready is still being
+   * written, since an assignment acknowledges nothing; should that event be lost in a crash, the
+   * task runs again from what the log holds (at-least-once). A task that ended frees its slot and
+   * leaves the indexes. A failed append reloads the run, and `#reconciled` puts the indexes right.
+   */
+  #decided(runId: string, _before: RunState, events: readonly RunEvent[], after: RunState, command: RunCommand): void {
+    if (command.type === 'AssignTask' && !events.some((event) => event.type === 'TaskAssigned')) {
+      // The assignment was stale (the task moved on): give back the slot the queue took for it.
+      const taskId = after.kind === 'none' ? undefined : after.tasks[command.task]?.taskId;
+      if (taskId !== undefined) this.#releaseHold(taskId, command.workerId);
+    }
+    if (after.kind === 'none' || events.length === 0) return;
     for (const event of events) {
       switch (event.type) {
         case 'RunCreated':
         case 'RunReplayed':
-          this.#finished.delete(runId);
-          this.#activeRuns += 1;
+          for (const task of Object.values(after.tasks)) this.#tasks.set(task.taskId, { runId, task: task.name, tenantId: after.tenantId });
           break;
+        case 'TaskQueued': {
+          const task = after.tasks[event.task];
+          if (task !== undefined && task.status === 'queued' && task.attempt === event.attempt) {
+            this.#queue.enqueue(this.#queued(runId, after, task));
+            this.#schedulePump();
+          }
+          break;
+        }
+        case 'TaskAssigned': {
+          const taskId = after.tasks[event.task]?.taskId;
+          if (taskId !== undefined) this.#assignedTo.set(taskId, { workerId: event.workerId, attempt: event.attempt });
+          this.#sendAssignment(runId, after, event.task, event.attempt, event.workerId);
+          break;
+        }
         case 'TaskTimedOut':
         case 'TaskCancelled': {
           const task = after.tasks[event.task];
@@ -674,8 +717,6 @@ export class Engine {
             this.#queue.dequeue(task.taskId);
             this.#release(task.taskId);
           }
-          if (after.finished !== undefined) this.#runFinished(runId, after.tenantId, after.finished);
-          this.#activeRuns -= 1;
           break;
         default:
           break;
@@ -685,38 +726,26 @@ export class Engine {
   }
 
   /**
-   * Effects of events as soon as they are decided, before they are durable (invariant 1): a task
-   * that became ready is queued — and may be assigned — while the event that made it ready is
-   * still being written, since an assignment acknowledges nothing. Should that event be lost in a
-   * crash, the task runs again from what the log holds (at-least-once); a failed append reloads
-   * the run, and an assignment its state no longer has decides nothing and frees its slot.
+   * After a failed append the run was reloaded: its indexes are made to say what the log says —
+   * tasks queued, held or ended as there, whatever was decided and did not land.
    */
-  #decided(runId: string, _before: RunState, events: readonly RunEvent[], after: RunState): void {
-    if (after.kind === 'none') return;
-    for (const event of events) {
-      switch (event.type) {
-        case 'RunCreated':
-        case 'RunReplayed':
-          for (const task of Object.values(after.tasks)) this.#tasks.set(task.taskId, { runId, task: task.name, tenantId: after.tenantId });
-          break;
-        case 'TaskQueued': {
-          const task = after.tasks[event.task];
-          if (task !== undefined && task.status === 'queued' && task.attempt === event.attempt) {
-            this.#queue.enqueue(this.#queued(runId, after, task));
-            this.#schedulePump();
-          }
-          break;
+  #reconciled(runId: string, state: RunState): void {
+    if (state.kind !== 'none') {
+      for (const task of Object.values(state.tasks)) {
+        if (task.status !== 'assigned' && task.status !== 'running') {
+          this.#assignedTo.delete(task.taskId);
+          if (this.#queue.release(task.taskId) !== undefined) this.#schedulePump();
         }
-        case 'TaskAssigned': {
-          const taskId = after.tasks[event.task]?.taskId;
-          if (taskId !== undefined) this.#assignedTo.set(taskId, { workerId: event.workerId, attempt: event.attempt });
-          this.#sendAssignment(runId, after, event.task, event.attempt, event.workerId);
-          break;
-        }
-        default:
-          break;
+        if (task.status !== 'queued') this.#queue.dequeue(task.taskId);
+        if (isTerminal(task) || state.kind === 'finished') this.#tasks.delete(task.taskId);
       }
     }
+    this.#adoptEffects(runId, state);
+  }
+
+  /** Frees the slots a task holds on `workerId`, if it holds any there. */
+  #releaseHold(taskId: string, workerId: string): void {
+    if (this.#queue.holder(taskId) === workerId && this.#queue.release(taskId) !== undefined) this.#schedulePump();
   }
 
   #release(taskId: string): void {
@@ -796,18 +825,17 @@ export class Engine {
     queueMicrotask(() => {
       this.#pumpScheduled = false;
       for (const { task, workerId } of this.#queue.assign()) {
-        this.#host
-          .send(task.runId, { type: 'AssignTask', task: task.task, attempt: task.attempt, workerId })
-          .then((events) => {
-            if (!events.some((event) => event.type === 'TaskAssigned')) this.#release(task.taskId);
-          })
-          .catch(() => this.#release(task.taskId));
+        // A stale assignment gives its slot back when it is decided (#decided); one that could not be
+        // decided at all (a full mailbox, the log unreachable) gives it back here.
+        this.#host.send(task.runId, { type: 'AssignTask', task: task.task, attempt: task.attempt, workerId }).catch(() => {
+          if (this.#assignedTo.get(task.taskId)?.attempt !== task.attempt) this.#releaseHold(task.taskId, workerId);
+        });
       }
     });
   }
 
   get stats() {
-    return { activeRuns: this.#activeRuns, runsInMemory: this.#host.activeCount, queued: this.#queue.queuedCount, workers: this.#workers.size };
+    return { activeRuns: this.#activeRuns, runsInMemory: this.#host.activeCount, queued: this.#queue.queuedCount, workers: this.#workers.size, checkpointPosition: this.#checkpointPosition };
   }
 
   /** Stops the engine's timers and takes a last checkpoint, so the next start reads little. */

@@ -21,7 +21,7 @@ export const runDecider: Decider<RunState, RunCommand, RunEvent> = {
 };
 
 export type RunHost = ActorHost<RunState, RunCommand, RunEvent>;
-export type RunEffects = ActorEffects<RunState, RunEvent>;
+export type RunEffects = ActorEffects<RunState, RunEvent, RunCommand>;
 
 /** What an idle run holds in memory, roughly: its state, its input and its tasks' outputs. */
 function runBytes(state: RunState): number {

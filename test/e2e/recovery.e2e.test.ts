@@ -112,7 +112,8 @@ t.test('the engine killed with kill -9 during 1,000 runs restarts from its last 
   const refs = await step.runNoWait(Array.from({ length: 1000 }, (_, i) => ({ i })));
   t.equal(refs.length, 1000, 'all 1,000 triggers acknowledged');
   const results = Promise.all(refs.map((ref) => ref.result()));
-  while (executions < 200) await new Promise((resolve) => setTimeout(resolve, 5));
+  const checkpointed = async () => ((await (await fetch(`http://${engine.hostPort}/health`)).json()) as { checkpointPosition: number }).checkpointPosition > 0;
+  while (executions < 200 || !(await checkpointed())) await new Promise((resolve) => setTimeout(resolve, 5));
   await engine.kill('SIGKILL');
   const executedBeforeKill = executions;
   await engine.restart();

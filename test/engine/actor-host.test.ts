@@ -82,7 +82,7 @@ function host(log: EventLog, deferMs = 10_000) {
     deferMs,
     effects: {
       applied: (_id, before, events, after) => applied.push(`${before.total}+${events.map((e) => (e.type === 'Added' ? e.n : e.type)).join(',')}=${after.total}`),
-      decided: (_id, _state, events) => decided.push(events.map((e) => e.type).join(',')),
+      decided: (_id, _before, events, _after, command) => decided.push(events.map((e) => e.type).join(',') || `(${command.type}: nothing)`),
       reconciled: (_id, state) => reconciled.push(state.total),
     },
   });
@@ -98,7 +98,7 @@ t.test('actor host: commands are decided while earlier appends are in flight; ea
   const sends = [1, 2, 3].map((n) => actors.send('a', { type: 'Add', n }).then(() => answered.push(n)));
   const noop = actors.send('a', { type: 'Noop' }).then(() => answered.push(0));
   await turn();
-  t.same(decided, ['Added', 'Added', 'Added'], 'all three decided without waiting for durability');
+  t.same(decided, ['Added', 'Added', 'Added', '(Noop: nothing)'], 'all four decided without waiting for durability, in order');
   t.equal(actors.peek('a')?.total, 6, 'the decided state includes the events in flight');
   t.equal(actors.peekDurable('a')?.total, 0, 'the durable state does not');
   t.equal(held.held.length, 3, 'three appends in flight at once');
