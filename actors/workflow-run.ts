@@ -17,7 +17,7 @@
  *     rebuilt from the log after a restart.
  */
 import { assert, assertNever } from '../src/lib/errors.js';
-import type { FinishedRun, RunStatus, TaskSpec, WorkflowSpec } from '../protocol/frames.js';
+import type { DesiredLabel, FinishedRun, RunStatus, TaskSpec, WorkflowSpec } from '../protocol/frames.js';
 import { NULL_PAYLOAD, type Payload } from '../protocol/payload.js';
 
 export const ON_FAILURE_TASK = 'on-failure-task';
@@ -40,6 +40,23 @@ export interface TaskState {
   /** A completed task's output (JSON bytes, never parsed here). */
   readonly output?: Payload | undefined;
   readonly error?: string | undefined;
+  /** Why a queued attempt is waiting, as its last `TaskWaiting` said (a Hatchet event type). */
+  readonly waitingFor?: string | undefined;
+  /** The attempt gave its worker slot back (`ctx.releaseSlot()`): a lost worker does not take it along. */
+  readonly slotReleased?: boolean | undefined;
+}
+
+/**
+ * A run's flow-control inputs, rendered from its input and metadata when it was triggered (CEL is
+ * evaluated once, by the engine): concurrency keys aligned with the specs' `concurrency` arrays,
+ * each task's rate-limit keys and units, and where the run wants to run.
+ */
+export interface RunPolicy {
+  readonly concurrencyKeys?: readonly string[];
+  readonly tasks?: Readonly<Record<string, { readonly concurrencyKeys?: readonly string[]; readonly rateLimits?: ReadonlyArray<{ readonly key: string; readonly units: number }> }>>;
+  /** A sticky child run: the worker of the task that spawned it. */
+  readonly desiredWorkerId?: string;
+  readonly desiredWorkerLabels?: Readonly<Record<string, DesiredLabel>>;
 }
 
 export type RunState =
@@ -58,6 +75,9 @@ export type RunState =
       readonly childIndex?: number;
       readonly childKey?: string;
       readonly finished?: FinishedRun | undefined;
+      readonly policy?: RunPolicy;
+      /** A sticky run's worker: the one its first task was assigned to (or its parent's, for a sticky child). */
+      readonly stickyWorkerId?: string | undefined;
     };
 
 export type ActiveRun = Extract<RunState, { kind: 'active' | 'finished' }>;
@@ -79,11 +99,32 @@ export interface RunCreation {
   readonly parentTaskId?: string;
   readonly childIndex?: number;
   readonly childKey?: string;
+  readonly policy?: RunPolicy;
+}
+
+/** A rate limit an assignment consumed. */
+export interface RateLimitUse {
+  readonly key: string;
+  readonly units: number;
 }
 
 export type RunCommand =
   | ({ readonly type: 'CreateRun' } & RunCreation)
-  | { readonly type: 'AssignTask'; readonly task: string; readonly attempt: number; readonly workerId: string }
+  | {
+      readonly type: 'AssignTask';
+      readonly task: string;
+      readonly attempt: number;
+      readonly workerId: string;
+      readonly rateLimits?: readonly RateLimitUse[];
+      readonly note?: string;
+      /** The worker already runs this attempt (it said so reconnecting): nothing is sent to it. */
+      readonly adopted?: boolean;
+    }
+  /** The tenant queue says why a queued attempt waits (recorded once per reason). */
+  | { readonly type: 'NoteWaiting'; readonly task: string; readonly attempt: number; readonly eventType: string; readonly message: string }
+  /** The attempt's units exceed its rate limit's whole limit: it can never run. */
+  | { readonly type: 'RejectQueuedTask'; readonly task: string; readonly attempt: number; readonly error: string }
+  | { readonly type: 'ReleaseSlot'; readonly task: string; readonly attempt: number }
   | { readonly type: 'StartTask'; readonly task: string; readonly attempt: number }
   | { readonly type: 'CompleteTask'; readonly task: string; readonly attempt: number; readonly output: Payload }
   | { readonly type: 'FailTask'; readonly task: string; readonly attempt: number; readonly error: string; readonly nonRetryable: boolean }
@@ -104,7 +145,23 @@ export type RunCommand =
 export type RunEvent =
   | ({ readonly type: 'RunCreated'; readonly atMs: number } & RunCreation)
   | { readonly type: 'TaskQueued'; readonly task: string; readonly attempt: number; readonly atMs: number; readonly scheduleDeadlineMs: number }
-  | { readonly type: 'TaskAssigned'; readonly task: string; readonly attempt: number; readonly workerId: string; readonly atMs: number; readonly timeoutAtMs: number }
+  | {
+      readonly type: 'TaskAssigned';
+      readonly task: string;
+      readonly attempt: number;
+      readonly workerId: string;
+      readonly atMs: number;
+      readonly timeoutAtMs: number;
+      /** Rate limits the assignment consumed (recovery counts them against their windows). */
+      readonly rateLimits?: readonly RateLimitUse[];
+      /** Why this worker, when a policy chose it (sticky, labels). */
+      readonly note?: string;
+      /** The worker was already running the attempt when it was assigned (after a restart). */
+      readonly adopted?: boolean;
+    }
+  | { readonly type: 'TaskWaiting'; readonly task: string; readonly attempt: number; readonly eventType: string; readonly message: string; readonly atMs: number }
+  | { readonly type: 'TaskRateLimitError'; readonly task: string; readonly attempt: number; readonly error: string; readonly atMs: number }
+  | { readonly type: 'TaskSlotReleased'; readonly task: string; readonly attempt: number; readonly atMs: number }
   | { readonly type: 'TaskStarted'; readonly task: string; readonly attempt: number; readonly atMs: number }
   | { readonly type: 'TaskCompleted'; readonly task: string; readonly attempt: number; readonly output: Payload; readonly atMs: number }
   | { readonly type: 'TaskFailed'; readonly task: string; readonly attempt: number; readonly error: string; readonly atMs: number }
@@ -255,7 +312,41 @@ export function decide(state: RunState, command: RunCommand, ctx: DecideContext)
     case 'AssignTask': {
       const task = current(state, command.task, command.attempt, ['queued']);
       if (task === undefined) return [];
-      return [{ type: 'TaskAssigned', task: task.name, attempt: task.attempt, workerId: command.workerId, atMs: now, timeoutAtMs: now + task.spec.executionTimeoutMs }];
+      return [
+        {
+          type: 'TaskAssigned',
+          task: task.name,
+          attempt: task.attempt,
+          workerId: command.workerId,
+          atMs: now,
+          timeoutAtMs: now + task.spec.executionTimeoutMs,
+          ...(command.rateLimits === undefined || command.rateLimits.length === 0 ? {} : { rateLimits: command.rateLimits }),
+          ...(command.note === undefined ? {} : { note: command.note }),
+          ...(command.adopted === true ? { adopted: true } : {}),
+        },
+      ];
+    }
+    case 'NoteWaiting': {
+      const task = current(state, command.task, command.attempt, ['queued']);
+      if (task === undefined || task.waitingFor === command.eventType) return [];
+      return [{ type: 'TaskWaiting', task: task.name, attempt: task.attempt, eventType: command.eventType, message: command.message, atMs: now }];
+    }
+    case 'RejectQueuedTask': {
+      const task = current(state, command.task, command.attempt, ['queued']);
+      if (task === undefined) return [];
+      return withProgress(
+        state,
+        [
+          { type: 'TaskRateLimitError', task: task.name, attempt: task.attempt, error: command.error, atMs: now },
+          { type: 'TaskFailed', task: task.name, attempt: task.attempt, error: command.error, atMs: now },
+        ],
+        now,
+      );
+    }
+    case 'ReleaseSlot': {
+      const task = current(state, command.task, command.attempt, ['assigned', 'running']);
+      if (task === undefined || task.slotReleased === true) return [];
+      return [{ type: 'TaskSlotReleased', task: task.name, attempt: task.attempt, atMs: now }];
     }
     case 'StartTask': {
       const task = current(state, command.task, command.attempt, ['assigned']);
@@ -280,7 +371,9 @@ export function decide(state: RunState, command: RunCommand, ctx: DecideContext)
     case 'WorkerLost': {
       const events: RunEvent[] = [];
       for (const task of Object.values(state.tasks)) {
-        if ((task.status === 'assigned' || task.status === 'running') && task.workerId === command.workerId) {
+        // A task that gave its slot back stays with its worker (and RUNNING) even when the worker
+        // is lost: it is not run again elsewhere.
+        if ((task.status === 'assigned' || task.status === 'running') && task.workerId === command.workerId && task.slotReleased !== true) {
           const next = task.attempt + 1;
           events.push({ type: 'TaskReassigned', task: task.name, attempt: next, workerId: command.workerId, atMs: now }, queue(task, next, now));
         }
@@ -388,7 +481,14 @@ function moved(
   task: TaskState,
   status: TaskStatus,
   attempt: number,
-  at: { workerId?: string | undefined; scheduleDeadlineMs?: number | undefined; timeoutAtMs?: number | undefined; retryAtMs?: number | undefined },
+  at: {
+    workerId?: string | undefined;
+    scheduleDeadlineMs?: number | undefined;
+    timeoutAtMs?: number | undefined;
+    retryAtMs?: number | undefined;
+    waitingFor?: string | undefined;
+    slotReleased?: boolean | undefined;
+  },
   output: Payload | undefined = task.output,
   error: string | undefined = task.error,
 ): TaskState {
@@ -404,6 +504,8 @@ function moved(
     retryAtMs: at.retryAtMs,
     output,
     error,
+    waitingFor: at.waitingFor,
+    slotReleased: at.slotReleased,
   };
 }
 
@@ -414,7 +516,18 @@ const evolvers: Evolvers = {
   TaskQueued: (s, e) => withTask(s, moved(taskOf(s, e.task), 'queued', e.attempt, { scheduleDeadlineMs: e.scheduleDeadlineMs })),
   TaskAssigned: (s, e) => {
     const task = taskOf(s, e.task);
-    return withTask(s, moved(task, 'assigned', task.attempt, { workerId: e.workerId, timeoutAtMs: e.timeoutAtMs }));
+    const next = withTask(s, moved(task, 'assigned', task.attempt, { workerId: e.workerId, timeoutAtMs: e.timeoutAtMs }));
+    // A sticky run stays on the worker its first task went to.
+    return s.workflow.sticky !== undefined && s.stickyWorkerId === undefined ? { ...next, stickyWorkerId: e.workerId } : next;
+  },
+  TaskWaiting: (s, e) => {
+    const task = taskOf(s, e.task);
+    return withTask(s, moved(task, task.status, task.attempt, { ...task, waitingFor: e.eventType }));
+  },
+  TaskRateLimitError: (s) => s,
+  TaskSlotReleased: (s, e) => {
+    const task = taskOf(s, e.task);
+    return withTask(s, moved(task, task.status, task.attempt, { ...task, slotReleased: true }));
   },
   TaskStarted: (s, e) => {
     const task = taskOf(s, e.task);
@@ -479,6 +592,8 @@ export function evolve(state: RunState, event: RunEvent): RunState {
       ...(event.parentTaskId === undefined ? {} : { parentTaskId: event.parentTaskId }),
       ...(event.childIndex === undefined ? {} : { childIndex: event.childIndex }),
       ...(event.childKey === undefined ? {} : { childKey: event.childKey }),
+      ...(event.policy === undefined ? {} : { policy: event.policy }),
+      ...(event.policy?.desiredWorkerId === undefined ? {} : { stickyWorkerId: event.policy.desiredWorkerId }),
     };
   }
   assert(state.kind !== 'none', `${event.type} follows RunCreated`);
@@ -532,7 +647,13 @@ export function taskEventsOf(event: RunEvent): TaskEventView[] {
     case 'TaskQueued':
       return [view(event.task, event.attempt, 'QUEUED')];
     case 'TaskAssigned':
-      return [view(event.task, event.attempt, 'ASSIGNED', `assigned to worker ${event.workerId}`)];
+      return [view(event.task, event.attempt, 'ASSIGNED', `assigned to worker ${event.workerId}${event.note === undefined ? '' : ` (${event.note})`}`)];
+    case 'TaskWaiting':
+      return [view(event.task, event.attempt, event.eventType, event.message)];
+    case 'TaskRateLimitError':
+      return [view(event.task, event.attempt, 'RATE_LIMIT_ERROR', event.error)];
+    case 'TaskSlotReleased':
+      return [view(event.task, event.attempt, 'SLOT_RELEASED')];
     case 'TaskStarted':
       return [view(event.task, event.attempt, 'STARTED')];
     case 'TaskCompleted':

@@ -19,6 +19,7 @@ export const ProtocolErrorCode = {
   /** Request errors: the connection stays open. */
   WorkflowNotFound: 'WORKFLOW_NOT_FOUND',
   RunNotFound: 'RUN_NOT_FOUND',
+  WorkerNotFound: 'WORKER_NOT_FOUND',
   InvalidInput: 'INVALID_INPUT',
   PayloadTooLarge: 'PAYLOAD_TOO_LARGE',
   EngineBusy: 'ENGINE_BUSY',

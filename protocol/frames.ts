@@ -18,12 +18,63 @@ const id = z.string().min(1).max(200);
 const req = z.number().int().nonnegative();
 const attempt = z.number().int().nonnegative();
 const metadata = z.record(z.string(), z.string());
-const labels = z.record(z.string(), z.union([z.string(), z.number()]));
+const labels = z
+  .record(z.string().min(1).max(engineLimits.labelKeyCharsMax), z.union([z.string().max(engineLimits.labelValueCharsMax), z.number()], { error: 'a worker label value is a string or a number' }))
+  .refine((l) => Object.keys(l).length <= engineLimits.labelsMax, `at most ${engineLimits.labelsMax} labels`);
 const taskRef = z.object({ taskId: id, attempt });
+/** A CEL expression over `input` and `additional_metadata` (the engine parses it at registration). */
+const cel = z.string().min(1).max(engineLimits.celExpressionCharsMax);
 /** A payload: JSON text as msgpack `bin` (payload.ts); held to `payloadBytesMax` by the engine. */
 const payload = z.custom<Payload>((value) => value instanceof Uint8Array, 'a payload is JSON text as msgpack bin');
 /** A worker id names its stream (`worker:<id>`), so it uses the stream-name alphabet. */
 const workerId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_\-:=@+/]{0,150}$/, 'a worker id is 1-151 letters, digits or _ - : = @ + /, starting with a letter or digit');
+
+/** Flow control: how many runs of a key may be in progress, and what happens to the rest. */
+export const ConcurrencyStrategies = ['GROUP_ROUND_ROBIN', 'CANCEL_IN_PROGRESS', 'CANCEL_NEWEST'] as const;
+export const ConcurrencySpec = z.object({
+  /** CEL that makes the key, e.g. `input.userId`. */
+  expression: cel,
+  maxRuns: z.number().int().positive().max(engineLimits.workerSlotsMax).default(1),
+  limitStrategy: z.enum(ConcurrencyStrategies, { error: (issue) => `unknown concurrency limitStrategy ${JSON.stringify(issue.input)}; use one of ${ConcurrencyStrategies.join(', ')}` }).default('CANCEL_IN_PROGRESS'),
+});
+export type ConcurrencySpec = z.infer<typeof ConcurrencySpec>;
+
+export const RateLimitDurations = ['SECOND', 'MINUTE', 'HOUR', 'DAY', 'WEEK', 'MONTH', 'YEAR'] as const;
+export type RateLimitDurationName = (typeof RateLimitDurations)[number];
+const rateLimitDuration = z.enum(RateLimitDurations, { error: (issue) => `unknown rate limit duration ${JSON.stringify(issue.input)}; use one of ${RateLimitDurations.join(', ')}` });
+const rateLimitKey = z.string().min(1).max(engineLimits.rateLimitKeyCharsMax);
+
+/** A rate limit a task consumes: a static key made with `putRateLimit`, or a dynamic key (CEL) with its own limit. */
+export const RateLimitSpec = z
+  .object({
+    staticKey: rateLimitKey.optional(),
+    dynamicKey: cel.optional(),
+    /** Units each run consumes: a whole number, or CEL that makes one. */
+    units: z.union([z.number().int().nonnegative(), cel]).default(1),
+    /** A dynamic key's limit: a whole number, or CEL that makes one. */
+    limit: z.union([z.number().int().positive(), cel]).optional(),
+    duration: rateLimitDuration.optional(),
+  })
+  .refine((spec) => (spec.staticKey === undefined) !== (spec.dynamicKey === undefined), 'a rate limit names exactly one of staticKey and dynamicKey')
+  .refine((spec) => spec.dynamicKey === undefined || spec.limit !== undefined, 'a rate limit with a dynamicKey needs a limit');
+export type RateLimitSpec = z.infer<typeof RateLimitSpec>;
+
+export const LabelComparators = ['EQUAL', 'NOT_EQUAL', 'GREATER_THAN', 'GREATER_THAN_OR_EQUAL', 'LESS_THAN', 'LESS_THAN_OR_EQUAL'] as const;
+export type LabelComparator = (typeof LabelComparators)[number];
+/** A label a task wants of the worker it runs on (worker affinity). */
+export const DesiredLabel = z
+  .object({
+    value: z.union([z.string().max(engineLimits.labelValueCharsMax), z.number()], { error: 'a desired worker label value is a string or a number' }),
+    /** Default true: without a matching worker the task waits. */
+    required: z.boolean().default(true),
+    /** Default 100; counts only when not required. */
+    weight: z.number().int().nonnegative().default(100),
+    comparator: z.enum(LabelComparators, { error: (issue) => `unknown label comparator ${JSON.stringify(issue.input)}; use one of ${LabelComparators.join(', ')}` }).default('EQUAL'),
+  })
+  .refine((label) => typeof label.value === 'number' || label.comparator === 'EQUAL' || label.comparator === 'NOT_EQUAL', 'comparators other than EQUAL and NOT_EQUAL compare numbers: give a number value');
+export type DesiredLabel = z.infer<typeof DesiredLabel>;
+const desiredLabels = z.record(z.string().min(1).max(engineLimits.labelKeyCharsMax), DesiredLabel).refine((labels) => Object.keys(labels).length <= engineLimits.labelsMax, `at most ${engineLimits.labelsMax} labels`);
+const concurrencyList = z.array(ConcurrencySpec).max(engineLimits.concurrencyLimitsMax);
 
 export const TaskSpec = z.object({
   name: z.string().min(1).max(200),
@@ -33,6 +84,10 @@ export const TaskSpec = z.object({
   retries: z.number().int().min(0).max(engineLimits.retriesMax).default(0),
   backoff: z.object({ factor: z.number().positive().optional(), maxSeconds: z.number().positive().optional() }).optional(),
   slotCost: z.number().int().positive().default(1),
+  /** Concurrency limits of this task alone; all must hold. */
+  concurrency: concurrencyList.optional(),
+  rateLimits: z.array(RateLimitSpec).max(engineLimits.rateLimitsPerTaskMax).optional(),
+  desiredWorkerLabels: desiredLabels.optional(),
 });
 export type TaskSpec = z.infer<typeof TaskSpec>;
 
@@ -43,6 +98,12 @@ export const WorkflowSpec = z.object({
   tasks: z.array(TaskSpec).min(1).max(engineLimits.workflowTasksMax),
   /** Runs after any task fails, with the errors; its name is always `on-failure-task`. */
   onFailure: TaskSpec.optional(),
+  /** Concurrency limits on whole runs; all must hold. */
+  concurrency: concurrencyList.optional(),
+  /** Keep a run's tasks on the worker its first task ran on: `soft` prefers it, `hard` insists. */
+  sticky: z.enum(['soft', 'hard']).optional(),
+  /** The priority of runs triggered without one (1–3; 1 when unset). */
+  defaultPriority: z.number().int().min(1).max(3).optional(),
   /**
    * The JSON Schema of the workflow's input, for tools that trigger runs (the SDK checks inputs
    * against its own validator in the worker; the engine stores the schema and returns it).
@@ -63,6 +124,10 @@ export const TriggerRun = z.object({
   parentTaskId: id.optional(),
   childIndex: z.number().int().nonnegative().optional(),
   childKey: z.string().max(200).optional(),
+  /** Run on this worker (a sticky child run: the worker of its parent task). */
+  desiredWorkerId: workerId.optional(),
+  /** Desired worker labels for every task of this run, over those the tasks declare. */
+  desiredWorkerLabels: desiredLabels.optional(),
 });
 export type TriggerRun = z.infer<typeof TriggerRun>;
 
@@ -88,6 +153,7 @@ export const ClientFrame = z.discriminatedUnion('t', [
   }),
   z.object({ t: z.literal('refresh'), taskId: id, attempt, incrementMs: z.number().int().positive() }),
   z.object({ t: z.literal('release'), taskId: id, attempt }),
+  z.object({ t: z.literal('upsertLabels'), req, labels }),
   z.object({ t: z.literal('putWorkflow'), req, workflow: WorkflowSpec }),
   /** `each: true` creates every run it can and answers each run on its own (`{results}`); otherwise all or nothing (`{runIds}`). */
   z.object({ t: z.literal('trigger'), req, runs: z.array(TriggerRun).min(1).max(engineLimits.triggerRunsMax), each: z.boolean().optional() }),

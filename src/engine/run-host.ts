@@ -17,7 +17,8 @@ export const runDecider: Decider<RunState, RunCommand, RunEvent> = {
   isActive: (state) => state.kind === 'active',
   // An assignment and a start acknowledge nothing (DESIGN: "assignment is not an acknowledgement"):
   // they are written with the run's next append — a short task's result — or a moment later.
-  deferrable: (event) => event.type === 'TaskAssigned' || event.type === 'TaskStarted',
+  // A note of why a task waits, and a released slot, acknowledge nothing either.
+  deferrable: (event) => event.type === 'TaskAssigned' || event.type === 'TaskStarted' || event.type === 'TaskWaiting' || event.type === 'TaskSlotReleased',
 };
 
 export type RunHost = ActorHost<RunState, RunCommand, RunEvent>;

@@ -22,6 +22,10 @@ export class MinHeap<T> {
     return this.#items[0]?.key;
   }
 
+  peek(): { key: number; value: T } | undefined {
+    return this.#items[0];
+  }
+
   pop(): { key: number; value: T } | undefined {
     const items = this.#items;
     const top = items[0];

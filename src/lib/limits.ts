@@ -103,6 +103,20 @@ export const engineLimits = {
   deferredEventsWriteMs: 25,
   /** A recovery checkpoint is taken each time this many appends have been made since the last. */
   checkpointEveryAppends: 50_000,
+  /** Longest CEL expression (concurrency and rate-limit keys), in characters. */
+  celExpressionCharsMax: 1000,
+  /** Concurrency limits on one workflow or one task. */
+  concurrencyLimitsMax: 10,
+  /** Rate limits one task consumes. */
+  rateLimitsPerTaskMax: 10,
+  /** Longest rate limit key (static, or rendered from CEL), in characters. */
+  rateLimitKeyCharsMax: 200,
+  /** Longest concurrency key rendered from CEL, in characters. */
+  concurrencyKeyCharsMax: 200,
+  /** Labels on one worker, or desired of one task. */
+  labelsMax: 50,
+  labelKeyCharsMax: 100,
+  labelValueCharsMax: 200,
 } as const;
 
 check(engineLimits.payloadBytesMax * 4 <= engineLimits.frameBytesMax, 'a frame holds a task input, its parents outputs and the envelope');

@@ -36,3 +36,21 @@ t.test('worker: expired once; registering again revives it as a new registration
   t.match(decideWorker(expired, register(), { nowMs: 9 }), [{ type: 'WorkerRegistered' }]);
   t.same(decideWorker(initialWorkerState(), { type: 'ExpireWorker', reason: 'x' }, { nowMs: 1 }), [], 'an unknown worker does not expire');
 });
+
+t.test('worker: labels upserted merge into the registered ones; the same labels again log nothing', async (t) => {
+  const registered = given([register()]);
+  t.match(decideWorker(registered, { type: 'UpsertLabels', labels: { model: 'big' } }, { nowMs: 7 }), [{ type: 'WorkerLabelsUpserted', labels: { zone: 'a', model: 'big' } }]);
+  t.same(decideWorker(registered, { type: 'UpsertLabels', labels: { zone: 'a' } }, { nowMs: 7 }), []);
+  t.same(decideWorker(initialWorkerState(), { type: 'UpsertLabels', labels: { a: 1 } }, { nowMs: 7 }), [], 'an unknown worker has no labels to change');
+});
+
+t.test('worker: paused stays paused across a re-registration until unpaused; pausing twice logs once', async (t) => {
+  const paused = given([register(), { type: 'PauseWorker' }]);
+  t.match(paused, { kind: 'registered', paused: true });
+  t.same(decideWorker(paused, { type: 'PauseWorker' }, { nowMs: 8 }), []);
+  const reregistered = given([register(), { type: 'PauseWorker' }, register({ slots: 30 })]);
+  t.match(reregistered, { kind: 'registered', slots: 30, paused: true });
+  const unpaused = given([register(), { type: 'PauseWorker' }, { type: 'UnpauseWorker' }]);
+  t.match(unpaused, { paused: false });
+  t.same(decideWorker(unpaused, { type: 'UnpauseWorker' }, { nowMs: 8 }), []);
+});

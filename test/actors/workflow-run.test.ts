@@ -192,3 +192,30 @@ t.test('run: failed + replay: the failed task and everything after it run again 
   t.match(replayed.after, { kind: 'active', tasks: { a: { status: 'completed' }, c: { status: 'completed' }, d: { status: 'pending' } } });
   t.same(scenario([[create(dag), 0]], { type: 'ReplayRun' }, 1).events, [], 'an active run is not replayed');
 });
+
+t.test('run: why a queued task waits is noted once per reason; a released slot keeps the task with its worker when the worker is lost', async (t) => {
+  const single = workflow([task('a')]);
+  const queued: Array<[RunCommand, number]> = [[create(single), 0]];
+  const note: RunCommand = { type: 'NoteWaiting', task: 'a', attempt: 0, eventType: 'CONCURRENCY_LIMITED', message: 'waiting for k' };
+  t.match(scenario(queued, note, 5).events, [{ type: 'TaskWaiting', eventType: 'CONCURRENCY_LIMITED', message: 'waiting for k' }]);
+  t.same(scenario([...queued, [note, 5]], note, 6).events, [], 'the same reason again decides nothing');
+  const assigned: Array<[RunCommand, number]> = [...queued, [{ type: 'AssignTask', task: 'a', attempt: 0, workerId: 'w1', rateLimits: [{ key: 't/api', units: 2 }], note: 'sticky (soft)' }, 10]];
+  t.match(scenario(queued, assigned[1]?.[0] as RunCommand, 10).events, [{ type: 'TaskAssigned', rateLimits: [{ key: 't/api', units: 2 }], note: 'sticky (soft)' }]);
+  t.same(scenario(assigned, { type: 'WorkerLost', workerId: 'w1' }, 20).types, ['TaskReassigned', 'TaskQueued'], 'without a release, a lost worker loses the task');
+  const released: Array<[RunCommand, number]> = [...assigned, [{ type: 'ReleaseSlot', task: 'a', attempt: 0 }, 15]];
+  t.same(scenario(assigned, { type: 'ReleaseSlot', task: 'a', attempt: 0 }, 15).types, ['TaskSlotReleased']);
+  t.same(scenario(released, { type: 'WorkerLost', workerId: 'w1' }, 20).types, [], 'after a release it stays with its worker');
+  t.same(scenario(released, { type: 'ReleaseSlot', task: 'a', attempt: 0 }, 16).types, [], 'releasing twice decides nothing');
+});
+
+t.test('run: a queued task whose units exceed its rate limit fails with RATE_LIMIT_ERROR; a sticky run keeps its first worker', async (t) => {
+  const single = workflow([task('a')]);
+  const { types, after } = scenario([[create(single), 0]], { type: 'RejectQueuedTask', task: 'a', attempt: 0, error: 'needs 5 units' }, 3);
+  t.same(types, ['TaskRateLimitError', 'TaskFailed', 'RunFinished']);
+  t.equal(after.kind === 'finished' && after.finished?.status, 'FAILED');
+  const sticky = WorkflowSpec.parse({ name: 'wf', sticky: 'soft', tasks: [task('a'), task('b', { parents: ['a'] })] });
+  const stuck = scenario([[create(sticky), 0]], { type: 'AssignTask', task: 'a', attempt: 0, workerId: 'w7' }, 1).after;
+  t.equal(stuck.kind === 'active' && stuck.stickyWorkerId, 'w7');
+  const plain = scenario([[create(single), 0]], { type: 'AssignTask', task: 'a', attempt: 0, workerId: 'w7' }, 1).after;
+  t.equal(plain.kind === 'active' && plain.stickyWorkerId, undefined, 'a run that is not sticky keeps no worker');
+});
