@@ -9,7 +9,7 @@
  * there `durableTask`), not assumed, so the bench picks them up as the SDK grows. Where the SDK
  * has a feature that this adapter does not drive yet, it says so instead of guessing.
  */
-import { type BaseWorkflowDeclaration, HatchetClient, type JsonObject, NotSupportedError, type WorkflowRunRef } from '../../src/sdk/index.js';
+import { type BaseWorkflowDeclaration, ConcurrencyLimitStrategy, HatchetClient, type JsonObject, NotSupportedError, type WorkflowRunRef } from '../../src/sdk/index.js';
 import { type KindlingServer, startKindling } from '../servers.js';
 import { type LoadWorkload, type LogLevel, noopTask, type Shape, type TriggerMode, type WorkerConfig } from '../workload.js';
 import type { FinishedListener, OpenSubject, RemoteEngine, RunHandle, StartWorker, Subject, Target, Unsupported } from './subject.js';
@@ -63,8 +63,10 @@ export function kindlingFeatures() {
 /** The benchmark's workflows, declared the same way by the driver (to trigger) and the workers (to run). */
 function declare(hatchet: HatchetClient, config: Pick<WorkerConfig, 'task' | 'concurrency'>, onStart: (runId: string) => void) {
   // Passed only when the SDK carries it (kindlingFeatures), as Hatchet's `concurrency` option: a
-  // constant key makes it one limit across all runs.
-  const limit = config.concurrency === undefined ? {} : { concurrency: { expression: "'bench'", maxRuns: config.concurrency } };
+  // constant key makes it one limit across all runs, and GROUP_ROUND_ROBIN makes the runs over it
+  // wait (the server default, CANCEL_IN_PROGRESS, would cancel them).
+  const limit =
+    config.concurrency === undefined ? {} : { concurrency: { expression: "'bench'", maxRuns: config.concurrency, limitStrategy: ConcurrencyLimitStrategy.GROUP_ROUND_ROBIN } };
   const task = hatchet.task({
     name: 'bench-task',
     ...limit,

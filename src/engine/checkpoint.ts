@@ -24,13 +24,24 @@ const IDS_PER_EVENT = 5_000;
 /** Ids are at most a stream name long, so four events of ids fit one append. */
 const EVENTS_PER_APPEND = 4;
 
+/** How much of a rate limit's current window assignments have used (by queue key). */
+export interface RateLimitWindow {
+  readonly key: string;
+  readonly startMs: number;
+  readonly used: number;
+}
+
 export interface Checkpoint {
   readonly position: number;
   readonly runs: readonly string[];
   readonly workers: readonly string[];
+  /** Rate-limit windows in use at `position`: what assignments before it consumed. */
+  readonly rateLimitUsage?: readonly RateLimitWindow[];
 }
 
-type IdsEvent = { readonly kind: 'run' | 'worker'; readonly ids: string[] };
+type IdsEvent = { readonly kind: 'run' | 'worker'; readonly ids: string[] } | { readonly kind: 'rateLimitUsage'; readonly windows: RateLimitWindow[] };
+/** Keys are at most ~400 characters with their tenant, so four events of windows fit one append. */
+const WINDOWS_PER_EVENT = 500;
 interface CheckpointTaken {
   readonly stream: string;
   readonly position: number;
@@ -44,6 +55,8 @@ export async function writeCheckpoint(log: EventLog, checkpoint: Checkpoint): Pr
   for (const [kind, ids] of [['run', checkpoint.runs], ['worker', checkpoint.workers]] as const) {
     for (let i = 0; i < ids.length; i += IDS_PER_EVENT) events.push({ type: 'CheckpointIds', data: { kind, ids: ids.slice(i, i + IDS_PER_EVENT) } });
   }
+  const windows = checkpoint.rateLimitUsage ?? [];
+  for (let i = 0; i < windows.length; i += WINDOWS_PER_EVENT) events.push({ type: 'CheckpointIds', data: { kind: 'rateLimitUsage', windows: windows.slice(i, i + WINDOWS_PER_EVENT) } });
   for (let i = 0; i < events.length; i += EVENTS_PER_APPEND) {
     await log.append(stream, events.slice(i, i + EVENTS_PER_APPEND), { expectedVersion: i });
   }
@@ -61,18 +74,20 @@ export async function readCheckpoint(log: EventLog): Promise<Checkpoint | undefi
   if (taken === undefined) return undefined;
   const runs: string[] = [];
   const workers: string[] = [];
+  const rateLimitUsage: RateLimitWindow[] = [];
   let events = 0;
   for (let page = await log.readStream(taken.stream); page.length > 0; page = await log.readStream(taken.stream, { fromSeq: events + 1 })) {
     for (const record of page) {
-      const { kind, ids } = record.data as IdsEvent;
-      (kind === 'run' ? runs : workers).push(...ids);
+      const data = record.data as IdsEvent;
+      if (data.kind === 'rateLimitUsage') rateLimitUsage.push(...data.windows);
+      else (data.kind === 'run' ? runs : workers).push(...data.ids);
     }
     events += page.length;
     if (page.length < limits.readRecordsMax) break;
   }
   // Invariant 1: an incomplete checkpoint is not one.
   if (events !== taken.events) return undefined;
-  return { position: taken.position, runs, workers };
+  return { position: taken.position, runs, workers, rateLimitUsage };
 }
 
 /**

@@ -17,12 +17,13 @@
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { evolve, initialState, isTerminal, nextDeadline, taskEventsOf, taskRunStatus, ON_FAILURE_TASK, type RunCommand, type RunEvent, type RunState, runStatus, type TaskState } from '../../actors/workflow-run.js';
-import { TenantQueue } from '../../actors/tenant-queue.js';
+import { type QueuedTask, TenantQueue } from '../../actors/tenant-queue.js';
+import { type RateLimitDefinition, windowMs } from '../../actors/rate-limits.js';
 import { decideWorker, evolveWorker, initialWorkerState, type WorkerCommand, type WorkerEvent, type WorkerState } from '../../actors/worker.js';
 import { encodeBatches } from '../../protocol/codec.js';
 import { ProtocolError, ProtocolErrorCode } from '../../protocol/errors.js';
 import { NULL_PAYLOAD, type Payload } from '../../protocol/payload.js';
-import type { AssignedTask, FinishedRun, LogLine, RegisteredWorkflow, RunDetails, ServerFrame, TriggerRun, WorkflowSpec } from '../../protocol/frames.js';
+import type { AssignedTask, FinishedRun, LogLine, RateLimitDurationName, RegisteredWorkflow, RunDetails, ServerFrame, TriggerRun, WorkflowSpec } from '../../protocol/frames.js';
 import type { EventLog, LogRecord } from '../../store/log.js';
 import { BoundedMap } from '../lib/bounded-map.js';
 import { coalesce } from '../lib/coalesce.js';
@@ -30,6 +31,8 @@ import { KindlingError } from '../lib/errors.js';
 import { engineLimits, limits } from '../lib/limits.js';
 import { TrackedLog, writeCheckpoint } from './checkpoint.js';
 import { recover, TENANTS_STREAM, workerStream, workflowsStream } from './recovery.js';
+import { checkPolicies, type DynamicRateLimit, rateLimitQueueKey, renderPolicy, taskPolicy } from './flow-control.js';
+import { createRateLimitsHost, type RateLimitsHost } from './rate-limits.js';
 import { createRunHost, loadRun, type RunHost, runStream } from './run-host.js';
 import { RunTimers } from './timers.js';
 
@@ -66,6 +69,8 @@ interface WorkerEntry {
   actions: string[];
   slots: number;
   labels: Record<string, string | number>;
+  paused: boolean;
+  registeredAtMs: number;
   session: Session | undefined;
   lastSeenMs: number;
   assignOutbox: AssignedTask[];
@@ -85,6 +90,20 @@ function workflowEntry(spec: WorkflowSpec, version: number): WorkflowEntry {
 }
 
 
+/** A worker as the workers API shows it. */
+export interface WorkerView {
+  readonly workerId: string;
+  readonly name: string;
+  readonly actions: string[];
+  readonly slots: number;
+  readonly usedSlots: number;
+  readonly labels: Record<string, string | number>;
+  readonly paused: boolean;
+  readonly connected: boolean;
+  readonly registeredAtMs: number;
+  readonly lastSeenMs: number;
+}
+
 export class Engine {
   readonly #log: TrackedLog;
   readonly #clock: () => number;
@@ -93,6 +112,10 @@ export class Engine {
   readonly #host: RunHost;
   readonly #timers: RunTimers;
   readonly #queue = new TenantQueue();
+  /** Each tenant's rate limits (definitions; the queue counts their windows). */
+  readonly #rateLimits: RateLimitsHost;
+  /** Wakes the pump when a rate limit with waiters refills. */
+  #rateWake: { timer: NodeJS.Timeout; atMs: number } | undefined;
   /** Every task of an active run that has not ended: where it is, and whose it is. */
   readonly #tasks = new Map<string, { runId: string; task: string; tenantId: string }>();
   /** The current assigned attempt of each task and its worker: what a lost worker loses. */
@@ -133,6 +156,16 @@ export class Engine {
       reconciled: (runId, state) => this.#reconciled(runId, state),
       decided: (runId, before, events, after, command) => this.#decided(runId, before, events, after, command),
     }, options.idleRunsBytesMax);
+    this.#rateLimits = createRateLimitsHost(this.#log, this.#clock, {
+      applied: (tenantId, _before, events) => {
+        for (const event of events) this.#queue.setRateLimit(rateLimitQueueKey(tenantId, event.key), event.limit, windowMs(event.duration));
+        this.#schedulePump();
+      },
+      reconciled: (tenantId, state) => {
+        for (const definition of Object.values(state.definitions)) this.#queue.setRateLimit(rateLimitQueueKey(tenantId, definition.key), definition.limit, windowMs(definition.duration));
+      },
+      decided: () => {},
+    });
     this.#timers = new RunTimers(this.#clock, (runId) => {
       this.#host.send(runId, { type: 'Tick' }).catch(() => {});
     });
@@ -159,13 +192,27 @@ export class Engine {
       actor.state = state;
       actor.version = version;
       // Every worker registered when the engine stopped gets a fresh liveness window to reconnect.
-      if (state.kind === 'registered') this.#workers.set(workerId, this.#newWorker(workerId, state.tenantId, state.name, [...state.actions], state.slots));
+      if (state.kind === 'registered') {
+        const worker = this.#newWorker(workerId, state.tenantId, state.name, [...state.actions], state.slots);
+        worker.labels = { ...state.labels };
+        worker.paused = state.paused === true;
+        worker.registeredAtMs = state.registeredAtMs;
+        this.#workers.set(workerId, worker);
+      }
     }
+    for (const [tenantId, { state, version }] of recovered.rateLimits) {
+      this.#rateLimits.adopt(tenantId, state, version);
+      for (const definition of Object.values(state.definitions)) this.#queue.setRateLimit(rateLimitQueueKey(tenantId, definition.key), definition.limit, windowMs(definition.duration));
+    }
+    for (const window of recovered.rateLimitUsage.values()) this.#queue.consumed(window.key, window.used, window.startMs);
+    // Every run's held slots and keys first, then the queued tasks: a concurrency strategy deciding
+    // about a queued task sees the same members it saw before the restart.
     for (const [runId, { state, version }] of recovered.runs) {
       this.#host.adopt(runId, state, version);
-      this.#adoptEffects(runId, state);
+      this.#adoptHolds(runId, state);
     }
     this.#activeRuns = recovered.runs.size;
+    for (const [runId, { state }] of recovered.runs) this.#adoptQueued(runId, state);
     this.recoveryStats = recovered.stats;
     // A long read at start is worth not repeating: checkpoint now rather than after the next appends.
     if (recovered.stats.recordsScanned >= engineLimits.checkpointEveryAppends) void this.checkpoint();
@@ -184,7 +231,7 @@ export class Engine {
       try {
         const position = await this.#log.settledPosition();
         const workers = [...this.#workerActors].filter(([, actor]) => actor.state.kind === 'registered').map(([workerId]) => workerId);
-        await writeCheckpoint(this.#log, { position, runs: this.#host.activeIds(), workers });
+        await writeCheckpoint(this.#log, { position, runs: this.#host.activeIds(), workers, rateLimitUsage: this.#rateLimitWindows() });
         this.#checkpointPosition = position;
       } catch {
         // Best effort, like a snapshot: without it the next start reads more of the log.
@@ -232,28 +279,49 @@ export class Engine {
     return run;
   }
 
-  /** Re-derives the in-memory effects of a run's state: queue entries, held slots, timers. */
+  /** Re-derives the in-memory effects of a run's state: queue entries, held slots and keys, timers. */
   #adoptEffects(runId: string, state: RunState): void {
+    this.#adoptHolds(runId, state);
+    this.#adoptQueued(runId, state);
+  }
+
+  /** What a run holds: its tasks' slots on their workers, and the concurrency keys its tasks (or it) hold. */
+  #adoptHolds(runId: string, state: RunState): void {
     if (state.kind !== 'active') return;
+    let started = false;
     for (const task of Object.values(state.tasks)) {
+      if (task.status !== 'pending' && task.status !== 'queued') started = true;
       if (isTerminal(task)) continue;
       this.#tasks.set(task.taskId, { runId, task: task.name, tenantId: state.tenantId });
-      if (task.status === 'queued') this.#queue.enqueue(this.#queued(runId, state, task));
       if ((task.status === 'assigned' || task.status === 'running') && task.workerId !== undefined) {
         this.#assignedTo.set(task.taskId, { workerId: task.workerId, attempt: task.attempt });
-        this.#queue.hold(task.taskId, task.workerId, task.spec.slotCost);
+        // A task that gave its slot back holds none (its keys it holds until it ends).
+        if (task.slotReleased !== true) this.#queue.hold(task.taskId, task.workerId, task.spec.slotCost);
+        const policy = taskPolicy(state, task);
+        if (policy !== undefined) this.#queue.holdConcurrency({ runId, taskId: task.taskId, policy }, ['task']);
         if (!this.#workers.has(task.workerId)) {
           // A worker that held tasks before the restart: it has `workerLivenessMs` to reconnect.
           this.#workers.set(task.workerId, this.#newWorker(task.workerId, state.tenantId, '', [], 0));
         }
       }
     }
+    // A run that got past its workflow's concurrency gates holds their keys until it finishes.
+    const first = Object.values(state.tasks)[0];
+    if (started && first !== undefined && (state.workflow.concurrency?.length ?? 0) > 0) {
+      const policy = taskPolicy(state, first);
+      if (policy !== undefined) this.#queue.holdConcurrency({ runId, taskId: first.taskId, policy }, ['run']);
+    }
+  }
+
+  #adoptQueued(runId: string, state: RunState): void {
+    if (state.kind !== 'active') return;
+    for (const task of Object.values(state.tasks)) if (task.status === 'queued') this.#queue.enqueue(this.#queued(runId, state, task));
     this.#timers.set(runId, nextDeadline(state));
     this.#schedulePump();
   }
 
   #newWorker(workerId: string, tenantId: string, name: string, actions: string[], slots: number): WorkerEntry {
-    return { workerId, tenantId, name, actions, slots, labels: {}, session: undefined, lastSeenMs: this.#clock(), assignOutbox: [], cancelOutbox: [] };
+    return { workerId, tenantId, name, actions, slots, labels: {}, paused: false, registeredAtMs: this.#clock(), session: undefined, lastSeenMs: this.#clock(), assignOutbox: [], cancelOutbox: [] };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -287,6 +355,7 @@ export class Engine {
       const current = workflows.byName.get(spec.name);
       if (current !== undefined && JSON.stringify(current.spec) === JSON.stringify(spec)) return { name: spec.name, version: current.version };
       checkWorkflow(spec);
+      checkPolicies(spec);
       const version = (current?.version ?? 0) + 1;
       await this.#log.append(workflowsStream(tenantId), [{ type: 'WorkflowVersionRegistered', data: { name: spec.name, version, spec } }], { expectedVersion: workflows.version });
       workflows.version += 1;
@@ -328,8 +397,9 @@ export class Engine {
   async trigger(tenantId: string, runs: readonly TriggerRun[]): Promise<string[]> {
     // All or nothing: any run that cannot be created refuses the whole request.
     const prepared = runs.map((run) => this.#prepareRun(tenantId, run));
-    await Promise.all(prepared.map((run) => this.#host.send(run.runId, run)));
-    return prepared.map((run) => run.runId);
+    await this.#defineDynamicRateLimits(tenantId, prepared.flatMap((p) => p.dynamic));
+    await Promise.all(prepared.map(({ create }) => this.#host.send(create.runId, create)));
+    return prepared.map(({ create }) => create.runId);
   }
 
   /** Creates each run that can be created; a run that cannot gets its own error, and the others go ahead. */
@@ -337,9 +407,10 @@ export class Engine {
     return Promise.all(
       runs.map(async (run) => {
         try {
-          const prepared = this.#prepareRun(tenantId, run);
-          await this.#host.send(prepared.runId, prepared);
-          return { runId: prepared.runId };
+          const { create, dynamic } = this.#prepareRun(tenantId, run);
+          await this.#defineDynamicRateLimits(tenantId, dynamic);
+          await this.#host.send(create.runId, create);
+          return { runId: create.runId };
         } catch (error) {
           const code = error instanceof KindlingError ? error.code : ProtocolErrorCode.EngineUnavailable;
           return { error: { code, message: (error as Error).message } };
@@ -348,8 +419,18 @@ export class Engine {
     );
   }
 
-  /** Checks a run to trigger and gives it its ids; throws the request error it deserves. */
-  #prepareRun(tenantId: string, run: TriggerRun): Extract<RunCommand, { type: 'CreateRun' }> {
+  /** Dynamic rate limits are defined (or redefined) by the runs that render them, before those runs exist. */
+  async #defineDynamicRateLimits(tenantId: string, limits: readonly DynamicRateLimit[]): Promise<void> {
+    if (limits.length === 0) return;
+    const byKey = new Map(limits.map((limit) => [limit.key, limit]));
+    await Promise.all([...byKey.values()].map((limit) => this.upsertRateLimit(tenantId, limit.key, limit.limit, limit.duration, true)));
+  }
+
+  /**
+   * Checks a run to trigger, renders its policies and gives it its ids; throws the request error
+   * it deserves.
+   */
+  #prepareRun(tenantId: string, run: TriggerRun): { create: Extract<RunCommand, { type: 'CreateRun' }>; dynamic: DynamicRateLimit[] } {
     const workflow = this.#tenantWorkflows(tenantId).byName.get(run.workflow);
     if (workflow === undefined) throw new ProtocolError(ProtocolErrorCode.WorkflowNotFound, `workflow '${run.workflow}' is not registered; start a worker that declares it first`);
     const bytes = run.input.length;
@@ -362,12 +443,14 @@ export class Engine {
         throw new ProtocolError(ProtocolErrorCode.InvalidInput, `parent task run '${run.parentTaskId}' is not running; children are spawned by a running task`);
       }
     }
+    if (run.desiredWorkerId !== undefined) this.#checkStickyChild(tenantId, workflow.spec, run.desiredWorkerId);
+    const { policy, dynamic } = renderPolicy(workflow.spec, run, this.#rateLimitDefinitions(tenantId));
     const runId = run.parentTaskId === undefined ? randomUUID() : childRunId(run.parentTaskId, run.childKey ?? String(run.childIndex ?? 0));
     const standalone = workflow.spec.tasks.length === 1 && workflow.spec.onFailure === undefined;
     const taskIds: Record<string, string> = {};
     for (const task of workflow.spec.tasks) taskIds[task.name] = standalone ? runId : randomUUID();
     if (workflow.spec.onFailure !== undefined) taskIds[ON_FAILURE_TASK] = randomUUID();
-    return {
+    const create: Extract<RunCommand, { type: 'CreateRun' }> = {
       type: 'CreateRun',
       runId,
       tenantId,
@@ -375,11 +458,13 @@ export class Engine {
       workflow: workflow.runSpec,
       input: run.input,
       additionalMetadata: run.additionalMetadata ?? {},
-      priority: run.priority ?? 1,
+      priority: run.priority ?? workflow.spec.defaultPriority ?? 1,
       ...(run.parentTaskId === undefined ? {} : { parentTaskId: run.parentTaskId }),
       ...(run.childIndex === undefined ? {} : { childIndex: run.childIndex }),
       ...(run.childKey === undefined ? {} : { childKey: run.childKey }),
+      ...(policy === undefined ? {} : { policy }),
     };
+    return { create, dynamic };
   }
 
   async cancel(tenantId: string, runIds: readonly string[], taskIds: readonly string[]): Promise<void> {
@@ -514,8 +599,11 @@ export class Engine {
     worker.labels = registration.labels;
     worker.session = session;
     worker.lastSeenMs = this.#clock();
+    const state = this.#workerActors.get(workerId)?.state;
+    worker.paused = state !== undefined && state.kind === 'registered' && state.paused === true;
+    if (state !== undefined && state.kind === 'registered') worker.registeredAtMs = state.registeredAtMs;
     this.#workers.set(workerId, worker);
-    this.#queue.upsertWorker(workerId, registration.actions.map((action) => queueAction(tenantId, action)), registration.slots);
+    this.#queue.upsertWorker(workerId, registration.actions.map((action) => queueAction(tenantId, action)), registration.slots, { labels: worker.labels, paused: worker.paused });
     // Attempts assigned to this worker that it does not list never reached it (the engine restarted,
     // or the connection dropped, between the assignment and its frame), or it will not run them
     // (it is stopping): they go back to the queue as new attempts.
@@ -526,6 +614,21 @@ export class Engine {
       if (where === undefined) continue;
       worker.assignOutbox = worker.assignOutbox.filter((task) => task.taskId !== taskId);
       this.#host.send(where.runId, { type: 'RequeueTask', task: where.task, attempt: assigned.attempt }).catch(() => {});
+    }
+    // Attempts the worker runs that the log has as queued: their assignment was not stored before
+    // the engine stopped. They stay with this worker — holding its slots and their keys — rather
+    // than run a second time elsewhere beside the first.
+    for (const { taskId, attempt } of registration.running ?? []) {
+      if (this.#assignedTo.has(taskId)) continue;
+      const claimed = this.#queue.claim(taskId, attempt, workerId);
+      if (claimed === undefined) continue;
+      const { task, rateLimits } = claimed;
+      this.#host
+        .send(task.runId, { type: 'AssignTask', task: task.task, attempt, workerId, ...(rateLimits === undefined ? {} : { rateLimits }), note: 'the worker was already running it', adopted: true })
+        .then((events) => {
+          if (!events.some((event) => event.type === 'TaskAssigned')) this.#release(taskId);
+        })
+        .catch(() => this.#release(taskId));
     }
     this.#schedulePump();
     return workerId;
@@ -622,13 +725,17 @@ export class Engine {
   releaseSlot(workerId: string, taskId: string, attempt: number): void {
     const assigned = this.#assignedTo.get(taskId);
     if (assigned === undefined || assigned.workerId !== workerId || assigned.attempt !== attempt || this.#queue.holder(taskId) !== workerId) return;
-    if (this.#queue.release(taskId) !== undefined) this.#schedulePump();
+    if (this.#queue.releaseSlot(taskId) !== undefined) this.#schedulePump();
+    // Recorded in the run (SLOT_RELEASED): a worker lost after this does not take the task along.
+    const where = this.#tasks.get(taskId);
+    if (where !== undefined) this.#host.send(where.runId, { type: 'ReleaseSlot', task: where.task, attempt }).catch(() => {});
   }
 
   // -------------------------------------------------------------------------------------------
   // Effects (invariant 1: called only with durable events)
 
-  #queued(runId: string, state: Extract<RunState, { kind: 'active' | 'finished' }>, task: TaskState) {
+  #queued(runId: string, state: Extract<RunState, { kind: 'active' | 'finished' }>, task: TaskState): QueuedTask {
+    const policy = taskPolicy(state, task);
     return {
       runId,
       task: task.name,
@@ -637,6 +744,7 @@ export class Engine {
       action: queueAction(state.tenantId, `${state.workflow.name}:${task.name}`),
       priority: state.priority,
       slotCost: task.spec.slotCost,
+      ...(policy === undefined ? {} : { policy }),
     };
   }
 
@@ -686,7 +794,8 @@ export class Engine {
         case 'TaskAssigned': {
           const taskId = after.tasks[event.task]?.taskId;
           if (taskId !== undefined) this.#assignedTo.set(taskId, { workerId: event.workerId, attempt: event.attempt });
-          this.#sendAssignment(runId, after, event.task, event.attempt, event.workerId);
+          // An adopted attempt is already running on its worker: nothing is sent to it.
+          if (event.adopted !== true) this.#sendAssignment(runId, after, event.task, event.attempt, event.workerId);
           break;
         }
         case 'TaskTimedOut':
@@ -700,6 +809,7 @@ export class Engine {
           }
           break;
         }
+        case 'TaskRateLimitError':
         case 'TaskCompleted':
         case 'TaskFailed':
         case 'TaskSchedulingTimedOut':
@@ -717,6 +827,8 @@ export class Engine {
             this.#queue.dequeue(task.taskId);
             this.#release(task.taskId);
           }
+          this.#queue.finishRun(runId);
+          this.#schedulePump();
           break;
         default:
           break;
@@ -824,14 +936,160 @@ export class Engine {
     this.#pumpScheduled = true;
     queueMicrotask(() => {
       this.#pumpScheduled = false;
-      for (const { task, workerId } of this.#queue.assign()) {
+      for (const { task, workerId, rateLimits, note } of this.#queue.assign(this.#clock())) {
         // A stale assignment gives its slot back when it is decided (#decided); one that could not be
         // decided at all (a full mailbox, the log unreachable) gives it back here.
-        this.#host.send(task.runId, { type: 'AssignTask', task: task.task, attempt: task.attempt, workerId }).catch(() => {
-          if (this.#assignedTo.get(task.taskId)?.attempt !== task.attempt) this.#releaseHold(task.taskId, workerId);
-        });
+        this.#host
+          .send(task.runId, { type: 'AssignTask', task: task.task, attempt: task.attempt, workerId, ...(rateLimits === undefined ? {} : { rateLimits }), ...(note === undefined ? {} : { note }) })
+          .catch(() => {
+            if (this.#assignedTo.get(task.taskId)?.attempt !== task.attempt) this.#releaseHold(task.taskId, workerId);
+          });
       }
+      this.#recordNotices();
+      this.#armRateWake();
     });
+  }
+
+  /** Records what the queue decided besides assignments: why tasks wait, cancellations, rejections. */
+  #recordNotices(): void {
+    for (const notice of this.#queue.takeNotices()) {
+      switch (notice.kind) {
+        case 'waiting':
+          this.#host.send(notice.task.runId, { type: 'NoteWaiting', task: notice.task.task, attempt: notice.task.attempt, eventType: notice.eventType, message: notice.message }).catch(() => {});
+          break;
+        case 'reject':
+          this.#host.send(notice.task.runId, { type: 'RejectQueuedTask', task: notice.task.task, attempt: notice.task.attempt, error: notice.error }).catch(() => {});
+          break;
+        case 'cancel': {
+          if (notice.scope === 'run') {
+            this.#host.send(notice.id, { type: 'CancelRun', reason: notice.reason }).catch(() => {});
+            break;
+          }
+          const where = this.#tasks.get(notice.id);
+          if (where !== undefined) this.#host.send(where.runId, { type: 'CancelTask', task: where.task, reason: notice.reason }).catch(() => {});
+          break;
+        }
+      }
+    }
+  }
+
+  #armRateWake(): void {
+    const atMs = this.#queue.nextWakeMs();
+    if (atMs === undefined || (this.#rateWake !== undefined && this.#rateWake.atMs <= atMs)) return;
+    if (this.#rateWake !== undefined) clearTimeout(this.#rateWake.timer);
+    const timer = setTimeout(() => {
+      this.#rateWake = undefined;
+      this.#schedulePump();
+    }, Math.max(0, atMs - this.#clock()) + 1);
+    timer.unref();
+    this.#rateWake = { timer, atMs };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Flow control: rate limits, sticky children, worker labels and pauses
+
+  #rateLimitDefinitions(tenantId: string): ReadonlyMap<string, RateLimitDefinition> {
+    const state = this.#rateLimits.peek(tenantId);
+    return new Map(Object.entries(state?.definitions ?? {}));
+  }
+
+  /** Creates or changes a tenant's rate limit; resolves once it is durable. */
+  async upsertRateLimit(tenantId: string, key: string, limit: number, duration: RateLimitDurationName, dynamic = false): Promise<void> {
+    if (!Number.isSafeInteger(limit) || limit <= 0) throw new ProtocolError(ProtocolErrorCode.InvalidInput, `rate limit '${key}': the limit is a positive whole number, not ${limit}`);
+    await this.#rateLimits.send(tenantId, { type: 'UpsertRateLimit', key, limit, duration, dynamic });
+  }
+
+  /** A tenant's rate limits, with how much of each current window is used. */
+  listRateLimits(tenantId: string): Array<RateLimitDefinition & { used: number; windowStartMs: number }> {
+    const now = this.#clock();
+    return Object.values(this.#rateLimits.peek(tenantId)?.definitions ?? {}).map((definition) => ({
+      ...definition,
+      ...(this.#queue.rateLimitUsage(rateLimitQueueKey(tenantId, definition.key), now) ?? { used: 0, windowStartMs: now }),
+    }));
+  }
+
+  #rateLimitWindows() {
+    const now = this.#clock();
+    const windows: Array<{ key: string; startMs: number; used: number }> = [];
+    for (const tenantId of this.#tokens.values()) {
+      for (const definition of Object.values(this.#rateLimits.peek(tenantId)?.definitions ?? {})) {
+        const key = rateLimitQueueKey(tenantId, definition.key);
+        const usage = this.#queue.rateLimitUsage(key, now);
+        if (usage !== undefined && usage.used > 0) windows.push({ key, startMs: usage.windowStartMs, used: usage.used });
+      }
+    }
+    return [...new Map(windows.map((w) => [w.key, w])).values()];
+  }
+
+  /** A sticky child runs on its parent's worker: it must declare a sticky strategy, and that worker must run it. */
+  #checkStickyChild(tenantId: string, spec: WorkflowSpec, workerId: string): void {
+    if (spec.sticky === undefined) {
+      throw new ProtocolError(ProtocolErrorCode.InvalidInput, `cannot run '${spec.name}' sticky: it declares no sticky strategy (set sticky: StickyStrategy.SOFT or HARD on it)`);
+    }
+    const worker = this.#workers.get(workerId);
+    const first = spec.tasks.find((task) => task.parents.length === 0) ?? spec.tasks[0];
+    if (worker === undefined || worker.tenantId !== tenantId || first === undefined || !worker.actions.includes(`${spec.name}:${first.name}`)) {
+      throw new ProtocolError(ProtocolErrorCode.InvalidInput, `cannot run '${spec.name}' sticky: worker '${workerId}' has not registered it (register the child workflow on the same worker as its parent)`);
+    }
+  }
+
+  #queueWorker(worker: WorkerEntry): void {
+    if (worker.session === undefined) return;
+    this.#queue.upsertWorker(worker.workerId, worker.actions.map((action) => queueAction(worker.tenantId, action)), worker.slots, { labels: worker.labels, paused: worker.paused });
+    this.#schedulePump();
+  }
+
+  /** Merges labels into a worker's (`worker.upsertLabels`); resolves with all of its labels once durable. */
+  async upsertWorkerLabels(tenantId: string, workerId: string, labels: Record<string, string | number>): Promise<Record<string, string | number>> {
+    const worker = this.#tenantWorker(tenantId, workerId);
+    await this.#workerCommand(workerId, { type: 'UpsertLabels', labels });
+    const state = this.#workerActors.get(workerId)?.state;
+    worker.labels = state !== undefined && state.kind !== 'none' ? { ...state.labels } : { ...worker.labels, ...labels };
+    this.#queueWorker(worker);
+    return { ...worker.labels };
+  }
+
+  /** Pauses or unpauses a worker: a paused worker keeps its tasks and is given no new ones. */
+  async setWorkerPaused(tenantId: string, workerId: string, paused: boolean): Promise<WorkerView> {
+    const worker = this.#tenantWorker(tenantId, workerId);
+    await this.#workerCommand(workerId, { type: paused ? 'PauseWorker' : 'UnpauseWorker' });
+    worker.paused = paused;
+    if (worker.session !== undefined) {
+      if (paused) this.#queue.upsertWorker(worker.workerId, worker.actions.map((action) => queueAction(worker.tenantId, action)), worker.slots, { labels: worker.labels, paused: true });
+      else this.#queueWorker(worker);
+    }
+    return this.#workerView(worker);
+  }
+
+  listWorkers(tenantId: string): WorkerView[] {
+    return [...this.#workers.values()].filter((worker) => worker.tenantId === tenantId && worker.name !== '').map((worker) => this.#workerView(worker));
+  }
+
+  getWorker(tenantId: string, workerId: string): WorkerView {
+    return this.#workerView(this.#tenantWorker(tenantId, workerId));
+  }
+
+  #tenantWorker(tenantId: string, workerId: string): WorkerEntry {
+    const worker = this.#workers.get(workerId);
+    // Another tenant's worker reads as one that does not exist.
+    if (worker === undefined || worker.tenantId !== tenantId) throw new ProtocolError(ProtocolErrorCode.WorkerNotFound, `worker '${workerId}' does not exist`);
+    return worker;
+  }
+
+  #workerView(worker: WorkerEntry): WorkerView {
+    const used = this.#queue.usedSlots(worker.workerId);
+    return {
+      workerId: worker.workerId,
+      name: worker.name,
+      actions: [...worker.actions],
+      slots: worker.slots,
+      usedSlots: used,
+      labels: { ...worker.labels },
+      paused: worker.paused,
+      connected: worker.session !== undefined,
+      registeredAtMs: worker.registeredAtMs,
+      lastSeenMs: worker.lastSeenMs,
+    };
   }
 
   get stats() {

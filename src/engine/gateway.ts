@@ -207,6 +207,11 @@ class Connection implements Session {
       case 'release':
         this.engine.releaseSlot(this.#workerId, frame.taskId, frame.attempt);
         return;
+      case 'upsertLabels': {
+        const workerId = this.#workerId;
+        this.#reply(frame.req, async () => ({ labels: await this.engine.upsertWorkerLabels(this.tenantId, workerId, frame.labels) }));
+        return;
+      }
       case 'log':
         this.engine.taskLog(this.#workerId, frame.taskId, frame.attempt, frame.level, frame.message);
         return;

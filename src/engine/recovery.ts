@@ -12,13 +12,16 @@
  *     from just after the version it was loaded at); otherwise it is loaded whole from its stream.
  *  2. Finished runs are not kept: a later event of one (a replay) loads it again from the log.
  */
+import { type RateLimitsState, windowMs } from '../../actors/rate-limits.js';
 import { evolve, initialState, type RunEvent, type RunState } from '../../actors/workflow-run.js';
 import { evolveWorker, initialWorkerState, type WorkerEvent, type WorkerState } from '../../actors/worker.js';
 import type { WorkflowSpec } from '../../protocol/frames.js';
 import type { EventLog, LogRecord } from '../../store/log.js';
 import { limits } from '../lib/limits.js';
 import { loadActor } from './actor-host.js';
-import { readCheckpoint } from './checkpoint.js';
+import { readCheckpoint, type RateLimitWindow } from './checkpoint.js';
+import { rateLimitQueueKey } from './flow-control.js';
+import { loadRateLimits } from './rate-limits.js';
 import { loadRun } from './run-host.js';
 
 export const TENANTS_STREAM = 'tenants';
@@ -35,6 +38,13 @@ export interface Recovered {
   /** Token hash → tenant. */
   readonly tokens: Map<string, string>;
   readonly tenantsVersion: number;
+  /** Each tenant's rate limits and the version of their stream. */
+  readonly rateLimits: Map<string, { state: RateLimitsState; version: number }>;
+  /**
+   * The last window of each rate limit (queue key) that assignments consumed units of: from the
+   * checkpoint, then from the `TaskAssigned` events after it.
+   */
+  readonly rateLimitUsage: Map<string, RateLimitWindow>;
   /** How recovery went, for the log line at start and for tests. */
   readonly stats: { fromPosition: number; recordsScanned: number; runsLoaded: number };
 }
@@ -69,6 +79,13 @@ export async function recover(log: EventLog): Promise<Recovered> {
     }
     workflows.set(tenantId, { byName, version: records.length });
   }
+  const rateLimits: Recovered['rateLimits'] = new Map();
+  const windows = new Map<string, number>();
+  for (const tenantId of tenants) {
+    const { state, version } = await loadRateLimits(log, tenantId);
+    rateLimits.set(tenantId, { state, version });
+    for (const definition of Object.values(state.definitions)) windows.set(rateLimitQueueKey(tenantId, definition.key), windowMs(definition.duration));
+  }
 
   const checkpoint = await readCheckpoint(log);
   const runs = new Map<string, Folded<RunState>>();
@@ -85,6 +102,18 @@ export async function recover(log: EventLog): Promise<Recovered> {
   };
   for (const runId of checkpoint?.runs ?? []) await loadWholeRun(runId);
   for (const workerId of checkpoint?.workers ?? []) await loadWorker(workerId);
+  const rateLimitUsage = new Map<string, RateLimitWindow>();
+  for (const window of checkpoint?.rateLimitUsage ?? []) rateLimitUsage.set(window.key, window);
+  const consumed = (event: RunEvent) => {
+    if (event.type !== 'TaskAssigned' || event.rateLimits === undefined) return;
+    for (const use of event.rateLimits) {
+      const length = windows.get(use.key);
+      if (length === undefined) continue;
+      const window = rateLimitUsage.get(use.key);
+      if (window === undefined || event.atMs >= window.startMs + length) rateLimitUsage.set(use.key, { key: use.key, startMs: event.atMs, used: use.units });
+      else rateLimitUsage.set(use.key, { ...window, used: window.used + use.units });
+    }
+  };
 
   const fromPosition = checkpoint?.position ?? 0;
   let after = fromPosition;
@@ -95,6 +124,7 @@ export async function recover(log: EventLog): Promise<Recovered> {
       recordsScanned += 1;
       const { stream, seq } = record;
       if (stream.startsWith('run:')) {
+        consumed(record.data as RunEvent);
         const runId = stream.slice(4);
         const entry = runs.get(runId);
         if (entry !== undefined && seq <= entry.version) continue;
@@ -126,6 +156,8 @@ export async function recover(log: EventLog): Promise<Recovered> {
     workflows,
     tokens,
     tenantsVersion: tenantRecords.length,
+    rateLimits,
+    rateLimitUsage,
     stats: { fromPosition, recordsScanned, runsLoaded },
   };
 }

@@ -11,6 +11,7 @@ import { engineLimits } from '../lib/limits.js';
 import { type ClientConfig, engineUrl, loadConfig } from './config.js';
 import { Connection, EngineError } from './connection.js';
 import { RestClient } from './rest.js';
+import { desiredLabels } from './policies.js';
 import type { ChildRunOpts, DurableContext } from './context.js';
 import {
   type BaseWorkflowDeclaration,
@@ -275,6 +276,7 @@ export class HatchetClient<GlobalInput extends AnyRecord = {}, GlobalOutput exte
         input: inputPayload(name, input),
         ...(options.additionalMetadata === undefined ? {} : { additionalMetadata: options.additionalMetadata }),
         ...(options.priority === undefined ? {} : { priority: options.priority }),
+        ...(options.desiredWorkerLabels === undefined ? {} : { desiredWorkerLabels: desiredLabels(options.desiredWorkerLabels) as TriggerRun['desiredWorkerLabels'] }),
       })),
     );
     return ids.map((id) => new WorkflowRunRef<O>(id, this, standalone));
@@ -301,7 +303,7 @@ export class HatchetClient<GlobalInput extends AnyRecord = {}, GlobalOutput exte
   }
 
   /** @internal Used by `ctx.runChild` and friends. */
-  async runChild(parent: AssignedTask, childIndex: number, workflow: unknown, input: unknown, options: ChildRunOpts, wait: boolean): Promise<unknown> {
+  async runChild(parent: AssignedTask, childIndex: number, workflow: unknown, input: unknown, options: ChildRunOpts, wait: boolean, workerId?: string): Promise<unknown> {
     const { name, standalone } = this.#workflowName(workflow);
     const [id] = await this.#trigger([
       {
@@ -312,6 +314,9 @@ export class HatchetClient<GlobalInput extends AnyRecord = {}, GlobalOutput exte
         parentTaskId: parent.taskId,
         childIndex,
         ...(options.key === undefined ? {} : { childKey: options.key }),
+        // A sticky child runs on its parent's worker (the engine checks that it may).
+        ...(options.sticky === true && workerId !== undefined && workerId !== '' ? { desiredWorkerId: workerId } : {}),
+        ...(options.desiredWorkerLabels === undefined ? {} : { desiredWorkerLabels: desiredLabels(options.desiredWorkerLabels) as TriggerRun['desiredWorkerLabels'] }),
       },
     ]);
     const ref = new WorkflowRunRef(id as string, this, standalone);
@@ -421,11 +426,11 @@ export class HatchetClient<GlobalInput extends AnyRecord = {}, GlobalOutput exte
   }
 
   get ratelimits(): RatelimitsClient {
-    return this.#feature('ratelimits', () => new RatelimitsClient());
+    return this.#feature('ratelimits', () => new RatelimitsClient(this.rest));
   }
 
   get workers(): WorkersClient {
-    return this.#feature('workers', () => new WorkersClient());
+    return this.#feature('workers', () => new WorkersClient(this.rest));
   }
 
   get workflows(): WorkflowsClient {

@@ -31,6 +31,7 @@ export interface ContextHost {
   /** Writes to the client's logger's named extra method, when it has one. */
   logUtil(key: string, message: string, extra?: unknown): void;
   hasWorkflow(name: string): boolean;
+  upsertLabels(labels: WorkerLabels): Promise<WorkerLabels>;
   readonly workerId: string;
   readonly workerLabels: Record<string, string | number>;
 }
@@ -53,8 +54,9 @@ export class ContextWorker {
     return { ...this.host.workerLabels };
   }
 
-  upsertLabels(_labels: WorkerLabels): Promise<WorkerLabels> {
-    return Promise.reject(new NotSupportedError('changing worker labels'));
+  /** Merges labels into the worker's; tasks are assigned by them from then on. */
+  upsertLabels(labels: WorkerLabels): Promise<WorkerLabels> {
+    return this.host.upsertLabels(labels);
   }
 }
 
@@ -258,10 +260,6 @@ export class Context<T, K = {}> {
   #spawn(workflow: unknown, input: unknown, options: ChildRunOpts | undefined, wait: boolean): Promise<unknown> {
     // A cancelled task spawns nothing.
     if (this.cancelled) return Promise.reject(new AbortError());
-    if (options?.sticky) return Promise.reject(new NotSupportedError('sticky child runs (sticky: true)'));
-    if (options?.desiredWorkerLabels !== undefined && Object.keys(options.desiredWorkerLabels).length > 0) {
-      return Promise.reject(new NotSupportedError('desired worker labels on a run (desiredWorkerLabels)'));
-    }
     return this.host.runChild(this.action, this.#childIndex++, workflow, input, options ?? {}, wait);
   }
 

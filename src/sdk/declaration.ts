@@ -15,6 +15,7 @@ import type { Context, DurableContext } from './context.js';
 import { type Duration, durationToMs } from './duration.js';
 import type { Priority, StickyStrategyInput } from './enums.js';
 import { HatchetError, NotSupportedError } from './errors.js';
+import { concurrencySpecs, desiredLabels, rateLimitSpecs, stickyName } from './policies.js';
 import type { Logger } from './logger.js';
 import type { WorkflowRunRef } from './run-ref.js';
 import type {
@@ -132,24 +133,15 @@ export function unsupportedOptions(options: CreateWorkflowOpts, tasks: readonly 
   const check = (used: unknown, what: string) => {
     if (nonEmpty(used)) found.add(what);
   };
-  check(options.sticky, 'sticky assignment (sticky)');
   check(options.on?.event, 'event triggers (on.event)');
   check(options.onEvents, 'event triggers (onEvents)');
   check(options.on?.cron, 'cron triggers (on.cron)');
   check(options.onCrons, 'cron triggers (onCrons)');
-  check(options.concurrency, 'concurrency limits (concurrency)');
-  check(options.defaultPriority, 'a default priority (defaultPriority)');
   check(options.defaultFilters, 'event filters (defaultFilters)');
   check(options.idempotency, 'trigger idempotency (idempotency)');
-  check(options.taskDefaults?.rateLimits, 'rate limits (taskDefaults.rateLimits)');
-  check(options.taskDefaults?.workerLabels, 'worker affinity (taskDefaults.workerLabels)');
-  check(options.taskDefaults?.concurrency, 'concurrency limits (taskDefaults.concurrency)');
   for (const task of tasks) {
     if (task.kind === 'durable') found.add('durable tasks (durableTask)');
     if (task.kind === 'batch') found.add('batch tasks (batchTask)');
-    check(task.opts.rateLimits, 'rate limits (rateLimits)');
-    check(task.opts.desiredWorkerLabels, 'worker affinity (desiredWorkerLabels)');
-    check(task.opts.concurrency, 'concurrency limits (concurrency)');
     check(task.opts.waitFor, 'task conditions (waitFor)');
     check(task.opts.skipIf, 'task conditions (skipIf)');
     check(task.opts.cancelIf, 'task conditions (cancelIf)');
@@ -162,6 +154,10 @@ function taskSpec(opts: CreateBaseTaskOpts<any, any, unknown>, parents: readonly
   const execution = opts.executionTimeout ?? opts.timeout ?? defaults.executionTimeout;
   const schedule = opts.scheduleTimeout ?? defaults.scheduleTimeout;
   const backoff = opts.backoff ?? defaults.backoff;
+  const concurrency = concurrencySpecs(opts.concurrency ?? defaults.concurrency);
+  const rateLimits = rateLimitSpecs(opts.rateLimits ?? defaults.rateLimits);
+  const labels = desiredLabels(opts.desiredWorkerLabels ?? defaults.workerLabels);
+  // The engine validates these (and fills in its defaults); bad values come back as INVALID_INPUT.
   return {
     name: opts.name.toLowerCase(),
     parents: parents.map((p) => p.toLowerCase()),
@@ -170,6 +166,9 @@ function taskSpec(opts: CreateBaseTaskOpts<any, any, unknown>, parents: readonly
     retries: opts.retries ?? defaults.retries ?? 0,
     ...(backoff === undefined ? {} : { backoff: { ...(backoff.factor === undefined ? {} : { factor: backoff.factor }), ...(backoff.maxSeconds === undefined ? {} : { maxSeconds: backoff.maxSeconds }) } }),
     slotCost: opts.slotCost ?? 1,
+    ...(concurrency === undefined ? {} : { concurrency: concurrency as TaskSpec['concurrency'] }),
+    ...(rateLimits === undefined ? {} : { rateLimits: rateLimits as TaskSpec['rateLimits'] }),
+    ...(labels === undefined ? {} : { desiredWorkerLabels: labels as TaskSpec['desiredWorkerLabels'] }),
   };
 }
 
@@ -245,6 +244,9 @@ export class BaseWorkflowDeclaration<I extends InputType = UnknownInputType, O e
     const defaults = this.definition.taskDefaults ?? {};
     const onFailure = tasks.find((task) => task.name === ON_FAILURE_TASK);
     const validator = this.definition.inputValidator;
+    const concurrency = concurrencySpecs(this.definition.concurrency);
+    const sticky = stickyName(this.definition.sticky);
+    const priority = this.definition.defaultPriority;
     return {
       name: this.name,
       ...(this.definition.description === undefined ? {} : { description: this.definition.description }),
@@ -252,6 +254,9 @@ export class BaseWorkflowDeclaration<I extends InputType = UnknownInputType, O e
       tasks: tasks.filter((task) => task.name !== ON_FAILURE_TASK).map((task) => taskSpec(task.opts, task.parents, defaults)),
       ...(onFailure === undefined ? {} : { onFailure: taskSpec(onFailure.opts, [], defaults) }),
       ...(validator === undefined ? {} : { inputJsonSchema: inputJsonSchema(this.name, validator) }),
+      ...(concurrency === undefined ? {} : { concurrency: concurrency as WorkflowSpec['concurrency'] }),
+      ...(sticky === undefined ? {} : { sticky }),
+      ...(priority === undefined ? {} : { defaultPriority: priority }),
     };
   }
 
@@ -259,7 +264,6 @@ export class BaseWorkflowDeclaration<I extends InputType = UnknownInputType, O e
   runNoWait(input: I[], options?: RunOpts, _standaloneTaskName?: string): Promise<WorkflowRunRef<O>[]>;
   async runNoWait(input: I | I[], options: RunOpts = {}): Promise<WorkflowRunRef<O> | WorkflowRunRef<O>[]> {
     const host = this.#host();
-    if (nonEmpty(options.desiredWorkerLabels)) throw new NotSupportedError('desired worker labels on a run (desiredWorkerLabels)');
     if (options.sticky || options.childKey !== undefined) {
       host.logger.warn('ignoring childKey or sticky because run is not being spawned from a parent task (use ctx.runChild inside a task)');
     }

@@ -1,6 +1,7 @@
 /**
  * The feature clients of `HatchetClient` (`hatchet.runs`, `hatchet.events`, `hatchet.crons`, …),
- * with Hatchet's method names and argument shapes. `runs` and `logs` talk to this engine; the
+ * with Hatchet's method names and argument shapes. `runs` and `logs` talk to this engine over the
+ * WebSocket, `ratelimits` and `workers` over the REST API (`rest.ts`, Hatchet's paths); the
  * others belong to features this engine does not carry out yet, and each of their methods rejects
  * with a `NotSupportedError` naming the feature, so programs compile and fail loudly at the call.
  */
@@ -9,6 +10,8 @@ import type { LogLine, RunDetails } from '../../protocol/frames.js';
 import type { CronWorkflows, ScheduledWorkflows, TaskStatusMetrics, ApiWorkflow } from './declaration.js';
 import type { RateLimitDuration, RateLimitOrderByDirection, RateLimitOrderByField, V1LogLineLevel, V1LogLineOrderByDirection, V1TaskStatus, WorkerStatus } from './enums.js';
 import { NotSupportedError } from './errors.js';
+import { rateLimitDurationName } from './policies.js';
+import type { RestClient } from './rest.js';
 import type { WorkflowRunRef } from './run-ref.js';
 import type { JsonObject, WorkflowRef } from './types.js';
 
@@ -333,43 +336,74 @@ export class FiltersClient {
 
 export type CreateRateLimitOpts = { key: string; limit: number; duration?: RateLimitDuration };
 
+/** A rate limit as the REST API lists it. */
+export interface RateLimit {
+  key: string;
+  tenantId: string;
+  /** Units per window. */
+  limitValue: number;
+  /** Units left in the current window. */
+  value: number;
+  /** The window: SECOND, MINUTE, HOUR, DAY, WEEK, MONTH or YEAR. */
+  window: string;
+  lastRefill: string;
+}
+export interface RateLimitList {
+  rows?: RateLimit[];
+  pagination?: PaginationResponse;
+}
+
 export class RatelimitsClient {
-  upsert(_opts: CreateRateLimitOpts): Promise<string> {
-    return notYet('rate limits (ratelimits.upsert)');
+  constructor(private readonly rest: RestClient) {}
+
+  /** Creates or changes a static rate limit; resolves with its key. */
+  async upsert(opts: CreateRateLimitOpts): Promise<string> {
+    const body = { key: opts.key, limit: opts.limit, duration: rateLimitDurationName(opts.duration, 'SECOND') };
+    return (await this.rest.request<{ key: string }>('POST', '/api/v1/tenants/{tenant}/rate-limits', { body })).key;
   }
 
-  list(_opts?: { limit?: number; offset?: number; search?: string; orderByField?: RateLimitOrderByField; orderByDirection?: RateLimitOrderByDirection }): Promise<never> {
-    return notYet('rate limits (ratelimits.list)');
+  /** The tenant's rate limits. */
+  list(opts: { limit?: number; offset?: number; search?: string; orderByField?: RateLimitOrderByField; orderByDirection?: RateLimitOrderByDirection } = {}): Promise<RateLimitList> {
+    return this.rest.request<RateLimitList>('GET', '/api/v1/tenants/{tenant}/rate-limits', { query: { ...opts } });
   }
 }
 
 export interface ApiWorker {
   metadata: { id: string; createdAt: string; updatedAt: string };
   name: string;
+  type?: string;
   status?: WorkerStatus;
+  isPaused?: boolean;
+  lastHeartbeatAt?: string;
   labels?: Array<{ key: string; value?: string }>;
   actions?: string[];
+  maxRuns?: number;
+  availableRuns?: number;
+  slotConfig?: Record<string, { available?: number; limit: number }>;
 }
 
 export class WorkersClient {
-  get(_workerId: string): Promise<ApiWorker> {
-    return notYet('reading workers (workers.get)');
+  constructor(private readonly rest: RestClient) {}
+
+  get(workerId: string): Promise<ApiWorker> {
+    return this.rest.request<ApiWorker>('GET', `/api/v1/workers/${encodeURIComponent(workerId)}`);
   }
 
   list(): Promise<{ rows?: ApiWorker[] }> {
-    return notYet('listing workers (workers.list)');
+    return this.rest.request<{ rows?: ApiWorker[] }>('GET', '/api/v1/tenants/{tenant}/worker');
   }
 
-  isPaused(_workerId: string): Promise<boolean> {
-    return notYet('pausing workers (workers.isPaused)');
+  async isPaused(workerId: string): Promise<boolean> {
+    return (await this.get(workerId)).status === 'PAUSED';
   }
 
-  pause(_workerId: string): Promise<ApiWorker> {
-    return notYet('pausing workers (workers.pause)');
+  /** A paused worker keeps its tasks and is given no new ones. */
+  pause(workerId: string): Promise<ApiWorker> {
+    return this.rest.request<ApiWorker>('PATCH', `/api/v1/workers/${encodeURIComponent(workerId)}`, { body: { isPaused: true } });
   }
 
-  unpause(_workerId: string): Promise<ApiWorker> {
-    return notYet('pausing workers (workers.unpause)');
+  unpause(workerId: string): Promise<ApiWorker> {
+    return this.rest.request<ApiWorker>('PATCH', `/api/v1/workers/${encodeURIComponent(workerId)}`, { body: { isPaused: false } });
   }
 }
 

@@ -53,7 +53,7 @@ export type StrictWorkflowOutputType<T = Record<string, JsonObject>> =
 /** A desired label of the worker a run's tasks go to. */
 export type DesiredWorkerLabel = {
   value: string | number;
-  /** Default false. */
+  /** Default true: the task waits for a worker with the label (as the seeds' worker-affinity page says). */
   required?: boolean;
   /** Default 100. */
   weight?: number;

@@ -18,7 +18,8 @@ import { type ClientConfig, engineUrl } from './config.js';
 import { Connection } from './connection.js';
 import { Context, type ContextHost, DurableContext, type LogExtra, type TaskLogLevel, type WorkerLabels } from './context.js';
 import { type BaseWorkflowDeclaration, type DeclaredTask, validateInput } from './declaration.js';
-import { NonRetryableError, NotSupportedError, TaskRunTerminatedError } from './errors.js';
+import { HatchetError, NonRetryableError, TaskRunTerminatedError } from './errors.js';
+import type { WorkersClient } from './features.js';
 import type { Logger } from './logger.js';
 import { runWithMiddleware } from './middleware.js';
 
@@ -51,7 +52,10 @@ export interface WorkerClient {
   // biome-ignore lint/suspicious/noExplicitAny: any declaration.
   putWorkflow(workflow: BaseWorkflowDeclaration<any, any>): Promise<void>;
   cancelRun(runId: string): Promise<void>;
-  runChild: ContextHost['runChild'];
+  /** `workerId`: the worker the parent task runs on, for a sticky child. */
+  runChild(...args: [...Parameters<ContextHost['runChild']>, workerId?: string]): Promise<unknown>;
+  /** The workers feature client (REST), for pausing. */
+  readonly workers: WorkersClient;
 }
 
 type Result = Extract<ClientFrame, { t: 'results' }>['items'][number];
@@ -120,21 +124,37 @@ export class Worker {
     return { ...this.labels };
   }
 
-  /** Changes this worker's labels (worker affinity is not carried out by this engine yet). */
-  upsertLabels(_labels: WorkerLabels): Promise<WorkerLabels> {
-    return Promise.reject(new NotSupportedError('changing worker labels (upsertLabels)'));
+  /**
+   * Merges labels into this worker's (worker affinity): once the engine has them, tasks are
+   * assigned by the new labels. Before the worker has started they are simply registered with it.
+   */
+  async upsertLabels(labels: WorkerLabels): Promise<WorkerLabels> {
+    const merged = { ...this.labels, ...labels };
+    const defined: Record<string, string | number> = {};
+    for (const [key, value] of Object.entries(merged)) if (value !== undefined) defined[key] = value;
+    this.labels = merged;
+    if (this.#workerId === undefined || this.#connection === undefined) return { ...this.labels };
+    const reply = await this.#connection.request<{ labels: Record<string, string | number> }>({ t: 'upsertLabels', labels: defined });
+    return { ...reply.labels };
   }
 
-  isPaused(): Promise<boolean> {
-    return Promise.reject(new NotSupportedError('pausing workers (isPaused)'));
+  #registeredId(): string {
+    if (this.#workerId === undefined) throw new HatchetError(`worker '${this.name}' is not registered yet: start it (and waitUntilReady) first`);
+    return this.#workerId;
   }
 
-  pause(): Promise<void> {
-    return Promise.reject(new NotSupportedError('pausing workers (pause)'));
+  /** Whether the engine gives this worker no new tasks. */
+  async isPaused(): Promise<boolean> {
+    return this.#client.workers.isPaused(this.#registeredId());
   }
 
-  unpause(): Promise<void> {
-    return Promise.reject(new NotSupportedError('pausing workers (unpause)'));
+  /** The engine gives this worker no new tasks (it keeps running the ones it has) until `unpause()`. */
+  async pause(): Promise<void> {
+    await this.#client.workers.pause(this.#registeredId());
+  }
+
+  async unpause(): Promise<void> {
+    await this.#client.workers.unpause(this.#registeredId());
   }
 
   /** Connects and takes tasks; resolves when the worker stops. */
@@ -231,7 +251,8 @@ export class Worker {
       refreshTimeout: (task, incrementMs) => this.#connection?.send({ t: 'refresh', taskId: task.taskId, attempt: task.attempt, incrementMs }),
       releaseSlot: (task) => this.#connection?.send({ t: 'release', taskId: task.taskId, attempt: task.attempt }),
       cancelRun: (runId) => this.#client.cancelRun(runId),
-      runChild: (parent, childIndex, workflow, input, options, wait) => this.#client.runChild(parent, childIndex, workflow, input, options, wait),
+      runChild: (parent, childIndex, workflow, input, options, wait) => this.#client.runChild(parent, childIndex, workflow, input, options, wait, this.#workerId),
+      upsertLabels: (labels) => this.upsertLabels(labels),
       hasWorkflow: (name) => this.#workflows.some((workflow) => workflow.name === name.toLowerCase() || workflow.name === `${this.#client.namespace}${name.toLowerCase()}`),
       log: (task, message, level, extra) => this.#log(ctxLogger, task, message, level, extra),
       logUtil: (key, message, extra) => ctxLogger.util?.(key, message, extra),
@@ -260,6 +281,9 @@ export class Worker {
     // A stopping worker leaves the task alone: it is not in what `stop()` told the engine it holds,
     // so the engine queues it again for another worker.
     if (this.#stopping) return;
+    // An assignment of an attempt this worker is running is not a second run of it. (One it has
+    // finished may come again after an engine restart lost its result: that one runs again.)
+    if (this.#running.get(task.taskId)?.attempt === task.attempt) return;
     const handler = this.#handlers.get(task.action);
     if (handler === undefined) {
       this.#report({ taskId: task.taskId, attempt: task.attempt, ok: false, error: { message: `worker '${this.name}' has no handler for '${task.action}'` } });

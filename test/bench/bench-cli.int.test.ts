@@ -41,11 +41,9 @@ t.test('bad flags: a clear message and exit code 2, before anything starts (flag
 });
 
 t.test('features this engine lacks: exit code 1 and a message naming them', async (t) => {
-  const [event, concurrency, durable] = await Promise.all([bench(['--trigger', 'event']), bench(['--concurrency', '5']), bench(['w5-durable'])]);
+  const [event, durable] = await Promise.all([bench(['--trigger', 'event']), bench(['w5-durable'])]);
   t.equal(event.code, 1);
   t.match(event.stderr, /event triggers are not available in this engine yet/);
-  t.equal(concurrency.code, 1);
-  t.match(concurrency.stderr, /workflow concurrency limits \(--concurrency\) are not available in this engine yet/);
   t.equal(durable.code, 1);
   t.match(durable.stderr, /w5-durable needs durable tasks, which are not available in this engine yet/);
   t.match(durable.stdout, /note: w5 durable .* not run/);
@@ -58,6 +56,14 @@ const jsonRows = (stdout: string) =>
     .trim()
     .split('\n')
     .map((line) => JSON.parse(line) as { scenario: string; subject: string; params: Record<string, unknown>; figures: Record<string, unknown> });
+
+t.test('--concurrency on Kindling is a workflow concurrency limit: 20 tasks of 50 ms two at a time take at least 0.5 s', async (t) => {
+  const { code, stdout, stderr } = await bench(['-e', 'max', '-n', '20', '-D', '50ms', '-c', '2', '-s', '10', '--json']);
+  t.equal(code, 0, stderr);
+  const [row] = jsonRows(stdout);
+  t.match(row, { params: { concurrency: 2 }, figures: { runs: 20, completed: 20 } });
+  t.ok(Number(row?.figures.seconds) >= 0.45, `took ${Number(row?.figures.seconds).toFixed(2)} s: never more than two at once`);
+});
 
 t.test('a load test on an engine it starts: a JSON row with every figure, the table on stderr', async (t) => {
   const { code, stdout, stderr } = await bench(['-e', '100', '-d', '1s', '-D', '5ms', '-f', '0.2', '-P', '1kb', '-s', '20', '--workers', '2', '-p', '200ms', '--json', '--progress']);

@@ -1,5 +1,6 @@
 /**
- * Recovery, with real processes: a worker killed mid-task loses its task to another worker; the
+ * Recovery, with real processes: a worker killed mid-task loses its task to another worker (unless
+ * the task released its slot: then it stays RUNNING, as Hatchet's manual slot release says); the
  * engine killed with `kill -9` in the middle of 1,000 runs comes back and finishes every one.
  */
 import { spawn } from 'node:child_process';
@@ -12,7 +13,46 @@ import { startEngine } from '../support/engine-process.js';
 
 const workerScript = fileURLToPath(new URL('../support/worker-process.js', import.meta.url));
 
-for (const name of ['slow-step', 'released-step']) {
+t.test('a worker killed after it released its task slot: the task is not reassigned and stays RUNNING', async (t) => {
+  const engine = await startEngine({ workerLivenessMs: 1500 });
+  t.teardown(() => engine.dispose());
+  const doomed = spawn(process.execPath, [workerScript, engine.hostPort, engine.token], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let doomedOutput = '';
+  const started = new Promise<void>((resolve) => {
+    doomed.stdout.on('data', (chunk: Buffer) => {
+      doomedOutput += chunk.toString();
+      if (doomedOutput.includes('started')) resolve();
+    });
+  });
+  const hatchet = HatchetClient.init({ token: engine.token, host_port: engine.hostPort, log_level: 'ERROR' });
+  t.teardown(() => hatchet.close());
+  const step = hatchet.task({ name: 'released-step', fn: async () => ({ by: 'the survivor' }) });
+  let ref: WorkflowRunRef<{ by: string }> | undefined;
+  for (let i = 0; i < 100 && ref === undefined; i++) {
+    ref = await step.runNoWait({}).catch(() => undefined);
+    if (ref === undefined) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  if (ref === undefined) throw new Error('the workflow was never registered');
+  await started;
+  const killed = new Promise((resolve) => doomed.once('exit', resolve));
+  doomed.kill('SIGKILL');
+  await killed;
+  const survivor = await hatchet.worker('survivor', { workflows: [step], slots: 5, handleKill: false });
+  void survivor.start();
+  t.teardown(() => survivor.stop());
+  await survivor.waitUntilReady();
+  // Well past the liveness window: a task that held its slot would have been reassigned by now.
+  await new Promise((resolve) => setTimeout(resolve, 4000));
+  const details = await hatchet.runs.get(ref.workflowRunId);
+  t.match(details, { status: 'RUNNING', tasks: [{ attempt: 0, status: 'RUNNING' }] }, 'it stays RUNNING until someone ends it');
+  const events = details.taskEvents.map((e) => e.eventType);
+  t.ok(events.includes('SLOT_RELEASED'), `SLOT_RELEASED is in its history (${events.join(', ')})`);
+  t.notOk(events.includes('REASSIGNED'), 'it was not reassigned');
+  await hatchet.runs.cancel({ ids: [ref.workflowRunId] });
+  t.equal((await hatchet.runs.get(ref.workflowRunId)).status, 'CANCELLED', 'cancelling ends it');
+});
+
+for (const name of ['slow-step']) {
   t.test(`a worker killed mid-task (${name}): its task is reassigned to another worker as a new attempt`, async (t) => {
     const engine = await startEngine({ workerLivenessMs: 1500 });
     t.teardown(() => engine.dispose());

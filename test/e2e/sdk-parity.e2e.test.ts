@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { z } from 'zod';
-import { ConcurrencyLimitStrategy, HatchetClient, HatchetError, Logger, type LogLevel, NotSupportedError, Priority, SleepCondition } from '../../src/sdk/index.js';
+import { HatchetClient, HatchetError, Logger, type LogLevel, NotSupportedError, SleepCondition } from '../../src/sdk/index.js';
 import type { Worker } from '../../src/sdk/worker.js';
 import { type EngineProcess, startEngine } from '../support/engine-process.js';
 
@@ -172,19 +172,14 @@ t.test('inputValidator: bad input fails the task at once with a clear error; the
 
 t.test('options of features this engine does not carry out yet are refused when a worker registers them', async (t) => {
   const hatchet = client({ namespace: 'unsupported' });
-  const limited = hatchet.workflow({ name: 'limited', concurrency: { expression: 'input.key', maxRuns: 1, limitStrategy: ConcurrencyLimitStrategy.GROUP_ROUND_ROBIN }, defaultPriority: Priority.HIGH });
-  limited.task({ name: 'a', fn: () => ({ a: 1 }) });
   const waits = hatchet.workflow({ name: 'waits' });
   const first = waits.task({ name: 'first', fn: () => ({ n: 1 }) });
   waits.task({ name: 'second', parents: [first], waitFor: [new SleepCondition('1s')], fn: () => ({ n: 2 }) });
-  const rateLimited = hatchet.task({ name: 'rate-limited', rateLimits: [{ staticKey: 'api', units: 1 }], fn: () => ({ ok: true }) });
   const durable = hatchet.durableTask({ name: 'durable', fn: async (_input, ctx) => ({ slept: (await ctx.sleepFor('1s')).durationMs }) });
   const onEvents = hatchet.task({ name: 'on-events', onEvents: ['user:created'], fn: () => ({ ok: true }) });
 
   const cases: Array<[unknown, RegExp]> = [
-    [limited, /workflow 'unsupported_limited' uses concurrency limits \(concurrency\), a default priority \(defaultPriority\): not supported by this engine yet/],
-    [waits, /task conditions \(waitFor\)/],
-    [rateLimited, /rate limits \(rateLimits\)/],
+    [waits, /workflow 'unsupported_waits' uses task conditions \(waitFor\): not supported by this engine yet/],
     [durable, /durable tasks \(durableTask\)/],
     [onEvents, /event triggers \(onEvents\)/],
   ];
@@ -199,13 +194,10 @@ t.test('options of features this engine does not carry out yet are refused when 
     () => plain.schedule(new Date(), {}),
     () => plain.delay(10, {}),
     () => plain.cron('nightly', '0 0 * * *', {}),
-    () => plain.run({}, { desiredWorkerLabels: { gpu: { value: 'yes' } } }),
     () => hatchet.events.push('user:created', { id: 1 }),
     () => hatchet.crons.list({ workflow: plain }),
     () => hatchet.scheduled.list({ workflow: plain }),
     () => hatchet.filters.create({ workflowId: plain.id, expression: 'true', scope: 's' }),
-    () => hatchet.ratelimits.upsert({ key: 'api', limit: 10 }),
-    () => hatchet.workers.list(),
     () => hatchet.metrics.getTaskStatusMetrics({ since: new Date().toISOString() }),
     () => hatchet.runs.list({}),
   ];
