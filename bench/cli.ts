@@ -80,7 +80,11 @@ export async function runPlan(plan: BenchPlan, progress: Progress): Promise<{ ro
         break;
       }
       default:
-        for (const name of plan.subjects) rows.push(...(await runRow(name, workload, plan, progress)));
+        if (workload.policy !== undefined && plan.subjects.includes('bullmq')) notes.push(`${workload.scenario}: Kindling only — per-key concurrency and rate limits are BullMQ Pro features`);
+        for (const name of plan.subjects) {
+          if (workload.policy !== undefined && name !== 'kindling') continue;
+          rows.push(...(await runRow(name, workload, plan, progress)));
+        }
     }
   }
   return { rows, notes };

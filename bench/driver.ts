@@ -259,7 +259,13 @@ async function warmUp(subject: Subject, workload: LoadWorkload, holder: LedgerHo
   if (ledger.unfinished > 0 || ledger.triggerErrors > 0) throw new Error(`${workload.scenario} on ${subject.name}: the warm-up runs did not finish`);
 }
 
-const workerConfig = (slots: number, task: WorkerConfig['task'], concurrency: number | undefined, logLevel: LogLevel): WorkerConfig => ({ slots, task, concurrency, logLevel });
+const workerConfig = (slots: number, task: WorkerConfig['task'], concurrency: number | undefined, logLevel: LogLevel, policy?: WorkerConfig['policy']): WorkerConfig => ({
+  slots,
+  task,
+  concurrency,
+  logLevel,
+  ...(policy === undefined ? {} : { policy }),
+});
 
 /** Runs a load workload: workers in their own processes, triggers as planned, results awaited. */
 export async function runLoad(subject: Subject, workload: LoadWorkload, ledgerHolder: LedgerHolder, progress: Progress, logLevel: LogLevel): Promise<Figures> {
@@ -267,7 +273,7 @@ export async function runLoad(subject: Subject, workload: LoadWorkload, ledgerHo
   await subject.prepare(workload);
   const pool = await WorkerPool.spawn(subject.name, workload.workers.processes);
   try {
-    const config = workerConfig(workload.workers.slots, workload.task, workload.concurrency, logLevel);
+    const config = workerConfig(workload.workers.slots, workload.task, workload.concurrency, logLevel, workload.policy);
     const delayed = workload.workers.startDelayMs > 0;
     // With a worker delay there is no worker to warm up with: that row starts cold by design.
     if (!delayed) {
@@ -322,6 +328,7 @@ export async function runBacklog(subject: Subject, workload: BacklogWorkload, le
     workers: workload.workers,
     concurrency: undefined,
     waitMs: workload.waitMs,
+    policy: workload.policy,
   };
   const ledger = new Ledger('task');
   ledgerHolder.current = ledger;
@@ -346,7 +353,7 @@ export async function runBacklog(subject: Subject, workload: BacklogWorkload, le
     subject.watch(held);
     // The drain is timed from the moment the workers are told to connect.
     const drainStart = now();
-    await pool.start(subject.target, workerConfig(workload.workers.slots, noopTask, undefined, logLevel));
+    await pool.start(subject.target, workerConfig(workload.workers.slots, noopTask, undefined, logLevel, workload.policy));
     const ticker = setInterval(() => progress.update(`${workload.scenario} · ${subject.name} · drained ${ledger.finished} of ${ledger.triggered}`), 250);
     try {
       ledger.acceptEarly = false;

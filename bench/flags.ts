@@ -7,7 +7,7 @@
  * Invariants:
  *  1. Every flag is checked before anything starts; a bad one is a `UsageError`, which the
  *     entry point prints with a hint and turns into exit code 2.
- *  2. The fixed workloads (w1–w6) take no load-test flags, so that their results compare; giving
+ *  2. The fixed workloads (w1–w7) take no load-test flags, so that their results compare; giving
  *     one is an error, not silently ignored.
  */
 import { Command, Option } from 'commander';
@@ -44,7 +44,7 @@ export function benchCommand(name: string, defaultScenarios: readonly Scenario[]
   return new Command(name)
     .description(
       'Load-test a Kindling deployment (or one started here) and, with --vs bullmq, BullMQ on Redis side by side.\n' +
-        `Scenarios: load (the flags below shape it), ${WorkloadIds.join(', ')} (fixed workloads; --smoke for their small sizes), w5-durable (a placeholder until durable tasks exist), all (w1–w6), log (the event log against its floors; in a checkout only).\n` +
+        `Scenarios: load (the flags below shape it), ${WorkloadIds.join(', ')} (fixed workloads; --smoke for their small sizes), w5-durable (a placeholder until durable tasks exist), all (w1–w7), log (the event log against its floors; in a checkout only).\n` +
         `Default: ${defaultScenarios.join(' ')}.`,
     )
     .argument('[scenario...]', `what to run: ${Scenarios.join(', ')}`)

@@ -190,14 +190,16 @@ export function ratioLines(rows: readonly LoadRow[], peer: string): string[] {
  */
 export function backlogLines(rows: readonly LoadRow[]): string[] {
   const lines: string[] = [];
-  for (const subject of [...new Set(rows.map((row) => row.subject))]) {
-    const drains = rows.filter((row) => row.subject === subject && row.phase === 'drain' && row.figures.completionsPerSecond > 0);
+  // One line per subject and family of backlogs (`w5 backlog`, `w7 backlog round-robin`, …).
+  const family = (row: LoadRow) => row.scenario.replace(/ · [^·]*$/, '');
+  for (const [subject, name] of [...new Set(rows.map((row) => `${row.subject}\u0000${family(row)}`))].map((k) => k.split('\u0000') as [string, string])) {
+    const drains = rows.filter((row) => row.subject === subject && family(row) === name && row.phase === 'drain' && row.figures.completionsPerSecond > 0);
     if (drains.length < 2) continue;
     const costs = drains.map((row) => ({ queued: row.figures.runs, micros: 1e6 / row.figures.completionsPerSecond }));
     const first = costs[0] as (typeof costs)[number];
     const last = costs[costs.length - 1] as (typeof costs)[number];
     const each = costs.map((c) => `${c.micros.toFixed(0)} µs with ${c.queued.toLocaleString('en-US')} queued`).join(', ');
-    lines.push(`${subject}: per assignment ${each} (${times(last.micros, first.micros)} from the smallest backlog to the largest)`);
+    lines.push(`${subject} ${name}: per assignment ${each} (${times(last.micros, first.micros)} from the smallest backlog to the largest)`);
   }
   return lines;
 }

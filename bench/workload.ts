@@ -56,6 +56,17 @@ export interface WorkerPlan {
   readonly startDelayMs: number;
 }
 
+/**
+ * Flow control on every task of a workload: `round-robin` — a concurrency limit on `input.key`,
+ * GROUP_ROUND_ROBIN with maxRuns 1; `rate-limit` — a dynamic rate limit on `input.key` (1,000 units
+ * per second each, which the workload never reaches: it measures what checking one costs). Runs
+ * spread over `keys` keys in turn.
+ */
+export interface FlowPolicy {
+  readonly kind: 'round-robin' | 'rate-limit';
+  readonly keys: number;
+}
+
 export interface LoadWorkload {
   readonly kind: 'load';
   readonly scenario: string;
@@ -69,6 +80,7 @@ export interface LoadWorkload {
   readonly concurrency: number | undefined;
   /** How long to wait for unfinished runs after the last trigger. */
   readonly waitMs: number;
+  readonly policy?: FlowPolicy | undefined;
 }
 
 /** Fill the queue with no worker, read the server's memory, then start a worker and time the drain. */
@@ -78,6 +90,7 @@ export interface BacklogWorkload {
   readonly tasks: number;
   readonly workers: WorkerPlan;
   readonly waitMs: number;
+  readonly policy?: FlowPolicy | undefined;
 }
 
 /** Time from engine start to a trigger → result round trip, with a log of `events` events. */
@@ -107,16 +120,19 @@ export interface WorkerConfig {
   readonly slots: number;
   readonly concurrency: number | undefined;
   readonly logLevel: LogLevel;
+  readonly policy?: FlowPolicy | undefined;
 }
 
 const filler = (bytes: number) => 'x'.repeat(Math.max(0, bytes - '{"data":""}'.length));
 
 /** The inputs of runs `first` … `first + count - 1` (invariant 2). */
-export function inputsFor(workload: Pick<LoadWorkload, 'shape' | 'children' | 'task'>, first: number, count: number): unknown[] {
+export function inputsFor(workload: Pick<LoadWorkload, 'shape' | 'children' | 'task' | 'policy'>, first: number, count: number): unknown[] {
   const data = workload.task.payloadBytes > 0 ? filler(workload.task.payloadBytes) : undefined;
+  const keys = workload.policy?.keys;
   const one = (k: number): unknown => {
     switch (workload.shape) {
       case 'task':
+        if (keys !== undefined) return { key: `k${(first + k) % keys}`, ...(data === undefined ? {} : { data }) };
         return data === undefined ? {} : { data };
       case 'chain':
         return { n: first + k };
@@ -160,10 +176,16 @@ export function paramsOf(workload: Workload): Record<string, string | number> {
         failureRate: task.failureRate,
         payloadBytes: task.payloadBytes,
         ...(workload.concurrency === undefined ? {} : { concurrency: workload.concurrency }),
+        ...(workload.policy === undefined ? {} : { policy: workload.policy.kind, keys: workload.policy.keys }),
       };
     }
     case 'backlog':
-      return { tasks: workload.tasks, workers: workload.workers.processes, slots: workload.workers.slots };
+      return {
+        tasks: workload.tasks,
+        workers: workload.workers.processes,
+        slots: workload.workers.slots,
+        ...(workload.policy === undefined ? {} : { policy: workload.policy.kind, keys: workload.policy.keys }),
+      };
     case 'recovery':
       return { events: workload.events, activeEvery: workload.activeEvery };
     case 'placeholder':

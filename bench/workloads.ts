@@ -1,5 +1,5 @@
 /**
- * The fixed workloads W1–W6, each at a full size (`npm run bench`, `kindling bench all`) and a
+ * The fixed workloads W1–W7, each at a full size (`npm run bench`, `kindling bench all`) and a
  * smoke size (`--smoke`, what `npm test` runs so they cannot rot). They are fixed so that results
  * compare across commits and machines: change one only with a note in bench/README.md.
  *
@@ -7,9 +7,9 @@
  * does, so W5's 4 and 16 workers offer 400 and 1,600 slots in all; the question W5 asks is
  * whether dispatching to many workers costs throughput, not whether more slots help.
  */
-import { type BacklogWorkload, type LoadWorkload, noopTask, type RecoveryWorkload, type TaskBehaviour, type Workload } from './workload.js';
+import { type BacklogWorkload, type FlowPolicy, type LoadWorkload, noopTask, type RecoveryWorkload, type TaskBehaviour, type Workload } from './workload.js';
 
-export const WorkloadIds = ['w1', 'w2', 'w3', 'w4', 'w5', 'w6'] as const;
+export const WorkloadIds = ['w1', 'w2', 'w3', 'w4', 'w5', 'w6', 'w7'] as const;
 export type WorkloadId = (typeof WorkloadIds)[number];
 
 const SLOTS = 100;
@@ -24,6 +24,10 @@ interface Size {
   readonly payloadTasks: readonly [number, number];
   readonly backlogs: readonly [number, number];
   readonly recoveryEvents: number;
+  /** W7: tasks and keys of the flow-control rows, and the backlogs drained with a policy. */
+  readonly flowTasks: number;
+  readonly flowKeys: number;
+  readonly flowBacklogs: readonly [number, number];
   readonly waitMs: number;
 }
 
@@ -37,6 +41,9 @@ const full: Size = {
   payloadTasks: [20_000, 20_000],
   backlogs: [10_000, 100_000],
   recoveryEvents: 1_000_000,
+  flowTasks: 10_000,
+  flowKeys: 1_000,
+  flowBacklogs: [10_000, 100_000],
   waitMs: 300_000,
 };
 
@@ -51,13 +58,16 @@ const smoke: Size = {
   payloadTasks: [300, 100],
   backlogs: [200, 1_000],
   recoveryEvents: 20_000,
+  flowTasks: 600,
+  flowKeys: 60,
+  flowBacklogs: [200, 1_000],
   waitMs: 60_000,
 };
 
 function load(
   scenario: string,
   size: Size,
-  overrides: { shape?: LoadWorkload['shape']; children?: number; task?: TaskBehaviour; processes?: number; trigger: Partial<LoadWorkload['trigger']> },
+  overrides: { shape?: LoadWorkload['shape']; children?: number; task?: TaskBehaviour; processes?: number; trigger: Partial<LoadWorkload['trigger']>; policy?: FlowPolicy },
 ): LoadWorkload {
   return {
     kind: 'load',
@@ -69,15 +79,17 @@ function load(
     workers: { processes: overrides.processes ?? 1, slots: SLOTS, startDelayMs: 0 },
     concurrency: undefined,
     waitMs: size.waitMs,
+    ...(overrides.policy === undefined ? {} : { policy: overrides.policy }),
   };
 }
 
-const backlog = (scenario: string, tasks: number, size: Size): BacklogWorkload => ({
+const backlog = (scenario: string, tasks: number, size: Size, policy?: FlowPolicy): BacklogWorkload => ({
   kind: 'backlog',
   scenario,
   tasks,
   workers: { processes: 1, slots: SLOTS, startDelayMs: 0 },
   waitMs: size.waitMs,
+  ...(policy === undefined ? {} : { policy }),
 });
 
 const thousands = (n: number) => (n >= 1000 && n % 1000 === 0 ? `${n / 1000}k` : String(n));
@@ -119,5 +131,19 @@ export function fixedWorkloads(id: WorkloadId, smokeSize: boolean): Workload[] {
     }
     case 'w6':
       return [{ kind: 'recovery', scenario: `w6 recovery · ${thousands(size.recoveryEvents)} events`, events: size.recoveryEvents, activeEvery: 50 } satisfies RecoveryWorkload];
+    case 'w7': {
+      // Flow control (Kindling only): W1 bulk with every task under a policy, then backlogs of
+      // such tasks drained, so the cost of one assignment shows against the size of the queue.
+      const roundRobin: FlowPolicy = { kind: 'round-robin', keys: size.flowKeys };
+      const rateLimit: FlowPolicy = { kind: 'rate-limit', keys: size.flowKeys };
+      const keys = thousands(size.flowKeys);
+      const [small, large] = size.flowBacklogs;
+      return [
+        load(`w7 round-robin · ${keys} keys`, size, { policy: roundRobin, trigger: { mode: 'bulk', total: size.flowTasks } }),
+        load(`w7 rate-limited · ${keys} keys`, size, { policy: rateLimit, trigger: { mode: 'bulk', total: size.flowTasks } }),
+        backlog(`w7 backlog round-robin · ${thousands(small)}`, small, size, roundRobin),
+        backlog(`w7 backlog round-robin · ${thousands(large)}`, large, size, roundRobin),
+      ];
+    }
   }
 }

@@ -79,7 +79,8 @@ class BullmqSubject implements Subject {
     this.target = { hostPort: redis.hostPort };
   }
 
-  async prepare(workload: Pick<LoadWorkload, 'concurrency'>): Promise<void> {
+  async prepare(workload: Pick<LoadWorkload, 'concurrency' | 'policy'>): Promise<void> {
+    if (workload.policy !== undefined) throw new Error('per-key concurrency and rate limits are BullMQ Pro features; the bench runs them on Kindling only');
     if (workload.concurrency !== undefined) await this.queue.setGlobalConcurrency(workload.concurrency);
   }
 

@@ -9,7 +9,7 @@
  * there `durableTask`), not assumed, so the bench picks them up as the SDK grows. Where the SDK
  * has a feature that this adapter does not drive yet, it says so instead of guessing.
  */
-import { type BaseWorkflowDeclaration, ConcurrencyLimitStrategy, HatchetClient, type JsonObject, NotSupportedError, type WorkflowRunRef } from '../../src/sdk/index.js';
+import { type BaseWorkflowDeclaration, ConcurrencyLimitStrategy, HatchetClient, type JsonObject, NotSupportedError, RateLimitDuration, type WorkflowRunRef } from '../../src/sdk/index.js';
 import { type KindlingServer, startKindling } from '../servers.js';
 import { type LoadWorkload, type LogLevel, noopTask, type Shape, type TriggerMode, type WorkerConfig } from '../workload.js';
 import type { FinishedListener, OpenSubject, RemoteEngine, RunHandle, StartWorker, Subject, Target, Unsupported } from './subject.js';
@@ -61,15 +61,24 @@ export function kindlingFeatures() {
 }
 
 /** The benchmark's workflows, declared the same way by the driver (to trigger) and the workers (to run). */
-function declare(hatchet: HatchetClient, config: Pick<WorkerConfig, 'task' | 'concurrency'>, onStart: (runId: string) => void) {
+function declare(hatchet: HatchetClient, config: Pick<WorkerConfig, 'task' | 'concurrency' | 'policy'>, onStart: (runId: string) => void) {
   // Passed only when the SDK carries it (kindlingFeatures), as Hatchet's `concurrency` option: a
   // constant key makes it one limit across all runs, and GROUP_ROUND_ROBIN makes the runs over it
   // wait (the server default, CANCEL_IN_PROGRESS, would cancel them).
   const limit =
     config.concurrency === undefined ? {} : { concurrency: { expression: "'bench'", maxRuns: config.concurrency, limitStrategy: ConcurrencyLimitStrategy.GROUP_ROUND_ROBIN } };
+  // A flow-control workload's task (workload.ts, FlowPolicy): its own workflow, so its keys and
+  // limits never meet the plain task's.
+  const policy =
+    config.policy === undefined
+      ? {}
+      : config.policy.kind === 'round-robin'
+        ? { concurrency: { expression: 'input.key', maxRuns: 1, limitStrategy: ConcurrencyLimitStrategy.GROUP_ROUND_ROBIN } }
+        : { rateLimits: [{ dynamicKey: 'input.key', units: 1, limit: 1000, duration: RateLimitDuration.SECOND }] };
   const task = hatchet.task({
-    name: 'bench-task',
+    name: config.policy === undefined ? 'bench-task' : `bench-task-${config.policy.kind}`,
     ...limit,
+    ...policy,
     fn: async (_input: Record<string, never>, ctx) => {
       onStart(ctx.workflowRunId());
       await taskBody(config.task);
@@ -127,9 +136,9 @@ class KindlingSubject implements Subject {
     this.#hatchet = client(target, logLevel);
   }
 
-  async prepare(workload: Pick<LoadWorkload, 'shape' | 'concurrency'>): Promise<void> {
+  async prepare(workload: Pick<LoadWorkload, 'shape' | 'concurrency' | 'policy'>): Promise<void> {
     // The driver never runs tasks: its declarations only name what to trigger (and register it).
-    this.#declarations = declare(this.#hatchet, { task: noopTask, concurrency: workload.concurrency }, () => {});
+    this.#declarations = declare(this.#hatchet, { task: noopTask, concurrency: workload.concurrency, policy: workload.policy }, () => {});
     // Creating a worker registers its workflows; this one is never started.
     await this.#hatchet.worker('bench-registrar', { workflows: this.#declarations.all, handleKill: false });
   }

@@ -40,7 +40,7 @@ export interface Subject {
   /** The server's process id when it runs on this machine (the engine, redis-server), for its CPU and memory. */
   readonly serverPid: number | undefined;
   /** Makes the workload's workflows or queues known before any worker or trigger. */
-  prepare(workload: Pick<LoadWorkload, 'shape' | 'concurrency'>): Promise<void>;
+  prepare(workload: Pick<LoadWorkload, 'shape' | 'concurrency' | 'policy'>): Promise<void>;
   trigger(shape: Shape, inputs: unknown[], mode: TriggerMode): Promise<RunHandle[]>;
   /** Starts reporting these runs to the listener once they finish. */
   watch(handles: readonly RunHandle[]): void;

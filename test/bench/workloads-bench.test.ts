@@ -1,5 +1,6 @@
 /**
- * Every fixed workload (W1–W6) at its smoke size, on Kindling and on BullMQ side by side, so that
+ * Every fixed workload (W1–W7) at its smoke size, on Kindling and on BullMQ side by side (W7, flow
+ * control, on Kindling only), so that
  * the bench suite cannot rot. It checks that each row is complete and sane — every run finished
  * with the output its shape promises, latencies ordered, resources measured — never how fast.
  */
@@ -37,11 +38,15 @@ t.test('fixed workloads (smoke), kindling and bullmq: every row complete and san
     'w5 payload · 64 KB',
   ];
   const backlogs = ['w5 backlog · 200', 'w5 backlog · 1k'];
+  const flow = ['w7 round-robin · 60 keys', 'w7 rate-limited · 60 keys'];
+  const flowBacklogs = ['w7 backlog round-robin · 200', 'w7 backlog round-robin · 1k'];
   t.same(
     load.map((row) => `${row.scenario} / ${row.subject}`),
     [
       ...scenarios.flatMap((scenario) => [`${scenario} / kindling`, `${scenario} / bullmq`]),
       ...backlogs.flatMap((backlog) => ['kindling', 'bullmq'].flatMap((subject) => [`${backlog} queued / ${subject}`, `${backlog} drain / ${subject}`])),
+      ...flow.map((scenario) => `${scenario} / kindling`),
+      ...flowBacklogs.flatMap((backlog) => [`${backlog} queued / kindling`, `${backlog} drain / kindling`]),
     ],
     'one row per workload and subject (a backlog has two), Kindling first',
   );
@@ -74,9 +79,11 @@ t.test('fixed workloads (smoke), kindling and bullmq: every row complete and san
 
   t.match(notes.join('\n'), /w5 durable .*durable tasks, which are not available in this engine yet/, 'the durable-task placeholder says what it waits for');
   t.match(notes.join('\n'), /w6 recovery .*Kindling only/, 'recovery says it has no BullMQ counterpart');
+  t.match(notes.join('\n'), /w7 round-robin .*Kindling only/, 'flow control says it has no BullMQ counterpart');
   const drains = backlogLines(load);
-  t.equal(drains.length, 2, 'a per-assignment cost line for each subject');
-  t.match(drains[0], /^kindling: per assignment \d+ µs with 200 queued, \d+ µs with 1,000 queued \(\d+\.\d\d× from the smallest backlog to the largest\)$/);
+  t.equal(drains.length, 3, 'a per-assignment cost line for each subject and family of backlogs');
+  t.match(drains[0], /^kindling w5 backlog: per assignment \d+ µs with 200 queued, \d+ µs with 1,000 queued \(\d+\.\d\d× from the smallest backlog to the largest\)$/);
+  t.match(drains[2], /^kindling w7 backlog round-robin: per assignment \d+ µs with 200 queued, \d+ µs with 1,000 queued/);
   t.equal(ratioLines(load, 'bullmq').length, scenarios.length + 2 * backlogs.length, 'a ratio line for every row');
 
   const json = JSON.parse(jsonLine(runInfo(), load[0] as LoadRow));
