@@ -110,3 +110,35 @@ t.test("rest: the SDK's REST client fills in the token's tenant and turns errors
   t.teardown(() => unreachable.close());
   await t.rejects(unreachable.rest.request('GET', '/api/v1/tenants/{tenant}'), { code: 'ENGINE_UNAVAILABLE' });
 });
+
+t.test('rest: rate limits and workers in Hatchet shapes; each tenant sees only its own', async (t) => {
+  t.match(await call('POST', '/api/v1/tenants/default/rate-limits', { body: { key: 'rest-api', limit: 5, duration: 'MINUTE' } }), { status: 200, body: { key: 'rest-api' } });
+  t.match(await call('GET', '/api/v1/tenants/default/rate-limits'), { status: 200, body: { rows: [{ key: 'rest-api', tenantId: 'default', limitValue: 5, value: 5, window: 'MINUTE' }] } });
+  t.match(await call('GET', '/api/v1/tenants/other/rate-limits', { token: otherToken }), { status: 200, body: { rows: [] } }, "another tenant's limits are not listed");
+  const refused: Array<[string, Awaited<ReturnType<typeof call>>, number, string]> = [
+    ['a limit of 0', await call('POST', '/api/v1/tenants/default/rate-limits', { body: { key: 'x', limit: 0 } }), 400, 'INVALID_INPUT'],
+    ['an unknown duration', await call('POST', '/api/v1/tenants/default/rate-limits', { body: { key: 'x', limit: 1, duration: 'FORTNIGHT' } }), 400, 'INVALID_INPUT'],
+    ['an unknown field', await call('PATCH', '/api/v1/workers/nope', { body: { isPaused: true, force: true } }), 400, 'INVALID_INPUT'],
+    ['a worker that does not exist', await call('PATCH', '/api/v1/workers/nope', { body: { isPaused: true } }), 404, 'WORKER_NOT_FOUND'],
+  ];
+  for (const [name, response, status, code] of refused) {
+    t.equal(response.status, status, `${name}: ${status}`);
+    t.match(response.body, { errors: [{ code }] }, `${name}: ${response.body?.errors?.[0]?.description}`);
+  }
+
+  const hatchet = HatchetClient.init({ token, host_port: `127.0.0.1:${server.port}`, log_level: 'OFF' });
+  t.teardown(() => hatchet.close());
+  const noop = hatchet.task({ name: 'rest-workers-noop', fn: () => ({ ok: true }) });
+  const worker = await hatchet.worker('rest-labelled', { workflows: [noop], slots: 7, labels: { gpu: 'a100' }, handleKill: false });
+  void worker.start();
+  t.teardown(() => worker.stop());
+  await worker.waitUntilReady();
+  const id = worker.workerId as string;
+  const listed = await call('GET', '/api/v1/tenants/default/worker');
+  t.match(listed.body.rows.find((row: { metadata: { id: string } }) => row.metadata.id === id), { name: 'rest-labelled', status: 'ACTIVE', maxRuns: 7, actions: ['rest-workers-noop:rest-workers-noop'], labels: [{ key: 'gpu', value: 'a100' }] });
+  t.match(await call('PATCH', `/api/v1/workers/${id}`, { body: { isPaused: true } }), { status: 200, body: { metadata: { id }, status: 'PAUSED' } });
+  t.match(await call('GET', `/api/v1/workers/${id}`, { token: otherToken }), { status: 404, body: { errors: [{ code: 'WORKER_NOT_FOUND' }] } }, "another tenant's worker reads as missing");
+  t.match(await call('PATCH', `/api/v1/workers/${id}`, { token: otherToken, body: { isPaused: false } }), { status: 404 }, 'and cannot be unpaused by it');
+  t.match(await call('GET', `/api/v1/workers/${id}`), { status: 200, body: { status: 'PAUSED' } });
+  t.match(await call('PATCH', `/api/v1/workers/${id}`, { body: { isPaused: false } }), { status: 200, body: { status: 'ACTIVE' } });
+});
