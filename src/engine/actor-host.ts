@@ -33,6 +33,7 @@
  *     next command loads them from the log again. A backlog of queued runs costs memory for its
  *     index entries, not for every run's state and input.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { ProtocolError, ProtocolErrorCode } from '../../protocol/errors.js';
 import type { EventLog, LogRecord } from '../../store/log.js';
 import { engineLimits, limits } from '../lib/limits.js';
@@ -192,15 +193,22 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
     return this.#actors.get(id)?.durableState;
   }
 
-  /** Decides a command; resolves with its events once they (and all before them) are durable. */
-  send(id: string, command: C): Promise<E[]> {
+  /**
+   * Decides a command; resolves with its events once they (and all before them) are durable.
+   * With `fresh`, the caller knows the actor is new (its id was just made up, say): it starts from
+   * the initial state without reading the log. Were the stream not empty after all, the append's
+   * expected version would fail, the actor reload, and the command be refused (invariant 2).
+   */
+  send(id: string, command: C, options: { fresh?: boolean } = {}): Promise<E[]> {
     this.#busy(id);
     let actor = this.#actors.get(id);
     if (actor === undefined) {
       actor = this.#newActor(this.#decider.initialState(), 0);
-      actor.loading = true;
       this.#actors.set(id, actor);
-      this.#activate(id, actor);
+      if (options.fresh !== true) {
+        actor.loading = true;
+        this.#activate(id, actor);
+      }
     }
     const waiting = actor.mailbox.length + actor.inFlight.length;
     if (waiting >= engineLimits.mailboxCommandsMax) {
@@ -379,7 +387,8 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
     const landed = new Map(loaded.records.map((record) => [record.seq, record]));
     let intact = true;
     for (const entry of entries) {
-      intact &&= entry.events.every((event, i) => landed.get(entry.firstSeq + i)?.type === event.type);
+      // Landed means these very events are there, not merely events of the same types.
+      intact &&= entry.events.every((event, i) => isDeepStrictEqual(landed.get(entry.firstSeq + i)?.data, event));
       if (intact) this.#durable(id, actor, entry);
       else for (const { pending } of entry.waiting) pending.reject(error);
     }

@@ -398,7 +398,7 @@ export class Engine {
     // All or nothing: any run that cannot be created refuses the whole request.
     const prepared = runs.map((run) => this.#prepareRun(tenantId, run));
     await this.#defineDynamicRateLimits(tenantId, prepared.flatMap((p) => p.dynamic));
-    await Promise.all(prepared.map(({ create }) => this.#host.send(create.runId, create)));
+    await Promise.all(prepared.map(({ create }) => this.#create(create)));
     return prepared.map(({ create }) => create.runId);
   }
 
@@ -409,7 +409,7 @@ export class Engine {
         try {
           const { create, dynamic } = this.#prepareRun(tenantId, run);
           await this.#defineDynamicRateLimits(tenantId, dynamic);
-          await this.#host.send(create.runId, create);
+          await this.#create(create);
           return { runId: create.runId };
         } catch (error) {
           const code = error instanceof KindlingError ? error.code : ProtocolErrorCode.EngineUnavailable;
@@ -430,6 +430,14 @@ export class Engine {
    * Checks a run to trigger, renders its policies and gives it its ids; throws the request error
    * it deserves.
    */
+  /**
+   * Creates a run. A run without a parent has an id made up just now, so its stream is new and
+   * is not read; a child's id is derived from its parent and key, and may exist (a repeated spawn).
+   */
+  #create(create: Extract<RunCommand, { type: 'CreateRun' }>): Promise<RunEvent[]> {
+    return this.#host.send(create.runId, create, { fresh: create.parentTaskId === undefined });
+  }
+
   #prepareRun(tenantId: string, run: TriggerRun): { create: Extract<RunCommand, { type: 'CreateRun' }>; dynamic: DynamicRateLimit[] } {
     const workflow = this.#tenantWorkflows(tenantId).byName.get(run.workflow);
     if (workflow === undefined) throw new ProtocolError(ProtocolErrorCode.WorkflowNotFound, `workflow '${run.workflow}' is not registered; start a worker that declares it first`);

@@ -228,3 +228,28 @@ t.test('actor host: idle active actors beyond the memory budget leave memory, le
   await actors.send('e', { type: 'Stop' });
   t.equal(actors.peek('e'), undefined, 'a stopped actor leaves memory as before');
 });
+
+t.test('actor host: a fresh actor is not read from the log; if its stream was not new, its command is refused and the actor reloaded', async (t) => {
+  const log = new MemoryLog();
+  await host(log).actors.send('a', { type: 'Add', n: 5 });
+  const reads: string[] = [];
+  const counted = new Proxy(log, {
+    get: (target, key) => {
+      const value = Reflect.get(target, key);
+      if (key === 'readStream' || key === 'loadSnapshot') {
+        return (...args: unknown[]) => {
+          reads.push(String(key));
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      }
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  }) as EventLog;
+  const { actors, reconciled } = host(counted);
+  t.same(await actors.send('new', { type: 'Add', n: 1 }, { fresh: true }), [{ type: 'Added', n: 1 }]);
+  t.same(reads, [], 'a fresh actor reads nothing');
+  await t.rejects(actors.send('a', { type: 'Add', n: 1 }, { fresh: true }), { code: 'LOG_CONFLICT' }, "'a' was not new: the append's expected version says so");
+  t.same(reconciled, [5], 'reloaded from the log');
+  t.same(await actors.send('a', { type: 'Add', n: 1 }), [{ type: 'Added', n: 1 }]);
+  t.equal(actors.peek('a')?.total, 6);
+});
