@@ -79,15 +79,37 @@ export async function runPlan(plan: BenchPlan, progress: Progress): Promise<{ ro
         }
         break;
       }
-      default:
+      default: {
         if (workload.policy !== undefined && plan.subjects.includes('bullmq')) notes.push(`${workload.scenario}: Kindling only — per-key concurrency and rate limits are BullMQ Pro features`);
-        for (const name of plan.subjects) {
-          if (workload.policy !== undefined && name !== 'kindling') continue;
-          rows.push(...(await runRow(name, workload, plan, progress)));
+        const subjects = plan.subjects.filter((name) => workload.policy === undefined || name === 'kindling');
+        // Repeats alternate the subjects, so drifts of a shared machine fall on both alike.
+        const runs = new Map<SubjectName, LoadRow[][]>(subjects.map((name) => [name, []]));
+        for (let repeat = 0; repeat < plan.repeat; repeat++) {
+          for (const name of subjects) runs.get(name)?.push(await runRow(name, workload, plan, progress));
         }
+        for (const name of subjects) rows.push(...medianRows(runs.get(name) ?? []));
+      }
     }
   }
   return { rows, notes };
+}
+
+/** Of several runs of one row (each a list of phases), the median run by its last phase's rate. */
+function medianRows(runs: readonly LoadRow[][]): LoadRow[] {
+  if (runs.length <= 1) return runs[0] ?? [];
+  const rate = (rows: readonly LoadRow[]) => {
+    const last = rows[rows.length - 1];
+    return last === undefined ? 0 : last.phase === 'queued' ? last.figures.triggersPerSecond : last.figures.completionsPerSecond;
+  };
+  const sorted = [...runs].sort((a, b) => rate(a) - rate(b));
+  const median = sorted[Math.floor((sorted.length - 1) / 2)] ?? [];
+  return median.map((row, phase) => ({
+    ...row,
+    runs: runs.map((rows) => {
+      const same = rows[phase];
+      return same === undefined ? Number.NaN : same.phase === 'queued' ? same.figures.triggersPerSecond : same.figures.completionsPerSecond;
+    }),
+  }));
 }
 
 /** Parses `argv`, runs, prints; returns the exit code. */
@@ -146,6 +168,11 @@ export async function main(name: string, defaultScenarios: readonly Scenario[], 
   if (load.length > 0) {
     write(`\nruns: trigger → start and trigger → result in ms; done/s = finished runs per second; server = ${plan.remote === undefined ? 'the engine or redis-server started here' : 'the engine (with --engine-pid) or redis-server'}\n`);
     for (const line of loadTable(load)) write(line);
+    const repeated = load.filter((row) => row.runs !== undefined);
+    if (repeated.length > 0) {
+      write(`\neach run (done/s; triggers/s for a queued phase), the median one above:`);
+      for (const row of repeated) write(`  ${row.scenario} · ${row.subject}: ${(row.runs ?? []).map((rate) => rate.toFixed(0)).join(' / ')}`);
+    }
   }
   if (recovery.length > 0) {
     write();

@@ -35,6 +35,8 @@ export interface BenchPlan {
   readonly smoke: boolean;
   /** A placeholder was asked for by name: say why it cannot run and fail. */
   readonly placeholderSelected: boolean;
+  /** Each row runs this many times, subjects alternating; the row reported is the median run. */
+  readonly repeat: number;
 }
 
 /** The load-test flags: they shape the `load` scenario only (invariant 2). */
@@ -70,6 +72,7 @@ export function benchCommand(name: string, defaultScenarios: readonly Scenario[]
     .option('--smoke', 'the fixed workloads at their smoke sizes', false)
     .option('--json', 'one JSON row per line on stdout (tables and notes go to stderr)', false)
     .option('--progress', 'a live progress line on stderr even when it is not a terminal', false)
+    .option('--repeat <n>', 'run each row this many times (subjects alternating) and report the median run by done/s', '1')
     .addOption(new Option('--only <backend>', 'log scenario: one backend').choices(['lmdb', 'jetstream']))
     .option('--nats <url>', 'log scenario: JetStream rows against this NATS server');
 }
@@ -164,5 +167,12 @@ export function planOf(args: readonly string[], options: Options, given: (flag: 
     progress: options.progress === true,
     smoke,
     placeholderSelected,
+    repeat: repeatOf(options.repeat as string | undefined),
   };
+}
+
+function repeatOf(value: string | undefined): number {
+  const repeat = positiveInt('repeat', value ?? '1');
+  if (repeat > 9) throw new UsageError('--repeat takes 1 to 9 (each run of a full-size row takes a while)');
+  return repeat;
 }

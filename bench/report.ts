@@ -100,6 +100,8 @@ export interface LoadRow {
   readonly subject: string;
   readonly params: Record<string, string | number>;
   readonly figures: Figures;
+  /** With --repeat: done/s (triggers/s for a queued phase) of every run, the figures being the median one's. */
+  readonly runs?: readonly number[];
 }
 
 export interface RecoveryRow {

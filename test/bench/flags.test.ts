@@ -48,6 +48,11 @@ t.test('scenarios: all is w1–w7, the placeholder comes by name, remote engines
   t.throws(() => plan({ duration: '0' }), /--duration must be above 0/);
 });
 
+t.test('--repeat: how many runs of each row, 1 by default', async (t) => {
+  t.equal(plan({}).repeat, 1);
+  t.equal(plan({ repeat: '3' }).repeat, 3);
+});
+
 t.test('bad flags: each is a UsageError that says what is wrong', async (t) => {
   const cases: Array<[Record<string, string>, string[], RegExp]> = [
     [{ slots: 'x' }, [], /--slots must be a whole number from 1 to 10000, not 'x'/],
@@ -66,6 +71,8 @@ t.test('bad flags: each is a UsageError that says what is wrong', async (t) => {
     [{ events: '50' }, ['w1'], /--events only shapes the load scenario/],
     [{}, ['w9'], /unknown scenario 'w9'; known: load, w1/],
     [{ only: 'lmdb' }, [], /--only and --nats belong to the log scenario/],
+    [{ repeat: '0' }, [], /--repeat must be a whole number/],
+    [{ repeat: '10' }, [], /--repeat takes 1 to 9/],
   ];
   for (const [options, args, message] of cases) t.throws(() => plan(options, Object.keys(options), args), { name: 'UsageError', message }, JSON.stringify(options));
 });
