@@ -2,29 +2,16 @@
  * A backlog larger than the memory idle runs may hold: most queued runs leave memory, and every
  * one is still assigned, cancelled, read and finished as if it had stayed (actor-host invariant 5).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
-import { startServer } from '../../src/api/server.js';
-import { Engine } from '../../src/engine/engine.js';
 import { HatchetClient } from '../../src/sdk/index.js';
-import { LmdbLog } from '../../store/lmdb.js';
+import { inProcessEngine } from '../support/in-process-engine.js';
 
 t.test('a backlog beyond the idle-run memory budget drains completely; evicted runs can be cancelled and read', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'kindling-backlog-'));
-  const log = await LmdbLog.open({ path: dir });
   // About 30 idle runs' worth: a backlog of 400 keeps most of them out of memory.
-  const engine = await Engine.start({ log, idleRunsBytesMax: 40_000 });
-  const token = await engine.createToken('default');
-  const server = await startServer(engine, { port: 0, host: '127.0.0.1' });
-  t.teardown(async () => {
-    server.close();
-    await engine.close();
-    await log.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const hatchet = HatchetClient.init({ token, host_port: `127.0.0.1:${server.port}`, log_level: 'OFF' });
+  const running = await inProcessEngine({ engine: { idleRunsBytesMax: 40_000 } });
+  t.teardown(() => running.close());
+  const { engine } = running;
+  const hatchet = HatchetClient.init({ token: running.tokens.default as string, host_port: running.hostPort, log_level: 'OFF' });
   t.teardown(() => hatchet.close());
   const echo = hatchet.task({ name: 'echo-backlog', fn: (input: { i: number }) => ({ i: input.i }) });
   await hatchet.putWorkflow(echo);

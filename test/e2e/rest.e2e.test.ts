@@ -3,39 +3,23 @@
  * runs, tasks, logs and the tenant, and every way a request can be refused — each a 4xx with a
  * stable code that changes nothing.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
-import { startServer } from '../../src/api/server.js';
-import { Engine } from '../../src/engine/engine.js';
-import type { Gateway } from '../../src/engine/gateway.js';
 import { engineLimits } from '../../src/lib/limits.js';
 import { HatchetClient } from '../../src/sdk/index.js';
-import { LmdbLog } from '../../store/lmdb.js';
+import { type InProcessEngine, inProcessEngine } from '../support/in-process-engine.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'kindling-rest-'));
-let log: LmdbLog;
-let engine: Engine;
-let server: Gateway;
+let running: InProcessEngine;
 let token: string;
 let otherToken: string;
 let base: string;
 
 t.before(async () => {
-  log = await LmdbLog.open({ path: dir });
-  engine = await Engine.start({ log });
-  token = await engine.createToken('default');
-  otherToken = await engine.createToken('other');
-  server = await startServer(engine, { port: 0, host: '127.0.0.1' });
-  base = `http://127.0.0.1:${server.port}`;
+  running = await inProcessEngine({ tenants: ['default', 'other'] });
+  token = running.tokens.default as string;
+  otherToken = running.tokens.other as string;
+  base = running.baseUrl;
 });
-t.teardown(async () => {
-  server.close();
-  await engine.close();
-  await log.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+t.teardown(() => running.close());
 
 const call = async (method: string, path: string, options: { token?: string | null; body?: unknown; raw?: string } = {}) => {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
@@ -48,7 +32,7 @@ const call = async (method: string, path: string, options: { token?: string | nu
 };
 
 t.test('rest: a run, its status, its task logs and the tenant, in Hatchet shapes', async (t) => {
-  const hatchet = HatchetClient.init({ token, host_port: `127.0.0.1:${server.port}`, log_level: 'OFF' });
+  const hatchet = HatchetClient.init({ token, host_port: running.hostPort, log_level: 'OFF' });
   t.teardown(() => hatchet.close());
   const greet = hatchet.task({ name: 'greet', fn: (input: { name: string }, ctx) => {
     ctx.log(`hello ${input.name}`);
@@ -101,7 +85,7 @@ t.test('rest: refused requests get a stable code and change nothing', async (t) 
 });
 
 t.test("rest: the SDK's REST client fills in the token's tenant and turns errors into coded EngineErrors", async (t) => {
-  const hatchet = HatchetClient.init({ token: otherToken, host_port: `127.0.0.1:${server.port}`, api_url: base, log_level: 'OFF' });
+  const hatchet = HatchetClient.init({ token: otherToken, host_port: running.hostPort, api_url: base, log_level: 'OFF' });
   t.teardown(() => hatchet.close());
   t.match(await hatchet.rest.request('GET', '/api/v1/tenants/{tenant}'), { metadata: { id: 'other' }, version: 'V1' });
   await t.rejects(hatchet.rest.request('GET', '/api/v1/stable/workflow-runs/nope'), { code: 'RUN_NOT_FOUND', message: /does not exist/ });
@@ -126,7 +110,7 @@ t.test('rest: rate limits and workers in Hatchet shapes; each tenant sees only i
     t.match(response.body, { errors: [{ code }] }, `${name}: ${response.body?.errors?.[0]?.description}`);
   }
 
-  const hatchet = HatchetClient.init({ token, host_port: `127.0.0.1:${server.port}`, log_level: 'OFF' });
+  const hatchet = HatchetClient.init({ token, host_port: running.hostPort, log_level: 'OFF' });
   t.teardown(() => hatchet.close());
   const noop = hatchet.task({ name: 'rest-workers-noop', fn: () => ({ ok: true }) });
   const worker = await hatchet.worker('rest-labelled', { workflows: [noop], slots: 7, labels: { gpu: 'a100' }, handleKill: false });

@@ -3,46 +3,30 @@
  * tenants, each with its own token. Nothing of tenant A is visible to, or changeable by, tenant B
  * — through the SDK or through raw frames — and the same workflow names live side by side.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Packr } from 'msgpackr';
 import t from 'tap';
 import WebSocket from 'ws';
-import { Engine } from '../../src/engine/engine.js';
-import { startServer } from '../../src/api/server.js';
-import type { Gateway } from '../../src/engine/gateway.js';
 import { HatchetClient } from '../../src/sdk/index.js';
-import { LmdbLog } from '../../store/lmdb.js';
+import { type InProcessEngine, inProcessEngine } from '../support/in-process-engine.js';
 
 const packr = new Packr({ useRecords: false });
-const dir = mkdtempSync(join(tmpdir(), 'kindling-tenants-'));
-let log: LmdbLog;
-let engine: Engine;
-let gateway: Gateway;
+let running: InProcessEngine;
 let tokenA: string;
 let tokenB: string;
 
 t.before(async () => {
-  log = await LmdbLog.open({ path: dir });
-  engine = await Engine.start({ log });
-  tokenA = await engine.createToken('tenant-a');
-  tokenB = await engine.createToken('tenant-b');
-  gateway = await startServer(engine, { port: 0, host: '127.0.0.1' });
+  running = await inProcessEngine({ tenants: ['tenant-a', 'tenant-b'] });
+  tokenA = running.tokens['tenant-a'] as string;
+  tokenB = running.tokens['tenant-b'] as string;
 });
-t.teardown(async () => {
-  gateway.close();
-  await engine.close();
-  await log.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+t.teardown(() => running.close());
 
-const client = (token: string) => HatchetClient.init({ token, host_port: `127.0.0.1:${gateway.port}`, log_level: 'OFF' });
+const client = (token: string) => HatchetClient.init({ token, host_port: running.hostPort, log_level: 'OFF' });
 
 /** Sends requests on a raw connection authenticated with `token`; resolves with the replies by req. */
 function raw(token: string, frames: Array<Record<string, unknown>>): Promise<Map<number, Record<string, unknown>>> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${gateway.port}/ws`);
+    const ws = new WebSocket(`ws://${running.hostPort}/ws`);
     const replies = new Map<number, Record<string, unknown>>();
     ws.on('open', () => {
       ws.send(packr.pack({ t: 'hello', versions: [1], token, client: { sdk: 'raw', version: '0' } }));
@@ -166,7 +150,7 @@ t.test("tenants: B's worker cannot take A's worker id, nor report A's tasks", as
   t.match(replies.get(2), { ok: true });
   // A worker of B sends a result for A's task: it is not B's to report.
   await new Promise<void>((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${gateway.port}/ws`);
+    const ws = new WebSocket(`ws://${running.hostPort}/ws`);
     ws.on('open', () => {
       ws.send(packr.pack({ t: 'hello', versions: [1], token: tokenB, client: { sdk: 'raw', version: '0' } }));
       ws.send(packr.pack({ t: 'register', req: 1, name: 'b-forger', actions: [], slots: 1 }));
@@ -182,10 +166,7 @@ t.test("tenants: B's worker cannot take A's worker id, nor report A's tasks", as
 });
 
 t.test('tenants: after a restart each tenant has its own workflows and tokens again', async (t) => {
-  gateway.close();
-  await engine.close();
-  engine = await Engine.start({ log });
-  gateway = await startServer(engine, { port: 0, host: '127.0.0.1' });
+  await running.restart();
   const [forA, forB] = await Promise.all([
     raw(tokenA, [
       { t: 'trigger', req: 1, runs: [{ workflow: 'a-private', input: Buffer.from('{"secret":"x"}') }] },
