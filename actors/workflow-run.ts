@@ -13,16 +13,67 @@
  *  2. A task is queued only once every parent has completed.
  *  3. The run finishes exactly once, when no task can make progress; `RunFinished` is its last
  *     event.
- *  4. Deadlines (retry at, execution timeout, schedule timeout) are in the events, so timers are
- *     rebuilt from the log after a restart.
+ *  4. Deadlines (retry at, execution timeout, schedule timeout, sleeps) are in the events, so
+ *     timers are rebuilt from the log after a restart.
+ *  5. A task with conditions is queued, skipped or cancelled only once its parents completed; what
+ *     decides it is recorded (events matched) or recomputed from recorded times (sleeps).
+ *  6. A durable task's checkpoints are events of its run, numbered 1, 2, 3… (node ids); only the
+ *     last one may be pending, and a task whose last checkpoint is pending is evicted (it holds no
+ *     slot). A checkpoint is replayed only by the same operation (its signature); anything else is
+ *     a non-determinism error.
  */
-import { assert, assertNever } from '../src/lib/errors.js';
-import type { DesiredLabel, FinishedRun, RunStatus, TaskSpec, WorkflowSpec } from '../protocol/frames.js';
+import { assert, assertNever, KindlingError } from '../src/lib/errors.js';
+import type { Condition, DesiredLabel, FinishedRun, RunStatus, TaskSpec, WorkflowSpec } from '../protocol/frames.js';
 import { NULL_PAYLOAD, type Payload } from '../protocol/payload.js';
+import { type ConditionMatch, conditionsResult, EventView, eventMatches, groupsHold, type Judge, nextSleepDeadline, type OccurredEvent } from './conditions.js';
+
+export type { OccurredEvent } from './conditions.js';
 
 export const ON_FAILURE_TASK = 'on-failure-task';
 
-export type TaskStatus = 'pending' | 'queued' | 'assigned' | 'running' | 'retrying' | 'completed' | 'failed' | 'cancelled';
+export type TaskStatus = 'pending' | 'waiting' | 'queued' | 'assigned' | 'running' | 'evicted' | 'retrying' | 'completed' | 'failed' | 'cancelled';
+
+/** The output of a task a `skipIf` condition skipped. */
+export const SKIPPED_OUTPUT: Payload = Buffer.from('{"skipped":true}', 'utf8');
+
+/** One checkpoint of a durable task. */
+export interface DurableCheckpoint {
+  readonly nodeId: number;
+  readonly signature: string;
+  /** Set once the checkpoint is done. */
+  readonly result?: Payload | undefined;
+  readonly wait?: { readonly conditions: readonly Condition[]; readonly sinceMs: number; readonly matches: Readonly<Record<number, ConditionMatch>> } | undefined;
+  readonly children?: { readonly runIds: readonly string[]; readonly results: Readonly<Record<string, Payload>> } | undefined;
+}
+
+/** A durable task's progress: how many times it was started, and its checkpoints in order. */
+export interface DurableLog {
+  readonly invocation: number;
+  readonly checkpoints: readonly DurableCheckpoint[];
+}
+
+/** What started a run, when it was not a direct call. */
+export type RunTrigger =
+  | { readonly kind: 'event'; readonly eventId: string; readonly eventKey: string; readonly filterId?: string; readonly filterPayload?: Payload }
+  | { readonly kind: 'cron'; readonly cronId: string }
+  | { readonly kind: 'schedule'; readonly scheduleId: string };
+
+/** A durable checkpoint as the engine resolved it: children are already triggered. */
+export type CheckpointOp =
+  | { readonly kind: 'now' }
+  | { readonly kind: 'wait'; readonly conditions: readonly Condition[] }
+  | { readonly kind: 'children'; readonly runIds: readonly string[]; readonly finished: Readonly<Record<string, Payload>> };
+
+export class NonDeterminismError extends KindlingError {
+  override readonly name = 'NonDeterminismError';
+  constructor(
+    readonly taskId: string,
+    readonly nodeId: number,
+    message: string,
+  ) {
+    super('NON_DETERMINISM', message, false);
+  }
+}
 
 export interface TaskState {
   readonly name: string;
@@ -44,6 +95,11 @@ export interface TaskState {
   readonly waitingFor?: string | undefined;
   /** The attempt gave its worker slot back (`ctx.releaseSlot()`): a lost worker does not take it along. */
   readonly slotReleased?: boolean | undefined;
+  /** When a task with conditions began waiting (its parents had completed); sleeps count from here. */
+  readonly waitingSinceMs?: number | undefined;
+  /** Event conditions already matched, by index into `spec.conditions`. */
+  readonly matches?: Readonly<Record<number, ConditionMatch>> | undefined;
+  readonly durable?: DurableLog | undefined;
 }
 
 /**
@@ -74,6 +130,7 @@ export type RunState =
       readonly parentTaskId?: string;
       readonly childIndex?: number;
       readonly childKey?: string;
+      readonly trigger?: RunTrigger;
       readonly finished?: FinishedRun | undefined;
       readonly policy?: RunPolicy;
       /** A sticky run's worker: the one its first task was assigned to (or its parent's, for a sticky child). */
@@ -100,6 +157,7 @@ export interface RunCreation {
   readonly childIndex?: number;
   readonly childKey?: string;
   readonly policy?: RunPolicy;
+  readonly trigger?: RunTrigger;
 }
 
 /** A rate limit an assignment consumed. */
@@ -137,7 +195,15 @@ export type RunCommand =
   /** Runs a finished run again from the tasks that did not complete (Hatchet's replay). */
   | { readonly type: 'ReplayRun' }
   /** Fires whatever deadlines have passed at `ctx.nowMs`. */
-  | { readonly type: 'Tick' };
+  | { readonly type: 'Tick' }
+  /** An event was pushed that this run's conditions or durable waits may be waiting for. */
+  | { readonly type: 'EventOccurred'; readonly event: OccurredEvent }
+  /** A durable task reached checkpoint `nodeId` (recorded if new, replayed if known). */
+  | { readonly type: 'Checkpoint'; readonly task: string; readonly attempt: number; readonly invocation: number; readonly nodeId: number; readonly signature: string; readonly op: CheckpointOp }
+  /** A child run a durable checkpoint spawned has finished; `result` is its outcome as JSON. */
+  | { readonly type: 'ChildFinished'; readonly runId: string; readonly result: Payload }
+  /** Runs a durable task again from checkpoint `nodeId`: earlier checkpoints are kept and replayed. */
+  | { readonly type: 'BranchDurable'; readonly task: string; readonly nodeId: number };
 
 // ---------------------------------------------------------------------------------------------
 // Events (past-tense facts, stored in the run's stream)
@@ -173,7 +239,32 @@ export type RunEvent =
   | { readonly type: 'TaskCancelled'; readonly task: string; readonly attempt: number; readonly reason: string; readonly workerId?: string; readonly atMs: number }
   | { readonly type: 'RunFinished'; readonly status: FinishedRun['status']; readonly atMs: number }
   /** A finished run is active again; `tasks` go back to waiting for their parents, each at `attempt`. */
-  | { readonly type: 'RunReplayed'; readonly tasks: ReadonlyArray<{ readonly task: string; readonly attempt: number }>; readonly atMs: number };
+  | { readonly type: 'RunReplayed'; readonly tasks: ReadonlyArray<{ readonly task: string; readonly attempt: number }>; readonly atMs: number }
+  /** A task with conditions has its parents done and waits for its conditions. */
+  | { readonly type: 'TaskAwaitingConditions'; readonly task: string; readonly attempt: number; readonly atMs: number }
+  /** An event matched a task's event condition (`index` into its conditions). */
+  | { readonly type: 'ConditionMatched'; readonly task: string; readonly index: number; readonly eventId: string; readonly payload: Payload; readonly atMs: number }
+  /** A `skipIf` held: the task completes with `{ skipped: true }`. */
+  | { readonly type: 'TaskSkipped'; readonly task: string; readonly attempt: number; readonly atMs: number }
+  /** A durable task recorded checkpoint `nodeId`: done at once (`result`), or pending. */
+  | {
+      readonly type: 'DurableCheckpointed';
+      readonly task: string;
+      readonly nodeId: number;
+      readonly signature: string;
+      readonly conditions?: readonly Condition[];
+      readonly children?: readonly string[];
+      readonly childResults?: Readonly<Record<string, Payload>>;
+      readonly result?: Payload;
+      readonly atMs: number;
+    }
+  | { readonly type: 'DurableMatched'; readonly task: string; readonly nodeId: number; readonly index: number; readonly eventId: string; readonly payload: Payload; readonly atMs: number }
+  | { readonly type: 'DurableChildFinished'; readonly task: string; readonly nodeId: number; readonly runId: string; readonly result: Payload; readonly atMs: number }
+  | { readonly type: 'DurableCompleted'; readonly task: string; readonly nodeId: number; readonly result: Payload; readonly atMs: number }
+  /** A durable task waits on its last checkpoint: invocation `invocation` leaves its worker and frees its slot. */
+  | { readonly type: 'TaskEvicted'; readonly task: string; readonly attempt: number; readonly invocation: number; readonly workerId: string; readonly atMs: number }
+  /** A durable task keeps only its first `keep` checkpoints and runs again from there. */
+  | { readonly type: 'DurableBranched'; readonly task: string; readonly keep: number; readonly atMs: number };
 
 export type RunEventType = RunEvent['type'];
 
@@ -185,7 +276,7 @@ export interface DecideContext {
 // Helpers
 
 const TERMINAL: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'cancelled']);
-const ACTIVE: ReadonlySet<TaskStatus> = new Set(['queued', 'assigned', 'running', 'retrying']);
+const ACTIVE: ReadonlySet<TaskStatus> = new Set(['waiting', 'queued', 'assigned', 'running', 'evicted', 'retrying']);
 
 export const isTerminal = (task: TaskState) => TERMINAL.has(task.status);
 
@@ -205,7 +296,7 @@ function allTaskSpecs(workflow: WorkflowSpec): TaskSpec[] {
 export function runStatus(state: ActiveRun): RunStatus {
   if (state.finished !== undefined) return state.finished.status;
   const tasks = Object.values(state.tasks);
-  if (tasks.some((t) => t.status === 'assigned' || t.status === 'running')) return 'RUNNING';
+  if (tasks.some((t) => t.status === 'assigned' || t.status === 'running' || t.status === 'evicted')) return 'RUNNING';
   if (tasks.some((t) => t.status === 'completed' || t.status === 'failed')) return 'RUNNING';
   return 'QUEUED';
 }
@@ -236,7 +327,7 @@ function progress(state: ActiveRun, nowMs: number): RunEvent[] {
     for (const spec of state.workflow.tasks) {
       const task = tasks[spec.name];
       if (task?.status === 'pending' && spec.parents.every((parent) => tasks[parent]?.status === 'completed')) {
-        events.push(queue(task, task.attempt, nowMs));
+        events.push(...ready(state, task, nowMs));
       }
     }
   }
@@ -262,14 +353,245 @@ function progress(state: ActiveRun, nowMs: number): RunEvent[] {
   return [...events, { type: 'RunFinished', status: 'COMPLETED', atMs: nowMs }];
 }
 
-/** Applies `events` to the state, then appends what follows from the new state. */
-function withProgress(state: ActiveRun, events: RunEvent[], nowMs: number): RunEvent[] {
+/** Applies `events` to the state, then appends what follows, until nothing more does. */
+function withProgress(state: RunState, events: RunEvent[], nowMs: number): RunEvent[] {
   if (events.length === 0) return events;
+  const all = [...events];
   let next: RunState = state;
   for (const event of events) next = evolve(next, event);
-  assert(next.kind !== 'none', 'a run stays created');
-  if (next.kind === 'finished') return events;
-  return [...events, ...progress(next, nowMs)];
+  // A skipped task completes at once, so what follows may make more tasks ready: settle.
+  for (let round = 0; round <= engineRounds; round++) {
+    assert(next.kind !== 'none', 'a run stays created');
+    if (next.kind === 'finished') break;
+    const more = progress(next, nowMs);
+    if (more.length === 0) break;
+    all.push(...more);
+    for (const event of more) next = evolve(next, event);
+  }
+  return all;
+}
+
+/** More rounds than a DAG has tasks cannot be needed (each round settles at least one task). */
+const engineRounds = 1024;
+
+// ---------------------------------------------------------------------------------------------
+// Conditions of DAG tasks (invariant 5)
+
+function indexesOf(spec: TaskSpec, action: 'queue' | 'skip' | 'cancel'): number[] {
+  const out: number[] = [];
+  (spec.conditions ?? []).forEach((condition, index) => {
+    if (condition.action === action) out.push(index);
+  });
+  return out;
+}
+
+function judgeOf(state: ActiveRun, task: TaskState, sinceMs: number, nowMs: number): Judge {
+  return {
+    sinceMs,
+    nowMs,
+    matches: task.matches ?? {},
+    input: state.input,
+    parentOutput: (parent) => {
+      const other = state.tasks[parent];
+      return other?.status === 'completed' ? (other.output ?? NULL_PAYLOAD) : undefined;
+    },
+  };
+}
+
+/** A task whose parents completed: queued at once, or waiting for its conditions. */
+function ready(state: ActiveRun, task: TaskState, nowMs: number): RunEvent[] {
+  if ((task.spec.conditions ?? []).length === 0) return [queue(task, task.attempt, nowMs)];
+  return [{ type: 'TaskAwaitingConditions', task: task.name, attempt: task.attempt, atMs: nowMs }, ...judgeConditions(state, task, nowMs, nowMs)];
+}
+
+/** What a waiting task's conditions decide now: cancel, skip, queue, or nothing yet. */
+function judgeConditions(state: ActiveRun, task: TaskState, sinceMs: number, nowMs: number): RunEvent[] {
+  const all = task.spec.conditions ?? [];
+  const judge = judgeOf(state, task, sinceMs, nowMs);
+  const cancel = indexesOf(task.spec, 'cancel');
+  if (cancel.length > 0 && groupsHold(all, cancel, judge)) {
+    return [{ type: 'TaskCancelled', task: task.name, attempt: task.attempt, reason: 'a cancelIf condition matched', atMs: nowMs }];
+  }
+  const skip = indexesOf(task.spec, 'skip');
+  if (skip.length > 0 && groupsHold(all, skip, judge)) return [{ type: 'TaskSkipped', task: task.name, attempt: task.attempt, atMs: nowMs }];
+  const wait = indexesOf(task.spec, 'queue');
+  if (wait.length === 0 || groupsHold(all, wait, judge)) return [queue(task, task.attempt, nowMs)];
+  return [];
+}
+
+/** The data that satisfied a task's `waitFor` conditions (`ctx.triggers()`), JSON. */
+export function conditionTriggers(state: ActiveRun, task: TaskState, nowMs: number): Payload | undefined {
+  const wait = indexesOf(task.spec, 'queue');
+  if (wait.length === 0) return undefined;
+  return conditionsResult(task.spec.conditions ?? [], wait, judgeOf(state, task, task.waitingSinceMs ?? nowMs, nowMs));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Durable tasks (invariant 6)
+
+function lastCheckpoint(task: TaskState): DurableCheckpoint | undefined {
+  const checkpoints = task.durable?.checkpoints ?? [];
+  return checkpoints[checkpoints.length - 1];
+}
+
+function waitJudge(wait: NonNullable<DurableCheckpoint['wait']>, nowMs: number): Judge {
+  return { sinceMs: wait.sinceMs, nowMs, matches: wait.matches };
+}
+
+const allIndexes = (conditions: readonly Condition[]) => conditions.map((_, index) => index);
+
+/** The result of a pending checkpoint once it is done, or undefined while it is not. */
+function checkpointResult(checkpoint: DurableCheckpoint, nowMs: number): Payload | undefined {
+  if (checkpoint.result !== undefined) return checkpoint.result;
+  if (checkpoint.wait !== undefined) {
+    const judge = waitJudge(checkpoint.wait, nowMs);
+    const indexes = allIndexes(checkpoint.wait.conditions);
+    return groupsHold(checkpoint.wait.conditions, indexes, judge) ? conditionsResult(checkpoint.wait.conditions, indexes, judge) : undefined;
+  }
+  if (checkpoint.children !== undefined) {
+    const { runIds, results } = checkpoint.children;
+    if (!runIds.every((runId) => results[runId] !== undefined)) return undefined;
+    return Buffer.concat([Buffer.from('['), ...runIds.flatMap((runId, i) => [i === 0 ? Buffer.alloc(0) : Buffer.from(','), Buffer.from(results[runId] as Payload)]), Buffer.from(']')]);
+  }
+  return undefined;
+}
+
+/** An evicted task whose pending checkpoint is now done: it is queued again to resume. */
+function resumeIfDone(task: TaskState, checkpoint: DurableCheckpoint, nowMs: number, recorded: RunEvent[]): RunEvent[] {
+  let after = checkpoint;
+  for (const event of recorded) after = applyToCheckpoint(after, event);
+  const result = checkpointResult(after, nowMs);
+  if (result === undefined) return recorded;
+  return [...recorded, { type: 'DurableCompleted', task: task.name, nodeId: checkpoint.nodeId, result, atMs: nowMs }, queue(task, task.attempt, nowMs)];
+}
+
+function applyToCheckpoint(checkpoint: DurableCheckpoint, event: RunEvent): DurableCheckpoint {
+  if (event.type === 'DurableMatched' && checkpoint.wait !== undefined) {
+    return { ...checkpoint, wait: { ...checkpoint.wait, matches: { ...checkpoint.wait.matches, [event.index]: { eventId: event.eventId, payload: event.payload } } } };
+  }
+  if (event.type === 'DurableChildFinished' && checkpoint.children !== undefined) {
+    return { ...checkpoint, children: { ...checkpoint.children, results: { ...checkpoint.children.results, [event.runId]: event.result } } };
+  }
+  if (event.type === 'DurableCompleted') return { ...checkpoint, result: event.result };
+  return checkpoint;
+}
+
+function decideCheckpoint(state: ActiveRun, command: Extract<RunCommand, { type: 'Checkpoint' }>, nowMs: number): RunEvent[] {
+  const task = current(state, command.task, command.attempt, ['assigned', 'running']);
+  if (task === undefined || task.durable === undefined || task.durable.invocation !== command.invocation) return [];
+  const checkpoints = task.durable.checkpoints;
+  const known = checkpoints[command.nodeId - 1];
+  const started = startedIfAssigned(task, nowMs);
+  const evicted: RunEvent = { type: 'TaskEvicted', task: task.name, attempt: task.attempt, invocation: command.invocation, workerId: task.workerId ?? '', atMs: nowMs };
+  if (known !== undefined) {
+    if (known.signature !== command.signature) {
+      throw new NonDeterminismError(
+        task.taskId,
+        command.nodeId,
+        `non-determinism at checkpoint ${command.nodeId} of task '${task.name}': the replay did ${command.signature}, the recorded run did ${known.signature}`,
+      );
+    }
+    return known.result === undefined ? [...started, evicted] : started;
+  }
+  if (command.nodeId !== checkpoints.length + 1) {
+    throw new KindlingError('INVALID_INPUT', `task '${task.name}' has ${checkpoints.length} checkpoints; the next is ${checkpoints.length + 1}, not ${command.nodeId}`, false);
+  }
+  const base = { type: 'DurableCheckpointed', task: task.name, nodeId: command.nodeId, signature: command.signature, atMs: nowMs } as const;
+  const op = command.op;
+  let recorded: Extract<RunEvent, { type: 'DurableCheckpointed' }>;
+  if (op.kind === 'now') recorded = { ...base, result: Buffer.from(String(nowMs), 'utf8') };
+  else if (op.kind === 'wait') recorded = { ...base, conditions: op.conditions };
+  else recorded = { ...base, children: op.runIds, childResults: op.finished };
+  const checkpoint = checkpointOf(recorded);
+  const result = checkpointResult(checkpoint, nowMs);
+  if (result !== undefined) return [...started, { ...recorded, result }];
+  return [...started, recorded, evicted];
+}
+
+function checkpointOf(event: Extract<RunEvent, { type: 'DurableCheckpointed' }>): DurableCheckpoint {
+  return {
+    nodeId: event.nodeId,
+    signature: event.signature,
+    result: event.result,
+    wait: event.conditions === undefined ? undefined : { conditions: event.conditions, sinceMs: event.atMs, matches: {} },
+    children: event.children === undefined ? undefined : { runIds: event.children, results: event.childResults ?? {} },
+  };
+}
+
+/** Events the pushed event causes: matched DAG conditions and durable waits, and what those decide. */
+function decideEvent(state: ActiveRun, occurred: OccurredEvent, nowMs: number): RunEvent[] {
+  const view = new EventView(occurred);
+  const events: RunEvent[] = [];
+  for (const task of Object.values(state.tasks)) {
+    if (task.status === 'pending' || task.status === 'waiting') {
+      const matched: RunEvent[] = [];
+      (task.spec.conditions ?? []).forEach((condition, index) => {
+        if (task.matches?.[index] === undefined && eventMatches(condition, view)) {
+          matched.push({ type: 'ConditionMatched', task: task.name, index, eventId: occurred.eventId, payload: occurred.payload, atMs: nowMs });
+        }
+      });
+      if (matched.length === 0) continue;
+      events.push(...matched);
+      if (task.status === 'waiting') {
+        let updated = task;
+        for (const event of matched) if (event.type === 'ConditionMatched') updated = { ...updated, matches: { ...updated.matches, [event.index]: { eventId: event.eventId, payload: event.payload } } };
+        events.push(...judgeConditions(state, updated, task.waitingSinceMs ?? nowMs, nowMs));
+      }
+    } else if (task.status === 'evicted') {
+      const checkpoint = lastCheckpoint(task);
+      if (checkpoint?.wait === undefined || checkpoint.result !== undefined) continue;
+      const matched: RunEvent[] = [];
+      checkpoint.wait.conditions.forEach((condition, index) => {
+        if (checkpoint.wait?.matches[index] === undefined && eventMatches(condition, view)) {
+          matched.push({ type: 'DurableMatched', task: task.name, nodeId: checkpoint.nodeId, index, eventId: occurred.eventId, payload: occurred.payload, atMs: nowMs });
+        }
+      });
+      if (matched.length > 0) events.push(...resumeIfDone(task, checkpoint, nowMs, matched));
+    }
+  }
+  return events;
+}
+
+function decideChildFinished(state: ActiveRun, runId: string, result: Payload, nowMs: number): RunEvent[] {
+  for (const task of Object.values(state.tasks)) {
+    if (task.status !== 'evicted' && task.status !== 'assigned' && task.status !== 'running') continue;
+    for (const checkpoint of task.durable?.checkpoints ?? []) {
+      const children = checkpoint.children;
+      if (children === undefined || checkpoint.result !== undefined || !children.runIds.includes(runId) || children.results[runId] !== undefined) continue;
+      const finished: RunEvent = { type: 'DurableChildFinished', task: task.name, nodeId: checkpoint.nodeId, runId, result, atMs: nowMs };
+      if (task.status !== 'evicted') return [finished];
+      return resumeIfDone(task, checkpoint, nowMs, [finished]);
+    }
+  }
+  return [];
+}
+
+function decideBranch(state: ActiveRun, command: Extract<RunCommand, { type: 'BranchDurable' }>, nowMs: number): RunEvent[] {
+  const task = state.tasks[command.task];
+  if (task?.durable === undefined) throw new KindlingError('INVALID_INPUT', `task '${command.task}' is not a durable task that has run`, false);
+  const count = task.durable.checkpoints.length;
+  if (!Number.isInteger(command.nodeId) || command.nodeId < 1 || command.nodeId > count + 1) {
+    throw new KindlingError('INVALID_INPUT', `task '${task.name}' has checkpoints 1 to ${count}; branch from one of them (or ${count + 1}, after the last)`, false);
+  }
+  if (task.status === 'assigned' || task.status === 'running' || task.status === 'queued' || task.status === 'retrying' || task.status === 'waiting') {
+    throw new KindlingError('INVALID_INPUT', `task '${task.name}' is ${task.status}; branch a durable task that is evicted or has finished`, false);
+  }
+  const branched: RunEvent = { type: 'DurableBranched', task: task.name, keep: command.nodeId - 1, atMs: nowMs };
+  if (task.status === 'evicted') return [branched, queue(task, task.attempt + 1, nowMs)];
+  // A finished task runs again as a new attempt, and so does every task downstream of it.
+  const again = new Set([task.name]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const spec of state.workflow.tasks) {
+      if (!again.has(spec.name) && spec.parents.some((parent) => again.has(parent))) {
+        again.add(spec.name);
+        grew = true;
+      }
+    }
+  }
+  if (state.tasks[ON_FAILURE_TASK] !== undefined) again.add(ON_FAILURE_TASK);
+  const replayed: RunEvent = { type: 'RunReplayed', tasks: [...again].map((name) => ({ task: name, attempt: (state.tasks[name]?.attempt ?? 0) + 1 })), atMs: nowMs };
+  return withProgress(state, [replayed, branched], nowMs);
 }
 
 function current(state: ActiveRun, name: string, attempt: number, statuses: readonly TaskStatus[]): TaskState | undefined {
@@ -286,8 +608,7 @@ export function decide(state: RunState, command: RunCommand, ctx: DecideContext)
     if (state.kind !== 'none') return [];
     const { type: _, ...fields } = command;
     const created: RunEvent = { type: 'RunCreated', ...fields, atMs: now };
-    const next = evolve(state, created) as ActiveRun;
-    return [created, ...progress(next, now)];
+    return withProgress(state, [created], now);
   }
   if (command.type === 'ReplayRun') {
     if (state.kind !== 'finished') return [];
@@ -305,7 +626,11 @@ export function decide(state: RunState, command: RunCommand, ctx: DecideContext)
     if (state.tasks[ON_FAILURE_TASK] !== undefined) again.add(ON_FAILURE_TASK);
     const tasks = [...again].map((name) => ({ task: name, attempt: (state.tasks[name]?.attempt ?? 0) + 1 }));
     const replayed: RunEvent = { type: 'RunReplayed', tasks, atMs: now };
-    return [replayed, ...progress(evolve(state, replayed) as ActiveRun, now)];
+    return withProgress(state, [replayed], now);
+  }
+  if (command.type === 'BranchDurable') {
+    if (state.kind === 'none') return [];
+    return decideBranch(state, command, now);
   }
   if (state.kind !== 'active') return [];
   switch (command.type) {
@@ -400,6 +725,12 @@ export function decide(state: RunState, command: RunCommand, ctx: DecideContext)
     }
     case 'Tick':
       return withProgress(state, fireDeadlines(state, now), now);
+    case 'EventOccurred':
+      return withProgress(state, decideEvent(state, command.event, now), now);
+    case 'Checkpoint':
+      return withProgress(state, decideCheckpoint(state, command, now), now);
+    case 'ChildFinished':
+      return withProgress(state, decideChildFinished(state, command.runId, command.result, now), now);
     default:
       return assertNever(command, 'run command');
   }
@@ -440,18 +771,38 @@ function fireDeadlines(state: ActiveRun, now: number): RunEvent[] {
         { type: 'TaskTimedOut', task: task.name, attempt: task.attempt, workerId: task.workerId ?? '', atMs: now },
         ...failOrRetry(task, `task exceeded its execution timeout of ${task.spec.executionTimeoutMs} ms`, false, now),
       );
+    } else if (task.status === 'waiting') {
+      events.push(...judgeConditions(state, task, task.waitingSinceMs ?? now, now));
+    } else if (task.status === 'evicted') {
+      const checkpoint = lastCheckpoint(task);
+      if (checkpoint !== undefined && checkpoint.result === undefined && checkpoint.wait !== undefined) events.push(...resumeIfDone(task, checkpoint, now, []));
     }
   }
   return events;
 }
 
-/** The earliest deadline of the run, for the host's timer; undefined when it has none. */
-export function nextDeadline(state: RunState): number | undefined {
+/**
+ * The earliest deadline of the run, for the host's timer; undefined when it has none. Sleeps count
+ * only when they end after `nowMs`: one that ended already was judged (and waits for something
+ * else, such as an event, that no timer brings).
+ */
+export function nextDeadline(state: RunState, nowMs: number): number | undefined {
   if (state.kind !== 'active') return undefined;
   let earliest: number | undefined;
   for (const task of Object.values(state.tasks)) {
-    const due =
+    let due =
       task.status === 'retrying' ? task.retryAtMs : task.status === 'queued' ? task.scheduleDeadlineMs : task.status === 'assigned' || task.status === 'running' ? task.timeoutAtMs : undefined;
+    if (task.status === 'waiting') {
+      // Due now if a tick now would decide something (a sleep ended before its timer was armed).
+      const all = task.spec.conditions ?? [];
+      due = judgeConditions(state, task, task.waitingSinceMs ?? 0, nowMs).length > 0 ? nowMs : nextSleepDeadline(all, allIndexes(all), task.waitingSinceMs ?? 0, nowMs);
+    } else if (task.status === 'evicted') {
+      const checkpoint = lastCheckpoint(task);
+      const wait = checkpoint?.wait;
+      if (wait !== undefined && checkpoint !== undefined && checkpoint.result === undefined) {
+        due = checkpointResult(checkpoint, nowMs) !== undefined ? nowMs : nextSleepDeadline(wait.conditions, allIndexes(wait.conditions), wait.sinceMs, nowMs);
+      }
+    }
     if (due !== undefined && (earliest === undefined || due < earliest)) earliest = due;
   }
   return earliest;
@@ -491,6 +842,7 @@ function moved(
   },
   output: Payload | undefined = task.output,
   error: string | undefined = task.error,
+  keep: Pick<TaskState, 'waitingSinceMs' | 'matches' | 'durable'> = task,
 ): TaskState {
   return {
     name: task.name,
@@ -506,7 +858,18 @@ function moved(
     error,
     waitingFor: at.waitingFor,
     slotReleased: at.slotReleased,
+    waitingSinceMs: keep.waitingSinceMs,
+    matches: keep.matches,
+    durable: keep.durable,
   };
+}
+
+/** A durable task's checkpoint `nodeId`, changed by `change`. */
+function withCheckpoint(task: TaskState, nodeId: number, change: (checkpoint: DurableCheckpoint) => DurableCheckpoint): TaskState {
+  const durable = task.durable;
+  assert(durable !== undefined && durable.checkpoints[nodeId - 1] !== undefined, `task ${task.name} has checkpoint ${nodeId}`);
+  const checkpoints = durable.checkpoints.map((checkpoint) => (checkpoint.nodeId === nodeId ? change(checkpoint) : checkpoint));
+  return { ...task, durable: { ...durable, checkpoints } };
 }
 
 const NONE = {};
@@ -516,7 +879,9 @@ const evolvers: Evolvers = {
   TaskQueued: (s, e) => withTask(s, moved(taskOf(s, e.task), 'queued', e.attempt, { scheduleDeadlineMs: e.scheduleDeadlineMs })),
   TaskAssigned: (s, e) => {
     const task = taskOf(s, e.task);
-    const next = withTask(s, moved(task, 'assigned', task.attempt, { workerId: e.workerId, timeoutAtMs: e.timeoutAtMs }));
+    // Each assignment of a durable task is a new invocation of its function, replaying its checkpoints.
+    const durable = task.spec.durable === true ? { invocation: (task.durable?.invocation ?? 0) + 1, checkpoints: task.durable?.checkpoints ?? [] } : task.durable;
+    const next = withTask(s, moved(task, 'assigned', task.attempt, { workerId: e.workerId, timeoutAtMs: e.timeoutAtMs }, task.output, task.error, { ...task, durable }));
     // A sticky run stays on the worker its first task went to.
     return s.workflow.sticky !== undefined && s.stickyWorkerId === undefined ? { ...next, stickyWorkerId: e.workerId } : next;
   },
@@ -556,8 +921,41 @@ const evolvers: Evolvers = {
   RunFinished: (s, e) => ({ ...s, kind: 'finished', finished: finishedRun(s, e.status) }),
   RunReplayed: (s, e) => {
     let next: ActiveRun = { ...s, kind: 'active', finished: undefined };
-    for (const { task, attempt } of e.tasks) next = withTask(next, moved(taskOf(next, task), 'pending', attempt, NONE, undefined, undefined));
+    for (const { task, attempt } of e.tasks) {
+      const before = taskOf(next, task);
+      // A durable task keeps its checkpoints: the replay resumes from them (a sleep keeps its end).
+      next = withTask(next, moved(before, 'pending', attempt, NONE, undefined, undefined, { durable: before.durable }));
+    }
     return next;
+  },
+  TaskAwaitingConditions: (s, e) => {
+    const task = taskOf(s, e.task);
+    return withTask(s, moved(task, 'waiting', task.attempt, NONE, task.output, task.error, { ...task, waitingSinceMs: e.atMs }));
+  },
+  ConditionMatched: (s, e) => {
+    const task = taskOf(s, e.task);
+    return withTask(s, { ...task, matches: { ...task.matches, [e.index]: { eventId: e.eventId, payload: e.payload } } });
+  },
+  TaskSkipped: (s, e) => {
+    const task = taskOf(s, e.task);
+    return withTask(s, moved(task, 'completed', task.attempt, NONE, SKIPPED_OUTPUT));
+  },
+  DurableCheckpointed: (s, e) => {
+    const task = taskOf(s, e.task);
+    const durable = task.durable ?? { invocation: 1, checkpoints: [] };
+    return withTask(s, { ...task, durable: { ...durable, checkpoints: [...durable.checkpoints, checkpointOf(e)] } });
+  },
+  DurableMatched: (s, e) => withTask(s, withCheckpoint(taskOf(s, e.task), e.nodeId, (checkpoint) => applyToCheckpoint(checkpoint, e))),
+  DurableChildFinished: (s, e) => withTask(s, withCheckpoint(taskOf(s, e.task), e.nodeId, (checkpoint) => applyToCheckpoint(checkpoint, e))),
+  DurableCompleted: (s, e) => withTask(s, withCheckpoint(taskOf(s, e.task), e.nodeId, (checkpoint) => applyToCheckpoint(checkpoint, e))),
+  TaskEvicted: (s, e) => {
+    const task = taskOf(s, e.task);
+    return withTask(s, moved(task, 'evicted', task.attempt, NONE));
+  },
+  DurableBranched: (s, e) => {
+    const task = taskOf(s, e.task);
+    const durable = task.durable ?? { invocation: 0, checkpoints: [] };
+    return withTask(s, { ...task, durable: { ...durable, checkpoints: durable.checkpoints.slice(0, e.keep) } });
   },
 };
 
@@ -594,6 +992,7 @@ export function evolve(state: RunState, event: RunEvent): RunState {
       ...(event.childKey === undefined ? {} : { childKey: event.childKey }),
       ...(event.policy === undefined ? {} : { policy: event.policy }),
       ...(event.policy?.desiredWorkerId === undefined ? {} : { stickyWorkerId: event.policy.desiredWorkerId }),
+      ...(event.trigger === undefined ? {} : { trigger: event.trigger }),
     };
   }
   assert(state.kind !== 'none', `${event.type} follows RunCreated`);
@@ -610,6 +1009,8 @@ export type TaskRunStatus = 'QUEUED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CAN
 
 const STATUS_OF: Record<TaskStatus, TaskRunStatus> = {
   pending: 'QUEUED',
+  waiting: 'QUEUED',
+  evicted: 'RUNNING',
   queued: 'QUEUED',
   retrying: 'QUEUED',
   assigned: 'RUNNING',
@@ -672,6 +1073,19 @@ export function taskEventsOf(event: RunEvent): TaskEventView[] {
       return [view(event.task, event.attempt, 'TIMEOUT_REFRESHED')];
     case 'TaskCancelled':
       return [view(event.task, event.attempt, 'CANCELLED', event.reason)];
+    case 'TaskSkipped':
+      return [view(event.task, event.attempt, 'SKIPPED')];
+    case 'TaskEvicted':
+      return [view(event.task, event.attempt, 'DURABLE_EVICTED')];
+    case 'DurableBranched':
+      return [view(event.task, 0, 'DURABLE_RESTORING', `from checkpoint ${event.keep + 1}`)];
+    case 'TaskAwaitingConditions':
+    case 'ConditionMatched':
+    case 'DurableCheckpointed':
+    case 'DurableMatched':
+    case 'DurableChildFinished':
+    case 'DurableCompleted':
+      return [];
     default:
       return assertNever(event, 'run event');
   }

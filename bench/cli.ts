@@ -69,9 +69,6 @@ export async function runPlan(plan: BenchPlan, progress: Progress): Promise<{ ro
   const notes: string[] = [];
   for (const workload of plan.workloads as Workload[]) {
     switch (workload.kind) {
-      case 'placeholder':
-        notes.push(`${workload.scenario}: not run — it needs ${workload.needs}, which are not available in this engine yet`);
-        break;
       case 'recovery': {
         if (plan.subjects.includes('bullmq')) notes.push(`${workload.scenario}: Kindling only — BullMQ has no log to recover from`);
         for (const figures of await runRecovery(workload, progress, plan.logLevel)) {
@@ -81,7 +78,9 @@ export async function runPlan(plan: BenchPlan, progress: Progress): Promise<{ ro
       }
       default: {
         if (workload.policy !== undefined && plan.subjects.includes('bullmq')) notes.push(`${workload.scenario}: Kindling only — per-key concurrency and rate limits are BullMQ Pro features`);
-        const subjects = plan.subjects.filter((name) => workload.policy === undefined || name === 'kindling');
+        if (workload.kind === 'load' && workload.background !== undefined && plan.subjects.includes('bullmq')) notes.push(`${workload.scenario}: Kindling only — BullMQ has no durable sleep`);
+        const kindlingOnly = workload.policy !== undefined || (workload.kind === 'load' && workload.background !== undefined);
+        const subjects = plan.subjects.filter((name) => !kindlingOnly || name === 'kindling');
         // Repeats alternate the subjects, so drifts of a shared machine fall on both alike.
         const runs = new Map<SubjectName, LoadRow[][]>(subjects.map((name) => [name, []]));
         for (let repeat = 0; repeat < plan.repeat; repeat++) {
@@ -196,10 +195,6 @@ export async function main(name: string, defaultScenarios: readonly Scenario[], 
   for (const { scenario, subject, figures } of incomplete) {
     const why = figures.firstTriggerError === undefined ? '' : ` (the first: ${figures.firstTriggerError})`;
     process.stderr.write(`${name}: ${scenario} on ${subject}: ${figures.unfinished} runs unfinished, ${figures.triggerErrors} trigger calls refused${why}\n`);
-  }
-  if (plan.placeholderSelected) {
-    process.stderr.write(`${name}: w5-durable needs durable tasks, which are not available in this engine yet\n`);
-    return 1;
   }
   return incomplete.length > 0 ? 1 : 0;
 }

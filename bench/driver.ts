@@ -279,6 +279,10 @@ export async function runLoad(subject: Subject, workload: LoadWorkload, ledgerHo
     if (!delayed) {
       await pool.start(subject.target, config);
       await warmUp(subject, workload, ledgerHolder);
+      if (workload.background !== undefined) {
+        if (subject.sleepInBackground === undefined) throw new Error(`${subject.name} has no durable tasks to put to sleep`);
+        await subject.sleepInBackground(workload.background.durableSleepers);
+      }
       pool.mark();
     }
     ledgerHolder.current = ledger;

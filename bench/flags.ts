@@ -33,8 +33,6 @@ export interface BenchPlan {
   readonly json: boolean;
   readonly progress: boolean;
   readonly smoke: boolean;
-  /** A placeholder was asked for by name: say why it cannot run and fail. */
-  readonly placeholderSelected: boolean;
   /** Each row runs this many times, subjects alternating; the row reported is the median run. */
   readonly repeat: number;
 }
@@ -46,7 +44,7 @@ export function benchCommand(name: string, defaultScenarios: readonly Scenario[]
   return new Command(name)
     .description(
       'Load-test a Kindling deployment (or one started here) and, with --vs bullmq, BullMQ on Redis side by side.\n' +
-        `Scenarios: load (the flags below shape it), ${WorkloadIds.join(', ')} (fixed workloads; --smoke for their small sizes), w5-durable (a placeholder until durable tasks exist), all (w1–w7), log (the event log against its floors; in a checkout only).\n` +
+        `Scenarios: load (the flags below shape it), ${WorkloadIds.join(', ')} (fixed workloads; --smoke for their small sizes), w5-durable (W1 with durable tasks asleep, alone), all (w1–w7), log (the event log against its floors; in a checkout only).\n` +
         `Default: ${defaultScenarios.join(' ')}.`,
     )
     .argument('[scenario...]', `what to run: ${Scenarios.join(', ')}`)
@@ -153,9 +151,8 @@ export function planOf(args: readonly string[], options: Options, given: (flag: 
 
   const smoke = options.smoke === true;
   const workloads: Workload[] = [...(scenarios.has('load') ? [loadWorkload(options, given)] : []), ...fixed.flatMap((id) => fixedWorkloads(id, smoke))];
-  // The placeholder also comes alone, by its own name, to say what it waits for.
-  const placeholderSelected = scenarios.has('w5-durable');
-  if (placeholderSelected && !fixed.includes('w5')) workloads.push(...fixedWorkloads('w5', smoke).filter((workload) => workload.kind === 'placeholder'));
+  // W5's durable row also comes alone, by its own name.
+  if (scenarios.has('w5-durable') && !fixed.includes('w5')) workloads.push(...fixedWorkloads('w5', smoke).filter((workload) => workload.kind === 'load' && workload.background !== undefined));
   const token = (options.token as string | undefined) ?? process.env.HATCHET_CLIENT_TOKEN;
   return {
     workloads,
@@ -166,7 +163,6 @@ export function planOf(args: readonly string[], options: Options, given: (flag: 
     json: options.json === true,
     progress: options.progress === true,
     smoke,
-    placeholderSelected,
     repeat: repeatOf(options.repeat as string | undefined),
   };
 }

@@ -81,6 +81,8 @@ export interface LoadWorkload {
   /** How long to wait for unfinished runs after the last trigger. */
   readonly waitMs: number;
   readonly policy?: FlowPolicy | undefined;
+  /** Work kept in the background while the workload runs: durable tasks asleep (Kindling only). */
+  readonly background?: { readonly durableSleepers: number } | undefined;
 }
 
 /** Fill the queue with no worker, read the server's memory, then start a worker and time the drain. */
@@ -102,14 +104,7 @@ export interface RecoveryWorkload {
   readonly activeEvery: number;
 }
 
-/** A workload this engine or SDK cannot run yet; selecting it says why. */
-export interface PlaceholderWorkload {
-  readonly kind: 'placeholder';
-  readonly scenario: string;
-  readonly needs: 'durable tasks';
-}
-
-export type Workload = LoadWorkload | BacklogWorkload | RecoveryWorkload | PlaceholderWorkload;
+export type Workload = LoadWorkload | BacklogWorkload | RecoveryWorkload;
 
 /** The task every run of `shape: 'task'` gets in a backlog: a no-op. */
 export const noopTask: TaskBehaviour = { delayMs: 0, failureRate: 0, payloadBytes: 0 };
@@ -177,6 +172,8 @@ export function paramsOf(workload: Workload): Record<string, string | number> {
         payloadBytes: task.payloadBytes,
         ...(workload.concurrency === undefined ? {} : { concurrency: workload.concurrency }),
         ...(workload.policy === undefined ? {} : { policy: workload.policy.kind, keys: workload.policy.keys }),
+        ...(workload.background === undefined ? {} : { durableSleepers: workload.background.durableSleepers }),
+        ...(trigger.mode === 'event' ? { eventFanout: trigger.eventFanout } : {}),
       };
     }
     case 'backlog':
@@ -188,7 +185,5 @@ export function paramsOf(workload: Workload): Record<string, string | number> {
       };
     case 'recovery':
       return { events: workload.events, activeEvery: workload.activeEvery };
-    case 'placeholder':
-      return { needs: workload.needs };
   }
 }

@@ -29,6 +29,7 @@ interface Size {
   readonly flowKeys: number;
   readonly flowBacklogs: readonly [number, number];
   readonly waitMs: number;
+  readonly durableSleepers: number;
 }
 
 const full: Size = {
@@ -45,6 +46,7 @@ const full: Size = {
   flowKeys: 1_000,
   flowBacklogs: [10_000, 100_000],
   waitMs: 300_000,
+  durableSleepers: 10_000,
 };
 
 /** Small enough that every workload, on both subjects, runs in well under a minute here. */
@@ -62,6 +64,7 @@ const smoke: Size = {
   flowKeys: 60,
   flowBacklogs: [200, 1_000],
   waitMs: 60_000,
+  durableSleepers: 200,
 };
 
 function load(
@@ -126,7 +129,8 @@ export function fixedWorkloads(id: WorkloadId, smokeSize: boolean): Workload[] {
         load('w5 payload · 64 KB', size, { task: { ...noopTask, payloadBytes: 65_536 }, trigger: { mode: 'bulk', total: kb64Tasks } }),
         backlog(`w5 backlog · ${thousands(small)}`, small, size),
         backlog(`w5 backlog · ${thousands(large)}`, large, size),
-        { kind: 'placeholder', scenario: 'w5 durable · W1 with 10k durable tasks asleep', needs: 'durable tasks' },
+        // W1 again, with durable tasks asleep in the background (evicted: they hold no slot).
+        { ...load(`w5 durable · W1 with ${thousands(size.durableSleepers)} durable tasks asleep`, size, { trigger: { mode: 'bulk', total } }), background: { durableSleepers: size.durableSleepers } },
       ];
     }
     case 'w6':

@@ -75,6 +75,31 @@ export const DesiredLabel = z
 export type DesiredLabel = z.infer<typeof DesiredLabel>;
 const desiredLabels = z.record(z.string().min(1).max(engineLimits.labelKeyCharsMax), DesiredLabel).refine((labels) => Object.keys(labels).length <= engineLimits.labelsMax, `at most ${engineLimits.labelsMax} labels`);
 const concurrencyList = z.array(ConcurrencySpec).max(engineLimits.concurrencyLimitsMax);
+/** A CEL expression, checked when the definition holding it is registered. */
+const celExpression = z.string().max(4096);
+
+/**
+ * A condition of a DAG task (`waitFor`, `skipIf`, `cancelIf`) or of a durable wait: a sleep, a user
+ * event (by key, with a CEL expression over it, optionally only in one scope) or, for DAG tasks, a
+ * parent's output. Conditions sharing an `orGroupId` are OR-ed; the groups are AND-ed.
+ */
+export const Condition = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('sleep'), orGroupId: z.string().min(1).max(100), readableDataKey: z.string().max(200), sleepForMs: z.number().int().nonnegative() }),
+  z.object({
+    kind: z.literal('event'),
+    orGroupId: z.string().min(1).max(100),
+    readableDataKey: z.string().max(200),
+    eventKey: z.string().min(1).max(engineLimits.eventKeyCharsMax),
+    expression: celExpression.default(''),
+    scope: z.string().max(200).optional(),
+  }),
+  z.object({ kind: z.literal('parent'), orGroupId: z.string().min(1).max(100), readableDataKey: z.string().max(200), parent: z.string().min(1).max(200), expression: celExpression.default('') }),
+]);
+export type Condition = z.infer<typeof Condition>;
+
+/** A DAG task's condition with what it does: queue the task, skip it, or cancel it. */
+export const TaskCondition = z.intersection(Condition, z.object({ action: z.enum(['queue', 'skip', 'cancel']) }));
+export type TaskCondition = z.infer<typeof TaskCondition>;
 
 export const TaskSpec = z.object({
   name: z.string().min(1).max(200),
@@ -88,6 +113,9 @@ export const TaskSpec = z.object({
   concurrency: concurrencyList.optional(),
   rateLimits: z.array(RateLimitSpec).max(engineLimits.rateLimitsPerTaskMax).optional(),
   desiredWorkerLabels: desiredLabels.optional(),
+  /** A durable task: it takes a durable slot, and its checkpoints are events in its run's stream. */
+  durable: z.boolean().optional(),
+  conditions: z.array(TaskCondition).max(engineLimits.conditionsPerTaskMax).optional(),
 });
 export type TaskSpec = z.infer<typeof TaskSpec>;
 
@@ -108,6 +136,21 @@ export const WorkflowSpec = z.object({
    * The JSON Schema of the workflow's input, for tools that trigger runs (the SDK checks inputs
    * against its own validator in the worker; the engine stores the schema and returns it).
    */
+  /** Event keys that trigger a run (`*` matches any characters). */
+  onEvents: z.array(z.string().min(1).max(engineLimits.eventKeyCharsMax)).max(engineLimits.workflowTriggersMax).optional(),
+  /** Cron expressions (UTC) that trigger a run; they replace the previous version's. */
+  onCrons: z.array(z.string().min(1).max(200)).max(engineLimits.workflowTriggersMax).optional(),
+  /**
+   * Idempotent triggers: the key is this CEL expression over `input` and `additional_metadata`; a
+   * trigger whose key another run holds is refused (IDEMPOTENCY_COLLISION) — for `ttlMs` (`ttl`),
+   * or until that run finishes (`status`, with `ttlMs` as a fallback).
+   */
+  idempotency: z.object({ expression: celExpression.min(1), strategy: z.enum(['ttl', 'status']), ttlMs: z.number().int().positive().optional() }).optional(),
+  /** Event filters created with the workflow; they replace the previous version's. */
+  defaultFilters: z
+    .array(z.object({ expression: celExpression, scope: z.string().min(1).max(200), payload: z.record(z.string(), z.unknown()).optional() }))
+    .max(engineLimits.workflowTriggersMax)
+    .optional(),
   inputJsonSchema: z
     .record(z.string(), z.unknown())
     .refine((schema) => new TextEncoder().encode(JSON.stringify(schema)).length <= engineLimits.inputJsonSchemaBytesMax, `the input JSON Schema is at most ${engineLimits.inputJsonSchemaBytesMax} bytes of JSON`)
@@ -131,9 +174,37 @@ export const TriggerRun = z.object({
 });
 export type TriggerRun = z.infer<typeof TriggerRun>;
 
+/** An event pushed to the engine. */
+export const PushedEvent = z.object({
+  key: z.string().min(1).max(engineLimits.eventKeyCharsMax),
+  payload,
+  additionalMetadata: metadata.optional(),
+  scope: z.string().max(200).optional(),
+  priority: z.number().int().min(1).max(3).optional(),
+});
+export type PushedEvent = z.infer<typeof PushedEvent>;
+
+/** A child run a durable checkpoint spawns. */
+export const DurableChild = z.object({
+  workflow: z.string().min(1).max(200),
+  input: payload,
+  additionalMetadata: metadata.optional(),
+  priority: z.number().int().min(1).max(3).optional(),
+  key: z.string().max(200).optional(),
+});
+export type DurableChild = z.infer<typeof DurableChild>;
+
+/** What a durable task does at a checkpoint: read the time once, wait for conditions, or spawn children and wait for them. */
+export const DurableOp = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('now') }),
+  z.object({ kind: z.literal('wait'), conditions: z.array(Condition).min(1).max(engineLimits.conditionsPerTaskMax), considerEventsSinceMs: z.number().int().optional() }),
+  z.object({ kind: z.literal('children'), children: z.array(DurableChild).min(1).max(engineLimits.durableChildrenPerCheckpointMax) }),
+]);
+export type DurableOp = z.infer<typeof DurableOp>;
+
 export const ClientFrame = z.discriminatedUnion('t', [
   z.object({ t: z.literal('hello'), versions: z.array(z.number().int()).min(1).max(32), token: z.string().max(8192), client: z.object({ sdk: z.string().max(100), version: z.string().max(100) }) }),
-  z.object({ t: z.literal('register'), req, name: z.string().min(1).max(200), actions: z.array(z.string().max(400)).max(10_000), slots: z.number().int().positive().max(engineLimits.workerSlotsMax), labels: labels.default({}), workerId: workerId.optional(), running: z.array(taskRef).max(engineLimits.workerSlotsMax).default([]) }),
+  z.object({ t: z.literal('register'), req, name: z.string().min(1).max(200), actions: z.array(z.string().max(400)).max(10_000), slots: z.number().int().positive().max(engineLimits.workerSlotsMax), labels: labels.default({}), workerId: workerId.optional(), running: z.array(taskRef).max(engineLimits.workerSlotsMax).default([]), durableActions: z.array(z.string().max(400)).max(10_000).default([]), durableSlots: z.number().int().positive().max(engineLimits.workerDurableSlotsMax).default(1000) }),
   z.object({ t: z.literal('heartbeat') }),
   z.object({ t: z.literal('started'), tasks: z.array(taskRef).max(engineLimits.frameItemsMax) }),
   z.object({
@@ -164,6 +235,8 @@ export const ClientFrame = z.discriminatedUnion('t', [
   z.object({ t: z.literal('log'), taskId: id, attempt, level: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']), message: z.string().max(engineLimits.logMessageCharsMax) }),
   z.object({ t: z.literal('listLogs'), req, taskId: id, limit: z.number().int().positive().max(engineLimits.logLinesPerRequestMax).default(engineLimits.logLinesPerRequestMax) }),
   z.object({ t: z.literal('replay'), req, runIds: z.array(id).min(1).max(engineLimits.frameItemsMax) }),
+  z.object({ t: z.literal('pushEvents'), req, events: z.array(PushedEvent).min(1).max(engineLimits.eventsPerPushMax) }),
+  z.object({ t: z.literal('checkpoint'), req, taskId: id, attempt, invocation: z.number().int().positive(), nodeId: z.number().int().positive().max(engineLimits.durableCheckpointsMax), op: DurableOp }),
 ]);
 export type ClientFrame = z.infer<typeof ClientFrame>;
 export type ClientFrameType = ClientFrame['t'];
@@ -182,9 +255,33 @@ export interface AssignedTask {
   readonly errors?: Record<string, string>;
   readonly priority: number;
   readonly parentTaskId?: string;
+  /** The run of the parent task. */
+  readonly parentRunId?: string;
   readonly childIndex?: number;
   readonly childKey?: string;
+  /** What started the run, when not a direct call: an event, a cron or a schedule. */
+  readonly triggeredBy?: 'event' | 'cron' | 'schedule';
+  readonly eventId?: string;
+  readonly eventKey?: string;
+  /** The payload of the event filter that matched (event-triggered runs with filters). */
+  readonly filterPayload?: Payload;
+  /** For tasks that waited on conditions: what satisfied them, by readable data key. */
+  readonly triggers?: Payload;
+  /** For durable tasks: this invocation's number and the checkpoints recorded so far. */
+  readonly durable?: { readonly invocation: number; readonly checkpoints: readonly DurableCheckpointView[] };
 }
+
+/** A recorded durable checkpoint, as a replaying worker receives it. */
+export interface DurableCheckpointView {
+  readonly nodeId: number;
+  /** The operation's identity; a replay that reaches this node with another is non-deterministic. */
+  readonly signature: string;
+  /** Set once the checkpoint is done: its result, JSON. */
+  readonly result?: Payload;
+}
+
+/** The reply to a `checkpoint` request. */
+export type CheckpointReply = { readonly done: true; readonly result: Payload } | { readonly done: false };
 
 export type RunStatus = 'QUEUED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
 

@@ -8,6 +8,11 @@
  * (does the client have `events.push`, does a declaration carry `concurrency` into its spec, is
  * there `durableTask`), not assumed, so the bench picks them up as the SDK grows. Where the SDK
  * has a feature that this adapter does not drive yet, it says so instead of guessing.
+ *
+ * Events (`--trigger event`): workflows `bench-event-0` … listen for `bench:event:<fan-out>`, so an
+ * event of key `bench:event:N` starts N of them; a run of the workload is one event, finished when
+ * all the runs it started (the push names them) have. Durable sleepers (W5's durable row) are
+ * durable tasks that sleep an hour, evicted at once, cancelled when the subject closes.
  */
 import { type BaseWorkflowDeclaration, ConcurrencyLimitStrategy, HatchetClient, type JsonObject, NotSupportedError, RateLimitDuration, type WorkflowRunRef } from '../../src/sdk/index.js';
 import { type KindlingServer, startKindling } from '../servers.js';
@@ -60,6 +65,9 @@ export function kindlingFeatures() {
   return { events, concurrency, durable };
 }
 
+/** Workflows listening for the bench's events: an event of fan-out N starts the first N. */
+export const EVENT_FANOUT_MAX = 16;
+
 /** The benchmark's workflows, declared the same way by the driver (to trigger) and the workers (to run). */
 function declare(hatchet: HatchetClient, config: Pick<WorkerConfig, 'task' | 'concurrency' | 'policy'>, onStart: (runId: string) => void) {
   // Passed only when the SDK carries it (kindlingFeatures), as Hatchet's `concurrency` option: a
@@ -110,7 +118,25 @@ function declare(hatchet: HatchetClient, config: Pick<WorkerConfig, 'task' | 'co
       return { children: outputs.length };
     },
   });
-  return { task, chain, child, parent, all: [task, chain, child, parent] };
+  const listeners = Array.from({ length: EVENT_FANOUT_MAX }, (_, i) =>
+    hatchet.task({
+      name: `bench-event-${i}`,
+      onEvents: Array.from({ length: EVENT_FANOUT_MAX - i }, (_, k) => `bench:event:${i + k + 1}`),
+      fn: async (_input: Record<string, never>, ctx) => {
+        onStart(ctx.triggeringEventId() ?? ctx.workflowRunId());
+        await taskBody(config.task);
+      },
+    }),
+  );
+  const sleeper = hatchet.durableTask({
+    name: 'bench-durable-sleeper',
+    executionTimeout: '2h',
+    fn: async (_input: Record<string, never>, ctx) => {
+      await ctx.sleepFor('1h');
+      return {};
+    },
+  });
+  return { task, chain, child, parent, sleeper, all: [task, chain, child, parent, sleeper, ...listeners] };
 }
 
 type Declarations = ReturnType<typeof declare>;
@@ -125,6 +151,10 @@ class KindlingSubject implements Subject {
   readonly #hatchet: HatchetClient;
   #declarations: Declarations | undefined;
   readonly #refs = new Map<string, { ref: WorkflowRunRef<unknown>; shape: Shape }>();
+  /** The runs each pushed event started, by event id. */
+  readonly #eventRuns = new Map<string, string[]>();
+  #eventFanout = 1;
+  readonly #sleepers: string[] = [];
 
   constructor(
     readonly target: Target,
@@ -136,7 +166,8 @@ class KindlingSubject implements Subject {
     this.#hatchet = client(target, logLevel);
   }
 
-  async prepare(workload: Pick<LoadWorkload, 'shape' | 'concurrency' | 'policy'>): Promise<void> {
+  async prepare(workload: Pick<LoadWorkload, 'shape' | 'concurrency' | 'policy'> & { trigger?: { eventFanout: number } }): Promise<void> {
+    this.#eventFanout = workload.trigger?.eventFanout ?? 1;
     // The driver never runs tasks: its declarations only name what to trigger (and register it).
     this.#declarations = declare(this.#hatchet, { task: noopTask, concurrency: workload.concurrency, policy: workload.policy }, () => {});
     // Creating a worker registers its workflows; this one is never started.
@@ -144,7 +175,13 @@ class KindlingSubject implements Subject {
   }
 
   async trigger(shape: Shape, inputs: unknown[], mode: TriggerMode): Promise<RunHandle[]> {
-    if (mode === 'event') throw new Error('event triggers are not available in this engine yet');
+    if (mode === 'event') {
+      const pushed = await this.#hatchet.events.bulkPush(`bench:event:${this.#eventFanout}`, inputs.map((input) => ({ payload: input })));
+      return pushed.events.map((event) => {
+        this.#eventRuns.set(event.eventId, event.triggeredRunIds ?? []);
+        return { resultId: event.eventId, startId: event.eventId };
+      });
+    }
     const declarations = this.#declarations;
     if (declarations === undefined) throw new Error('trigger before prepare');
     const declaration = (shape === 'task' ? declarations.task : shape === 'chain' ? declarations.chain : declarations.parent) as unknown as BaseWorkflowDeclaration<JsonObject, JsonObject>;
@@ -157,6 +194,15 @@ class KindlingSubject implements Subject {
 
   watch(handles: readonly RunHandle[]): void {
     for (const { resultId } of handles) {
+      const runs = this.#eventRuns.get(resultId);
+      if (runs !== undefined) {
+        this.#eventRuns.delete(resultId);
+        Promise.all(runs.map((runId) => this.#hatchet.runRef(runId).result())).then(
+          (outputs) => this.onFinished(resultId, true, outputs[0]),
+          (errors: unknown) => this.onFinished(resultId, false, errors),
+        );
+        continue;
+      }
       const entry = this.#refs.get(resultId);
       if (entry === undefined) continue;
       this.#refs.delete(resultId);
@@ -167,7 +213,26 @@ class KindlingSubject implements Subject {
     }
   }
 
+  /** Triggers `count` durable sleepers and waits until none of them is queued: all are asleep, evicted. */
+  async sleepInBackground(count: number): Promise<void> {
+    const sleeper = this.#declarations?.sleeper;
+    if (sleeper === undefined) throw new Error('sleepers before prepare');
+    for (let i = 0; i < count; i += 500) {
+      const refs = await sleeper.runNoWait(Array.from({ length: Math.min(500, count - i) }, () => ({})));
+      this.#sleepers.push(...refs.map((ref) => ref.workflowRunId));
+    }
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const health = (await (await fetch(`http://${this.target.hostPort}/health`)).json()) as { queued: number };
+      if (health.queued === 0) return;
+      if (Date.now() > deadline) throw new Error(`${health.queued} durable sleepers still queued after 120 s`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
   async close(): Promise<void> {
+    // Sleepers on an engine the bench did not start would sleep on: cancel them.
+    for (let i = 0; i < this.#sleepers.length; i += 1000) await this.#hatchet.runs.cancel({ ids: this.#sleepers.slice(i, i + 1000) }).catch(() => {});
     this.#hatchet.close();
     await this.server?.dispose();
   }
@@ -176,10 +241,11 @@ class KindlingSubject implements Subject {
 export const unsupported: Unsupported = (workload) => {
   const features = kindlingFeatures();
   if (workload.trigger.mode === 'event') {
-    return features.events
-      ? 'event triggers exist in this SDK, but the bench does not drive them yet (bench/subjects/kindling.ts)'
-      : 'event triggers are not available in this engine yet';
+    if (!features.events) return 'event triggers are not available in this engine yet';
+    if (workload.shape !== 'task') return 'event triggers drive the task shape only (--trigger event with a chain or fan-out is not measured)';
+    if (workload.trigger.eventFanout > EVENT_FANOUT_MAX) return `an event starts at most ${EVENT_FANOUT_MAX} of the bench's workflows (--event-fanout)`;
   }
+  if (workload.background !== undefined && !features.durable) return 'durable tasks are not available in this engine yet';
   if (workload.concurrency !== undefined && !features.concurrency) return 'workflow concurrency limits (--concurrency) are not available in this engine yet';
   return undefined;
 };

@@ -44,6 +44,8 @@ export interface Subject {
   trigger(shape: Shape, inputs: unknown[], mode: TriggerMode): Promise<RunHandle[]>;
   /** Starts reporting these runs to the listener once they finish. */
   watch(handles: readonly RunHandle[]): void;
+  /** Puts `count` durable tasks to sleep in the background; resolves once they all sleep (subjects with durable tasks only). */
+  sleepInBackground?(count: number): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -103,6 +103,7 @@ const STATUS_OF_CODE: Record<string, number> = {
   WORKER_NOT_FOUND: 404,
   ENGINE_BUSY: 429,
   ENGINE_UNAVAILABLE: 503,
+  ALREADY_EXISTS: 409,
 };
 
 /** Path parameters in uWS's form (`:name`) and their names, in order. */
@@ -139,7 +140,8 @@ function errorBody(error: unknown): { status: number; body: unknown } {
     return { status: error.status, body: { errors: [{ code: error.code, description: error.message, ...(error.field === undefined ? {} : { field: error.field }) }] } };
   }
   if (error instanceof KindlingError) {
-    return { status: STATUS_OF_CODE[error.code] ?? (error.code.startsWith('LOG_') ? 503 : 400), body: { errors: [{ code: error.code, description: error.message }] } };
+    const status = STATUS_OF_CODE[error.code] ?? (error.code.startsWith('LOG_') ? 503 : error.code.endsWith('_NOT_FOUND') ? 404 : 400);
+    return { status, body: { errors: [{ code: error.code, description: error.message }] } };
   }
   return { status: 500, body: { errors: [{ code: 'INTERNAL', description: 'the engine failed to answer this request; it has been logged' }] } };
 }

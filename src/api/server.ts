@@ -8,13 +8,15 @@ import type { Engine } from '../engine/engine.js';
 import { type Gateway, listen, mountGateway } from '../engine/gateway.js';
 import { mountRoutes, type Route } from './http.js';
 import { rateLimitRoutes } from './routes/rate-limits.js';
+import { eventRoutes } from './routes/events.js';
 import { runRoutes } from './routes/runs.js';
+import { scheduledRoutes } from './routes/scheduled.js';
 import { tenantRoutes } from './routes/tenant.js';
 import { workerRoutes } from './routes/workers.js';
 
 /** Every REST route, in one table (the OpenAPI document and its test read it too). */
 export function apiRoutes(engine: Engine): Route[] {
-  return [...runRoutes(engine), ...tenantRoutes(), ...rateLimitRoutes(engine), ...workerRoutes(engine)];
+  return [...runRoutes(engine), ...tenantRoutes(), ...rateLimitRoutes(engine), ...workerRoutes(engine), ...eventRoutes(engine), ...scheduledRoutes(engine)];
 }
 
 export function startServer(engine: Engine, options: { port: number; host?: string }): Promise<Gateway> {

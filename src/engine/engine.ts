@@ -16,14 +16,29 @@
  *  3. Every state the engine holds in memory can be rebuilt by reading the log from position 0.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { evolve, initialState, isTerminal, nextDeadline, taskEventsOf, taskRunStatus, ON_FAILURE_TASK, type RunCommand, type RunEvent, type RunState, runStatus, type TaskState } from '../../actors/workflow-run.js';
+import {
+  conditionTriggers,
+  evolve,
+  initialState,
+  isTerminal,
+  nextDeadline,
+  ON_FAILURE_TASK,
+  type OccurredEvent,
+  type RunCommand,
+  type RunEvent,
+  type RunState,
+  runStatus,
+  type TaskState,
+  taskEventsOf,
+  taskRunStatus,
+} from '../../actors/workflow-run.js';
 import { type QueuedTask, TenantQueue } from '../../actors/tenant-queue.js';
 import { type RateLimitDefinition, windowMs } from '../../actors/rate-limits.js';
 import { decideWorker, evolveWorker, initialWorkerState, type WorkerCommand, type WorkerEvent, type WorkerState } from '../../actors/worker.js';
 import { encodeBatches } from '../../protocol/codec.js';
 import { ProtocolError, ProtocolErrorCode } from '../../protocol/errors.js';
 import { NULL_PAYLOAD, type Payload } from '../../protocol/payload.js';
-import type { AssignedTask, FinishedRun, LogLine, RateLimitDurationName, RegisteredWorkflow, RunDetails, ServerFrame, TriggerRun, WorkflowSpec } from '../../protocol/frames.js';
+import type { AssignedTask, CheckpointReply, ClientFrame, FinishedRun, LogLine, PushedEvent, RateLimitDurationName, RegisteredWorkflow, RunDetails, ServerFrame, TriggerRun, WorkflowSpec } from '../../protocol/frames.js';
 import type { EventLog, LogRecord } from '../../store/log.js';
 import { BoundedMap } from '../lib/bounded-map.js';
 import { coalesce } from '../lib/coalesce.js';
@@ -35,6 +50,10 @@ import { checkPolicies, type DynamicRateLimit, rateLimitQueueKey, renderPolicy, 
 import { createRateLimitsHost, type RateLimitsHost } from './rate-limits.js';
 import { createRunHost, loadRun, type RunHost, runStream } from './run-host.js';
 import { RunTimers } from './timers.js';
+import { DurableTasks, durablePool, workerOfPool } from './durable.js';
+import { EventWaiters } from './event-waiters.js';
+import { type InternalRun, Triggers } from './triggers.js';
+import { Idempotency, IdempotencyCollision } from './idempotency.js';
 
 export const DEFAULT_TENANT = 'default';
 
@@ -85,7 +104,8 @@ interface WorkflowEntry {
 }
 
 function workflowEntry(spec: WorkflowSpec, version: number): WorkflowEntry {
-  const { inputJsonSchema: _schema, ...runSpec } = spec;
+  // Runs need neither the schema nor the triggers; they stay with the definition.
+  const { inputJsonSchema: _schema, onEvents: _events, onCrons: _crons, defaultFilters: _filters, idempotency: _idempotency, ...runSpec } = spec;
   return { spec, version, runSpec };
 }
 
@@ -141,6 +161,11 @@ export class Engine {
   #checkpointPosition = 0;
   /** Runs that have not finished (in memory or not). */
   #activeRuns = 0;
+  /** Events, filters, schedules and crons: what starts runs besides a direct trigger. */
+  readonly triggers: Triggers;
+  readonly #waiters = new EventWaiters();
+  readonly #durable: DurableTasks;
+  readonly #idempotency: Idempotency;
   /** The checkpoint being written, if any. */
   #checkpointing: Promise<void> | undefined;
   #closed = false;
@@ -167,7 +192,28 @@ export class Engine {
       decided: () => {},
     });
     this.#timers = new RunTimers(this.#clock, (runId) => {
-      this.#host.send(runId, { type: 'Tick' }).catch(() => {});
+      // A tick that decides nothing applies nothing: re-arm from the state it leaves.
+      this.#host
+        .send(runId, { type: 'Tick' })
+        .then(() => this.#timers.set(runId, nextDeadline(this.#host.peekDurable(runId) ?? initialState(), this.#clock())))
+        .catch(() => {});
+    });
+    this.triggers = new Triggers(this.#log, this.#clock, {
+      createRuns: (tenantId, runs) => this.#createRuns(tenantId, runs),
+      workflow: (tenantId, name) => this.#workflows.get(tenantId)?.byName.get(name)?.spec,
+      notifyWaiters: (tenantId, event) => this.#notifyWaiters(tenantId, event),
+      runStatus: async (tenantId, runId) => {
+        const state = this.#host.peekDurable(runId) ?? (await this.#readRun(runId));
+        return state.kind === 'none' || state.tenantId !== tenantId ? undefined : runStatus(state);
+      },
+    });
+    this.#idempotency = new Idempotency(this.#log, this.#clock);
+    this.#durable = new DurableTasks({
+      host: this.#host,
+      createRuns: (tenantId, runs) => this.#createRuns(tenantId, runs),
+      readRun: (runId) => this.#readRun(runId),
+      finished: (runId) => this.#finished.get(runId)?.finished,
+      eventsSince: (tenantId, keys, sinceMs) => this.triggers.eventsSince(tenantId, keys, sinceMs),
     });
     this.#sweeper = setInterval(() => this.#sweepWorkers(), Math.min(1000, this.#livenessMs / 4));
     this.#sweeper.unref();
@@ -213,6 +259,10 @@ export class Engine {
     }
     this.#activeRuns = recovered.runs.size;
     for (const [runId, { state }] of recovered.runs) this.#adoptQueued(runId, state);
+    await this.triggers.start(new Map([...this.#workflows].map(([tenantId, workflows]) => [tenantId, [...workflows.byName.values()].map((entry) => entry.spec)])));
+    await this.#idempotency.start(this.#workflows.keys(), async (runId) => (await this.#readRun(runId)).kind !== 'active');
+    // Children that finished while their durable parent's note of it was not yet stored.
+    for (const [runId, { state }] of recovered.runs) this.#durable.recheckChildren(runId, state);
     this.recoveryStats = recovered.stats;
     // A long read at start is worth not repeating: checkpoint now rather than after the next appends.
     if (recovered.stats.recordsScanned >= engineLimits.checkpointEveryAppends) void this.checkpoint();
@@ -295,8 +345,9 @@ export class Engine {
       this.#tasks.set(task.taskId, { runId, task: task.name, tenantId: state.tenantId });
       if ((task.status === 'assigned' || task.status === 'running') && task.workerId !== undefined) {
         this.#assignedTo.set(task.taskId, { workerId: task.workerId, attempt: task.attempt });
-        // A task that gave its slot back holds none (its keys it holds until it ends).
-        if (task.slotReleased !== true) this.#queue.hold(task.taskId, task.workerId, task.spec.slotCost);
+        // A task that gave its slot back holds none (its keys it holds until it ends). A durable
+        // task holds one slot of its worker's durable pool.
+        if (task.slotReleased !== true) this.#queue.hold(task.taskId, task.spec.durable === true ? durablePool(task.workerId) : task.workerId, task.spec.durable === true ? 1 : task.spec.slotCost);
         const policy = taskPolicy(state, task);
         if (policy !== undefined) this.#queue.holdConcurrency({ runId, taskId: task.taskId, policy }, ['task']);
         if (!this.#workers.has(task.workerId)) {
@@ -316,7 +367,8 @@ export class Engine {
   #adoptQueued(runId: string, state: RunState): void {
     if (state.kind !== 'active') return;
     for (const task of Object.values(state.tasks)) if (task.status === 'queued') this.#queue.enqueue(this.#queued(runId, state, task));
-    this.#timers.set(runId, nextDeadline(state));
+    this.#waiters.adopt(runId, state);
+    this.#timers.set(runId, nextDeadline(state, this.#clock()));
     this.#schedulePump();
   }
 
@@ -356,10 +408,12 @@ export class Engine {
       if (current !== undefined && JSON.stringify(current.spec) === JSON.stringify(spec)) return { name: spec.name, version: current.version };
       checkWorkflow(spec);
       checkPolicies(spec);
+      Triggers.check(spec);
       const version = (current?.version ?? 0) + 1;
       await this.#log.append(workflowsStream(tenantId), [{ type: 'WorkflowVersionRegistered', data: { name: spec.name, version, spec } }], { expectedVersion: workflows.version });
       workflows.version += 1;
       workflows.byName.set(spec.name, workflowEntry(spec, version));
+      await this.triggers.workflowRegistered(tenantId, spec);
       return { name: spec.name, version };
     });
     this.#workflowWrites = write.catch(() => {});
@@ -394,26 +448,51 @@ export class Engine {
   // Triggers
 
   /** Creates runs; resolves with their ids once every run is durable. */
-  async trigger(tenantId: string, runs: readonly TriggerRun[]): Promise<string[]> {
-    // All or nothing: any run that cannot be created refuses the whole request.
+  trigger(tenantId: string, runs: readonly TriggerRun[]): Promise<string[]> {
+    return this.#createRuns(tenantId, runs);
+  }
+
+  /** All or nothing: any run that cannot be created refuses the whole request. */
+  async #createRuns(tenantId: string, runs: readonly InternalRun[]): Promise<string[]> {
     const prepared = runs.map((run) => this.#prepareRun(tenantId, run));
+    const keyed = prepared.map(({ create }) => this.#keyed(tenantId, create)).filter((run) => run !== undefined);
+    if (keyed.length > 0) {
+      const collisions = await this.#idempotency.claim(tenantId, keyed);
+      const first = collisions.find((collision) => collision !== undefined);
+      if (first !== undefined) {
+        // All or nothing: the keys this request did claim are freed again.
+        await Promise.all(keyed.map((run, i) => (collisions[i] === undefined ? this.#idempotency.unclaim(tenantId, run.runId, run) : Promise.resolve())));
+        throw first;
+      }
+    }
     await this.#defineDynamicRateLimits(tenantId, prepared.flatMap((p) => p.dynamic));
-    await Promise.all(prepared.map(({ create }) => this.#create(create)));
+    await Promise.all(prepared.map(({ create, fresh }) => this.#create(create, fresh)));
     return prepared.map(({ create }) => create.runId);
   }
 
+  /** The run with its workflow's whole definition, when that definition makes triggers idempotent. */
+  #keyed(tenantId: string, run: Extract<RunCommand, { type: 'CreateRun' }>) {
+    const spec = this.#workflows.get(tenantId)?.byName.get(run.workflow.name)?.spec;
+    return spec?.idempotency === undefined ? undefined : { runId: run.runId, workflow: spec, input: run.input, additionalMetadata: run.additionalMetadata };
+  }
+
   /** Creates each run that can be created; a run that cannot gets its own error, and the others go ahead. */
-  async triggerEach(tenantId: string, runs: readonly TriggerRun[]): Promise<Array<{ runId: string } | { error: { code: string; message: string } }>> {
+  async triggerEach(tenantId: string, runs: readonly TriggerRun[]): Promise<Array<{ runId: string } | { error: { code: string; message: string; existingRunId?: string } }>> {
     return Promise.all(
       runs.map(async (run) => {
         try {
-          const { create, dynamic } = this.#prepareRun(tenantId, run);
+          const { create, dynamic, fresh } = this.#prepareRun(tenantId, run);
+          const keyed = this.#keyed(tenantId, create);
+          if (keyed !== undefined) {
+            const [collision] = await this.#idempotency.claim(tenantId, [keyed]);
+            if (collision !== undefined) throw collision;
+          }
           await this.#defineDynamicRateLimits(tenantId, dynamic);
-          await this.#create(create);
+          await this.#create(create, fresh);
           return { runId: create.runId };
         } catch (error) {
           const code = error instanceof KindlingError ? error.code : ProtocolErrorCode.EngineUnavailable;
-          return { error: { code, message: (error as Error).message } };
+          return { error: { code, message: (error as Error).message, ...(error instanceof IdempotencyCollision ? { existingRunId: error.existingRunId } : {}) } };
         }
       }),
     );
@@ -431,14 +510,15 @@ export class Engine {
    * it deserves.
    */
   /**
-   * Creates a run. A run without a parent has an id made up just now, so its stream is new and
-   * is not read; a child's id is derived from its parent and key, and may exist (a repeated spawn).
+   * Creates a run. A run whose id was made up just now has a new stream, which is not read; a
+   * child's id is derived from its parent and key, a schedule's or a cron tick's from it, and such
+   * a run may exist already (a repeated spawn, a re-fired schedule).
    */
-  #create(create: Extract<RunCommand, { type: 'CreateRun' }>): Promise<RunEvent[]> {
-    return this.#host.send(create.runId, create, { fresh: create.parentTaskId === undefined });
+  #create(create: Extract<RunCommand, { type: 'CreateRun' }>, fresh: boolean): Promise<RunEvent[]> {
+    return this.#host.send(create.runId, create, { fresh });
   }
 
-  #prepareRun(tenantId: string, run: TriggerRun): { create: Extract<RunCommand, { type: 'CreateRun' }>; dynamic: DynamicRateLimit[] } {
+  #prepareRun(tenantId: string, run: InternalRun): { create: Extract<RunCommand, { type: 'CreateRun' }>; dynamic: DynamicRateLimit[]; fresh: boolean } {
     const workflow = this.#tenantWorkflows(tenantId).byName.get(run.workflow);
     if (workflow === undefined) throw new ProtocolError(ProtocolErrorCode.WorkflowNotFound, `workflow '${run.workflow}' is not registered; start a worker that declares it first`);
     const bytes = run.input.length;
@@ -453,7 +533,7 @@ export class Engine {
     }
     if (run.desiredWorkerId !== undefined) this.#checkStickyChild(tenantId, workflow.spec, run.desiredWorkerId);
     const { policy, dynamic } = renderPolicy(workflow.spec, run, this.#rateLimitDefinitions(tenantId));
-    const runId = run.parentTaskId === undefined ? randomUUID() : childRunId(run.parentTaskId, run.childKey ?? String(run.childIndex ?? 0));
+    const runId = run.runId ?? (run.parentTaskId === undefined ? randomUUID() : childRunId(run.parentTaskId, run.childKey ?? String(run.childIndex ?? 0)));
     const standalone = workflow.spec.tasks.length === 1 && workflow.spec.onFailure === undefined;
     const taskIds: Record<string, string> = {};
     for (const task of workflow.spec.tasks) taskIds[task.name] = standalone ? runId : randomUUID();
@@ -471,8 +551,10 @@ export class Engine {
       ...(run.childIndex === undefined ? {} : { childIndex: run.childIndex }),
       ...(run.childKey === undefined ? {} : { childKey: run.childKey }),
       ...(policy === undefined ? {} : { policy }),
+      ...(run.trigger === undefined ? {} : { trigger: run.trigger }),
     };
-    return { create, dynamic };
+    // A made-up id names a stream that does not exist yet; a derived one may (a repeated spawn, a re-fired schedule).
+    return { create, dynamic, fresh: run.parentTaskId === undefined && (run.runId === undefined || run.freshId === true) };
   }
 
   async cancel(tenantId: string, runIds: readonly string[], taskIds: readonly string[]): Promise<void> {
@@ -582,12 +664,56 @@ export class Engine {
   }
 
   // -------------------------------------------------------------------------------------------
+  // Events and durable tasks
+
+  /**
+   * Pushes events: stored, routed to the workflows listening for their keys (through the tenant's
+   * filters) and handed to the runs waiting for them; resolves once all of it is durable. The
+   * WebSocket's `pushEvents` and webhooks both come here.
+   */
+  pushEvents(tenantId: string, events: readonly PushedEvent[]) {
+    return this.triggers.pushEvents(tenantId, events);
+  }
+
+  async #notifyWaiters(tenantId: string, event: OccurredEvent): Promise<void> {
+    await Promise.all(this.#waiters.waiting(tenantId, event.key).map((runId) => this.#host.send(runId, { type: 'EventOccurred', event }).catch(() => [])));
+  }
+
+  /** A durable task's checkpoint, from the worker running it: recorded or replayed; the reply says whether it is done. */
+  durableCheckpoint(workerId: string, frame: Omit<Extract<ClientFrame, { t: 'checkpoint' }>, 't' | 'req'>): Promise<CheckpointReply> {
+    const where = this.#heldBy(workerId, frame.taskId, frame.attempt);
+    if (where === undefined) return Promise.reject(new ProtocolError(ProtocolErrorCode.InvalidInput, `task run '${frame.taskId}' attempt ${frame.attempt} is not held by this worker`));
+    return this.#durable.checkpoint(where.runId, where.task, frame);
+  }
+
+  /** Runs a durable task again from checkpoint `nodeId` (earlier ones replayed); without one, from its first checkpoint not done. */
+  async branchDurableTask(tenantId: string, taskId: string, nodeId?: number): Promise<void> {
+    const where = this.#tasks.get(taskId) ?? (await this.#durable.findTask(taskId));
+    if (where === undefined) throw new ProtocolError(ProtocolErrorCode.RunNotFound, `task run '${taskId}' does not exist`);
+    const state = await this.#tenantRun(tenantId, where.runId);
+    const checkpoints = state.tasks[where.task]?.durable?.checkpoints ?? [];
+    const pending = checkpoints.findIndex((checkpoint) => checkpoint.result === undefined);
+    const from = nodeId ?? (pending >= 0 ? pending + 1 : checkpoints.length + 1);
+    await this.#host.send(where.runId, { type: 'BranchDurable', task: where.task, nodeId: from });
+  }
+
+  // -------------------------------------------------------------------------------------------
   // Workers
 
   /** Registers (or re-registers) a worker; resolves once the registration is durable. */
   async registerWorker(
     session: Session,
-    registration: { workerId: string; name: string; actions: string[]; slots: number; labels: Record<string, string | number>; running?: Array<{ taskId: string; attempt: number }> },
+    registration: {
+      workerId: string;
+      name: string;
+      actions: string[];
+      slots: number;
+      labels: Record<string, string | number>;
+      running?: Array<{ taskId: string; attempt: number }>;
+      /** Actions of durable tasks, run from a pool of their own (`durableSlots`). */
+      durableActions?: string[];
+      durableSlots?: number;
+    },
   ): Promise<string> {
     const { workerId } = registration;
     const { tenantId } = session;
@@ -612,6 +738,11 @@ export class Engine {
     if (state !== undefined && state.kind === 'registered') worker.registeredAtMs = state.registeredAtMs;
     this.#workers.set(workerId, worker);
     this.#queue.upsertWorker(workerId, registration.actions.map((action) => queueAction(tenantId, action)), registration.slots, { labels: worker.labels, paused: worker.paused });
+    // Durable tasks take slots of a pool of their own, so one waiting on children cannot starve them.
+    const durableActions = registration.durableActions ?? [];
+    if (durableActions.length > 0) {
+      this.#queue.upsertWorker(durablePool(workerId), durableActions.map((action) => queueAction(tenantId, action)), registration.durableSlots ?? 1000, { labels: worker.labels, paused: worker.paused });
+    } else this.#queue.removeWorker(durablePool(workerId));
     // Attempts assigned to this worker that it does not list never reached it (the engine restarted,
     // or the connection dropped, between the assignment and its frame), or it will not run them
     // (it is stopping): they go back to the queue as new attempts.
@@ -653,6 +784,7 @@ export class Engine {
     if (worker === undefined || worker.session !== session) return;
     worker.session = undefined;
     this.#queue.removeWorker(workerId, { keepHeld: true });
+    this.#queue.removeWorker(durablePool(workerId), { keepHeld: true });
   }
 
   #sweepWorkers(): void {
@@ -663,6 +795,7 @@ export class Engine {
       worker.session?.close('WORKER_EXPIRED', `no heartbeat for ${this.#livenessMs} ms`);
       this.#workerCommand(worker.workerId, { type: 'ExpireWorker', reason: `no heartbeat for ${this.#livenessMs} ms` }).catch(() => {});
       this.#queue.removeWorker(worker.workerId);
+      this.#queue.removeWorker(durablePool(worker.workerId));
       const runs = new Set<string>();
       for (const [taskId, assigned] of this.#assignedTo) {
         const runId = this.#tasks.get(taskId)?.runId;
@@ -693,7 +826,7 @@ export class Engine {
     // The worker's slot is free the moment it reports; freeing it before the result is durable lets
     // the next assignment overlap the commit (the slot acknowledges nothing). This is the current
     // attempt on this worker (#heldBy), so the slot it frees is its own.
-    if (this.#queue.holder(item.taskId) === workerId && this.#queue.release(item.taskId) !== undefined) this.#schedulePump();
+    if (workerOfPool(this.#queue.holder(item.taskId)) === workerId && this.#queue.release(item.taskId) !== undefined) this.#schedulePump();
     let command: Parameters<RunHost['send']>[1];
     const outputBytes = item.ok ? (item.output?.length ?? 0) : 0;
     if (item.ok && outputBytes <= engineLimits.payloadBytesMax) {
@@ -732,7 +865,7 @@ export class Engine {
   /** The task keeps running but gives its slots back (`ctx.releaseSlot()`): only its own worker's current attempt. */
   releaseSlot(workerId: string, taskId: string, attempt: number): void {
     const assigned = this.#assignedTo.get(taskId);
-    if (assigned === undefined || assigned.workerId !== workerId || assigned.attempt !== attempt || this.#queue.holder(taskId) !== workerId) return;
+    if (assigned === undefined || assigned.workerId !== workerId || assigned.attempt !== attempt || workerOfPool(this.#queue.holder(taskId)) !== workerId) return;
     if (this.#queue.releaseSlot(taskId) !== undefined) this.#schedulePump();
     // Recorded in the run (SLOT_RELEASED): a worker lost after this does not take the task along.
     const where = this.#tasks.get(taskId);
@@ -751,7 +884,8 @@ export class Engine {
       attempt: task.attempt,
       action: queueAction(state.tenantId, `${state.workflow.name}:${task.name}`),
       priority: state.priority,
-      slotCost: task.spec.slotCost,
+      // A durable task takes one slot of its worker's durable pool.
+      slotCost: task.spec.durable === true ? 1 : task.spec.slotCost,
       ...(policy === undefined ? {} : { policy }),
     };
   }
@@ -766,6 +900,11 @@ export class Engine {
       } else if (event.type === 'RunFinished') {
         if (after.finished !== undefined) this.#runFinished(runId, after.tenantId, after.finished);
         this.#activeRuns -= 1;
+        // Once the end is durable: its idempotency key is free, and a durable parent hears of it.
+        this.#idempotency.release(runId);
+        if (after.parentTaskId !== undefined && after.finished !== undefined) this.#durable.childFinished(after.parentTaskId, this.#tasks.get(after.parentTaskId)?.runId, runId, after.finished);
+      } else if (event.type === 'DurableCheckpointed' && event.children !== undefined) {
+        this.#durable.recheckChildren(runId, after);
       }
     }
   }
@@ -785,6 +924,7 @@ export class Engine {
       if (taskId !== undefined) this.#releaseHold(taskId, command.workerId);
     }
     if (after.kind === 'none' || events.length === 0) return;
+    this.#waiters.decided(runId, after, events);
     for (const event of events) {
       switch (event.type) {
         case 'RunCreated':
@@ -797,6 +937,13 @@ export class Engine {
             this.#queue.enqueue(this.#queued(runId, after, task));
             this.#schedulePump();
           }
+          break;
+        }
+        case 'TaskEvicted': {
+          // The slot is free as soon as the eviction is decided (it acknowledges nothing), so the
+          // assignment that resumes the task — decided after it — finds it free.
+          const taskId = after.tasks[event.task]?.taskId;
+          if (taskId !== undefined) this.#release(taskId);
           break;
         }
         case 'TaskAssigned': {
@@ -836,13 +983,14 @@ export class Engine {
             this.#release(task.taskId);
           }
           this.#queue.finishRun(runId);
+          this.#waiters.remove(runId);
           this.#schedulePump();
           break;
         default:
           break;
       }
     }
-    this.#timers.set(runId, nextDeadline(after));
+    this.#timers.set(runId, nextDeadline(after, this.#clock()));
   }
 
   /**
@@ -865,7 +1013,7 @@ export class Engine {
 
   /** Frees the slots a task holds on `workerId`, if it holds any there. */
   #releaseHold(taskId: string, workerId: string): void {
-    if (this.#queue.holder(taskId) === workerId && this.#queue.release(taskId) !== undefined) this.#schedulePump();
+    if (workerOfPool(this.#queue.holder(taskId)) === workerId && this.#queue.release(taskId) !== undefined) this.#schedulePump();
   }
 
   #release(taskId: string): void {
@@ -894,8 +1042,20 @@ export class Engine {
       ...(taskName === ON_FAILURE_TASK ? { errors } : {}),
       priority: state.priority,
       ...(state.parentTaskId === undefined ? {} : { parentTaskId: state.parentTaskId }),
+      ...(state.parentTaskId === undefined || this.#tasks.get(state.parentTaskId) === undefined ? {} : { parentRunId: this.#tasks.get(state.parentTaskId)?.runId as string }),
       ...(state.childIndex === undefined ? {} : { childIndex: state.childIndex }),
       ...(state.childKey === undefined ? {} : { childKey: state.childKey }),
+      ...triggerFields(state),
+      ...(task.spec.conditions === undefined ? {} : { triggers: conditionTriggers(state, task, this.#clock()) as Payload }),
+      // The state includes the assignment, which made this invocation.
+      ...(task.spec.durable !== true
+        ? {}
+        : {
+            durable: {
+              invocation: task.durable?.invocation ?? 1,
+              checkpoints: (task.durable?.checkpoints ?? []).map((c) => ({ nodeId: c.nodeId, signature: c.signature, ...(c.result === undefined ? {} : { result: c.result }) })),
+            },
+          }),
     });
     this.#scheduleFlush();
   }
@@ -944,7 +1104,9 @@ export class Engine {
     this.#pumpScheduled = true;
     queueMicrotask(() => {
       this.#pumpScheduled = false;
-      for (const { task, workerId, rateLimits, note } of this.#queue.assign(this.#clock())) {
+      for (const { task, workerId: pool, rateLimits, note } of this.#queue.assign(this.#clock())) {
+        // A durable task's assignment names its worker's durable pool: the worker is the same.
+        const workerId = workerOfPool(pool) as string;
         // A stale assignment gives its slot back when it is decided (#decided); one that could not be
         // decided at all (a full mailbox, the log unreachable) gives it back here.
         this.#host
@@ -1109,6 +1271,7 @@ export class Engine {
     this.#closed = true;
     clearInterval(this.#sweeper);
     this.#timers.stop();
+    this.triggers.stop();
     await this.checkpoint();
   }
 }
@@ -1163,6 +1326,16 @@ function checkWorkflow(spec: WorkflowSpec): void {
 
 function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
+}
+
+/** The fields of an assignment that say what started its run. */
+function triggerFields(state: Extract<RunState, { kind: 'active' | 'finished' }>): Partial<AssignedTask> {
+  const trigger = state.trigger;
+  if (trigger === undefined) return {};
+  if (trigger.kind === 'event') {
+    return { triggeredBy: 'event', eventId: trigger.eventId, eventKey: trigger.eventKey, ...(trigger.filterPayload === undefined ? {} : { filterPayload: trigger.filterPayload }) };
+  }
+  return { triggeredBy: trigger.kind };
 }
 
 /** A child run's id is derived from its parent task and key, so a repeated spawn finds the same run. */

@@ -155,7 +155,16 @@ class Connection implements Session {
         // (a reconnecting worker's results) are accepted and a close meanwhile is seen.
         this.#workerId = frame.workerId ?? randomUUID();
         this.#reply(frame.req, async () => ({
-          workerId: await this.engine.registerWorker(this, { workerId: this.#workerId as string, name: frame.name, actions: frame.actions, slots: frame.slots, labels: frame.labels, running: frame.running }),
+          workerId: await this.engine.registerWorker(this, {
+            workerId: this.#workerId as string,
+            name: frame.name,
+            actions: frame.actions,
+            slots: frame.slots,
+            labels: frame.labels,
+            running: frame.running,
+            durableActions: frame.durableActions,
+            durableSlots: frame.durableSlots,
+          }),
         }));
         return;
       case 'putWorkflow':
@@ -179,6 +188,19 @@ class Connection implements Session {
         return;
       case 'replay':
         this.#reply(frame.req, () => this.engine.replay(this.tenantId, frame.runIds));
+        return;
+      case 'pushEvents':
+        this.#reply(frame.req, async () => ({
+          events: (await this.engine.pushEvents(this.tenantId, frame.events)).map((event) => ({
+            eventId: event.eventId,
+            key: event.key,
+            payload: event.payload,
+            additionalMetadata: event.additionalMetadata,
+            ...(event.scope === undefined ? {} : { scope: event.scope }),
+            eventTimestampMs: event.atMs,
+            runIds: event.runs.map((run) => run.runId),
+          })),
+        }));
         return;
       case 'subscribe':
         if (frame.req === undefined) this.engine.subscribe(this, frame.runIds).catch(() => {});
@@ -215,6 +237,11 @@ class Connection implements Session {
       case 'log':
         this.engine.taskLog(this.#workerId, frame.taskId, frame.attempt, frame.level, frame.message);
         return;
+      case 'checkpoint': {
+        const workerId = this.#workerId;
+        this.#reply(frame.req, () => this.engine.durableCheckpoint(workerId, frame));
+        return;
+      }
       default:
         throw new ProtocolError(ProtocolErrorCode.InvalidFrame, `unhandled frame ${(frame as { t: string }).t}`);
     }

@@ -117,10 +117,33 @@ export const engineLimits = {
   labelsMax: 50,
   labelKeyCharsMax: 100,
   labelValueCharsMax: 200,
+  /** Events one push (`pushEvents`, `events.bulkPush`) may carry, as in Hatchet. */
+  eventsPerPushMax: 1000,
+  /** Longest event key, in characters. */
+  eventKeyCharsMax: 400,
+  /** Event triggers (keys) and cron triggers one workflow may declare. */
+  workflowTriggersMax: 100,
+  /** Event filters one tenant may hold. */
+  filtersPerTenantMax: 10_000,
+  /** One-off schedules one tenant may have waiting. */
+  schedulesPerTenantMax: 100_000,
+  /** Cron triggers one tenant may hold. */
+  cronsPerTenantMax: 10_000,
+  /** Conditions (waitFor, skipIf, cancelIf together) one task may declare, or one durable wait hold. */
+  conditionsPerTaskMax: 100,
+  /** Checkpoints one durable task may record. */
+  durableCheckpointsMax: 10_000,
+  /** Children one durable checkpoint may spawn. */
+  durableChildrenPerCheckpointMax: 1000,
+  /** Durable slots a worker may offer. */
+  workerDurableSlotsMax: 100_000,
+  /** Events `events.list` reads back at most (the newest first). */
+  eventsListedMax: 1000,
 } as const;
 
 check(engineLimits.payloadBytesMax * 4 <= engineLimits.frameBytesMax, 'a frame holds a task input, its parents outputs and the envelope');
 check(engineLimits.payloadBytesMax + 128 * KiB <= limits.eventDataBytesMax, 'a run event holds a task input or output with room for its envelope');
+check(engineLimits.eventsPerPushMax <= limits.appendEventsMax, 'one push of events is one append');
 check(
   engineLimits.inputJsonSchemaBytesMax * 2 <= limits.eventDataBytesMax,
   'a workflow registration event holds its input JSON Schema with room for its tasks',

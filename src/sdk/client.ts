@@ -3,7 +3,7 @@
  * client: declaring tasks and workflows (typed as Hatchet's are, global and middleware types
  * included), running them, workers, middleware, and the feature clients (`runs`, `logs`, …).
  */
-import type { AssignedTask, FinishedRun, LogLine, RegisteredWorkflow, RunDetails, TriggerRun } from '../../protocol/frames.js';
+import type { AssignedTask, FinishedRun, LogLine, PushedEvent, RegisteredWorkflow, RunDetails, TriggerRun } from '../../protocol/frames.js';
 import { decodePayload, encodePayload, type Payload } from '../../protocol/payload.js';
 import { chunkBySize } from '../lib/chunks.js';
 import { deferred, type Deferred } from '../lib/deferred.js';
@@ -12,7 +12,8 @@ import { type ClientConfig, engineUrl, loadConfig } from './config.js';
 import { Connection, EngineError } from './connection.js';
 import { RestClient } from './rest.js';
 import { desiredLabels } from './policies.js';
-import type { ChildRunOpts, DurableContext } from './context.js';
+import { type ChildRunOpts, DurableContext } from './context.js';
+import { taskContext } from './task-context.js';
 import {
   type BaseWorkflowDeclaration,
   type CreateBatchTaskWorkflowOpts,
@@ -23,7 +24,7 @@ import {
   TaskWorkflowDeclaration,
   WorkflowDeclaration,
 } from './declaration.js';
-import { HatchetError, NotSupportedError } from './errors.js';
+import { BulkTriggerIdempotencyCollisionError, HatchetError, IdempotencyCollisionError, NotSupportedError } from './errors.js';
 import {
   CELClient,
   CronClient,
@@ -60,6 +61,9 @@ function inputPayload(workflow: string, input: unknown): Payload {
     throw new EngineError('INVALID_INPUT', (error as Error).message);
   }
 }
+
+/** The engine's answer for one run of a `trigger` with `each: true`. */
+type TriggerResult = { runId: string } | { error: { code: string; message: string; existingRunId?: string } };
 
 /** A run's details with their payloads decoded, as Hatchet's `runs.get` returns them. */
 function decodeDetails(details: RunDetails): RunView {
@@ -212,8 +216,9 @@ export class HatchetClient<GlobalInput extends AnyRecord = {}, GlobalOutput exte
   // -------------------------------------------------------------------------------------------
   // Running
 
-  async #trigger(runs: TriggerRun[]): Promise<string[]> {
+  async #trigger(runs: TriggerRun[], idempotent = false): Promise<string[]> {
     if (runs.length === 1) return [await this.#triggerOne(runs[0] as TriggerRun)];
+    if (idempotent) return this.#triggerEach(runs);
     const ids: string[] = [];
     // At most 500 runs, and half a frame of inputs, per request.
     for (const chunk of chunkBySize(runs, (run) => run.input.length + 256, engineLimits.frameBytesMax / 2, 500)) {
@@ -238,15 +243,35 @@ export class HatchetClient<GlobalInput extends AnyRecord = {}, GlobalOutput exte
     return done.promise;
   }
 
+  /**
+   * Runs of an idempotent workflow, each answered on its own: the others are created when some
+   * collide, which then reject together in a `BulkTriggerIdempotencyCollisionError`.
+   */
+  async #triggerEach(runs: TriggerRun[]): Promise<string[]> {
+    const ids: string[] = [];
+    const collisions: IdempotencyCollisionError[] = [];
+    for (const chunk of chunkBySize(runs, (run) => run.input.length + 256, engineLimits.frameBytesMax / 2, 500)) {
+      const { results } = await this.#conn.request<{ results: TriggerResult[] }>({ t: 'trigger', runs: chunk, each: true });
+      for (const result of results) {
+        if ('runId' in result) ids.push(result.runId);
+        else if (result.error.code === 'IDEMPOTENCY_COLLISION') collisions.push(new IdempotencyCollisionError(result.error.existingRunId ?? ''));
+        else throw new EngineError(result.error.code, result.error.message);
+      }
+    }
+    if (collisions.length > 0) throw new BulkTriggerIdempotencyCollisionError(ids, collisions);
+    return ids;
+  }
+
   #sendOneByOne(): void {
     const waiting = this.#oneByOne;
     this.#oneByOne = [];
     for (const chunk of chunkBySize(waiting, ({ run }) => run.input.length + 256, engineLimits.frameBytesMax / 2, 500)) {
-      this.#conn.request<{ results: Array<{ runId: string } | { error: { code: string; message: string } }> }>({ t: 'trigger', runs: chunk.map(({ run }) => run), each: true }).then(
+      this.#conn.request<{ results: TriggerResult[] }>({ t: 'trigger', runs: chunk.map(({ run }) => run), each: true }).then(
         ({ results }) => {
           chunk.forEach(({ done }, i) => {
             const result = results[i];
             if (result !== undefined && 'runId' in result) done.resolve(result.runId);
+            else if (result?.error.code === 'IDEMPOTENCY_COLLISION') done.reject(new IdempotencyCollisionError(result.error.existingRunId ?? ''));
             else done.reject(new EngineError(result?.error.code ?? 'ENGINE_UNAVAILABLE', result?.error.message ?? 'the engine did not answer for this run'));
           });
         },
@@ -255,6 +280,11 @@ export class HatchetClient<GlobalInput extends AnyRecord = {}, GlobalOutput exte
         },
       );
     }
+  }
+
+  /** @internal A workflow argument's registered name (namespaced), and its standalone task's name. */
+  resolveWorkflow(workflow: unknown): { name: string; standalone: string | undefined } {
+    return this.#workflowName(workflow);
   }
 
   #workflowName(workflow: WorkflowArg | unknown): { name: string; standalone: string | undefined } {
@@ -270,16 +300,52 @@ export class HatchetClient<GlobalInput extends AnyRecord = {}, GlobalOutput exte
   /** @internal Triggers runs of a declaration or a workflow by name (used by the declarations). */
   async triggerRuns<O>(declaration: WorkflowArg, inputs: unknown[], options: RunOpts = {}): Promise<WorkflowRunRef<O>[]> {
     const { name, standalone } = this.#workflowName(declaration);
+    // Called inside a task, the runs are its children (Hatchet's implicit parenting).
+    const parent = taskContext.getStore();
+    if (parent === undefined && (options.sticky || options.childKey !== undefined)) {
+      this.logger.warn('ignoring childKey or sticky because run is not being spawned from a parent task (use ctx.runChild inside a task)');
+    }
+    const idempotent = typeof declaration !== 'string' && declaration.definition.idempotency !== undefined;
     const ids = await this.#trigger(
-      inputs.map((input) => ({
-        workflow: name,
-        input: inputPayload(name, input),
-        ...(options.additionalMetadata === undefined ? {} : { additionalMetadata: options.additionalMetadata }),
-        ...(options.priority === undefined ? {} : { priority: options.priority }),
-        ...(options.desiredWorkerLabels === undefined ? {} : { desiredWorkerLabels: desiredLabels(options.desiredWorkerLabels) as TriggerRun['desiredWorkerLabels'] }),
-      })),
+      inputs.map((input) => {
+        const metadata = parent === undefined ? options.additionalMetadata : { ...parent.additionalMetadata, ...(options.additionalMetadata ?? {}) };
+        return {
+          workflow: name,
+          input: inputPayload(name, input),
+          ...(metadata === undefined ? {} : { additionalMetadata: metadata }),
+          ...(options.priority === undefined ? {} : { priority: options.priority }),
+          ...(options.desiredWorkerLabels === undefined ? {} : { desiredWorkerLabels: desiredLabels(options.desiredWorkerLabels) as TriggerRun['desiredWorkerLabels'] }),
+          ...(parent === undefined
+            ? {}
+            : { parentTaskId: parent.taskId, childIndex: parent.nextChildIndex(), ...(options.childKey === undefined || inputs.length > 1 ? {} : { childKey: options.childKey }) }),
+        };
+      }),
+      idempotent,
     );
     return ids.map((id) => new WorkflowRunRef<O>(id, this, standalone));
+  }
+
+  /** @internal Inside a durable task, a run waited for is one of its checkpoints (children spawned through its log). */
+  // biome-ignore lint/suspicious/noExplicitAny: any declaration.
+  durableRun<O>(declaration: BaseWorkflowDeclaration<any, any>, inputs: unknown[], options: RunOpts): Promise<O[]> | undefined {
+    const ctx = taskContext.getStore()?.ctx;
+    if (!(ctx instanceof DurableContext)) return undefined;
+    const childOptions: ChildRunOpts = {
+      ...(options.additionalMetadata === undefined ? {} : { additionalMetadata: options.additionalMetadata }),
+      ...(options.priority === undefined ? {} : { priority: options.priority }),
+      ...(options.childKey === undefined || inputs.length > 1 ? {} : { key: options.childKey }),
+    };
+    return ctx.spawnChildren(inputs.map((input) => ({ workflow: declaration, input: input as Record<string, never>, options: childOptions }))) as Promise<O[]>;
+  }
+
+  /** @internal Pushes events over the WebSocket (at most 1,000 per request). */
+  pushEvents(events: PushedEvent[]) {
+    return this.#conn
+      .request<{ events: Array<{ eventId: string; key: string; additionalMetadata: Record<string, string>; scope?: string; eventTimestampMs: number; runIds?: string[] }> }>({
+        t: 'pushEvents',
+        events,
+      })
+      .then((reply) => reply.events);
   }
 
   /** Runs a workflow by declaration or name; resolves with its run reference. */
@@ -391,7 +457,7 @@ export class HatchetClient<GlobalInput extends AnyRecord = {}, GlobalOutput exte
   }
 
   get events(): EventClient {
-    return this.#feature('events', () => new EventClient());
+    return this.#feature('events', () => new EventClient(this));
   }
 
   /** @deprecated use events */
@@ -400,7 +466,7 @@ export class HatchetClient<GlobalInput extends AnyRecord = {}, GlobalOutput exte
   }
 
   get crons(): CronClient {
-    return this.#feature('crons', () => new CronClient());
+    return this.#feature('crons', () => new CronClient(this));
   }
 
   /** @deprecated use crons */
@@ -409,7 +475,7 @@ export class HatchetClient<GlobalInput extends AnyRecord = {}, GlobalOutput exte
   }
 
   get scheduled(): ScheduleClient {
-    return this.#feature('scheduled', () => new ScheduleClient());
+    return this.#feature('scheduled', () => new ScheduleClient(this));
   }
 
   get schedules(): ScheduleClient {
@@ -422,7 +488,7 @@ export class HatchetClient<GlobalInput extends AnyRecord = {}, GlobalOutput exte
   }
 
   get filters(): FiltersClient {
-    return this.#feature('filters', () => new FiltersClient());
+    return this.#feature('filters', () => new FiltersClient(this));
   }
 
   get ratelimits(): RatelimitsClient {

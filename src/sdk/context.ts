@@ -3,12 +3,13 @@
  * run's identity and metadata, parent outputs, logging, cancellation, child runs. It talks to the
  * worker that runs the task through `ContextHost`, never to the connection directly.
  */
-import type { AssignedTask } from '../../protocol/frames.js';
-import { decodePayload } from '../../protocol/payload.js';
-import type { Conditions } from './conditions.js';
+import { opSignature } from '../../protocol/durable.js';
+import type { AssignedTask, CheckpointReply, Condition as ConditionSpec, DurableOp } from '../../protocol/frames.js';
+import { decodePayload, encodePayload, type Payload } from '../../protocol/payload.js';
+import { type Conditions, Render, SleepCondition, UserEventCondition } from './conditions.js';
 import { type Duration, durationToMs } from './duration.js';
 import type { Priority } from './enums.js';
-import { AbortError, NotSupportedError, TaskRunTerminatedError } from './errors.js';
+import { AbortError, HatchetError, NonDeterminismError, NotSupportedError, TaskRunTerminatedError } from './errors.js';
 import type { LogLevel } from './logger.js';
 import type { WorkflowRunRef } from './run-ref.js';
 import type { JsonObject, OutputType, RunOpts, WorkflowRef } from './types.js';
@@ -32,6 +33,14 @@ export interface ContextHost {
   logUtil(key: string, message: string, extra?: unknown): void;
   hasWorkflow(name: string): boolean;
   upsertLabels(labels: WorkerLabels): Promise<WorkerLabels>;
+  /** A workflow argument's registered name, and its standalone task's name when it is one. */
+  resolveWorkflow(workflow: unknown): { name: string; standalone: string | undefined };
+  /** Sends a durable checkpoint of this invocation; the reply says whether it is done. */
+  checkpoint(task: AssignedTask, invocation: number, nodeId: number, op: DurableOp): Promise<CheckpointReply>;
+  /** The engine evicted this invocation (it waits): the worker forgets it and reports nothing for it. */
+  evicted(task: AssignedTask): void;
+  /** Prefixes the client's namespace to an event key. */
+  namespaced(key: string): string;
   readonly workerId: string;
   readonly workerLabels: Record<string, string | number>;
 }
@@ -75,6 +84,11 @@ export class Context<T, K = {}> {
   #childIndex = 0;
   #streamIndex = 0;
 
+  /** The next child index of this task: `ctx.runChild` and `decl.run()` inside it share the count. */
+  nextChildIndex(): number {
+    return this.#childIndex++;
+  }
+
   constructor(
     task: AssignedTask,
     protected readonly host: ContextHost,
@@ -110,19 +124,20 @@ export class Context<T, K = {}> {
     return this.errors();
   }
 
-  /** The conditions that triggered the task; none on this engine yet. */
+  /** What satisfied the task's `waitFor` conditions, by readable data key (and the filter's payload). */
   triggers(): TriggerData {
-    return {};
+    const matched = this.action.triggers === undefined ? {} : (decodePayload(this.action.triggers) as TriggerData);
+    return this.action.filterPayload === undefined ? matched : { ...matched, filter_payload: this.filterPayload() };
   }
 
   /** The payload of the event filter that triggered the run (`{}` when none did). */
   filterPayload(): Record<string, unknown> {
-    return {};
+    return this.action.filterPayload === undefined ? {} : (decodePayload(this.action.filterPayload) as Record<string, unknown>);
   }
 
-  /** Whether an event triggered the run (never yet: this engine has no event triggers). */
+  /** Whether a pushed event triggered the run. */
   triggeredByEvent(): boolean {
-    return false;
+    return this.action.triggeredBy === 'event';
   }
 
   workflowName(): string {
@@ -180,7 +195,7 @@ export class Context<T, K = {}> {
   }
 
   parentWorkflowRunId(): string | undefined {
-    return this.action.parentTaskId;
+    return this.action.parentRunId ?? this.action.parentTaskId;
   }
 
   childIndex(): number | undefined {
@@ -192,11 +207,11 @@ export class Context<T, K = {}> {
   }
 
   triggeringEventId(): string | undefined {
-    return undefined;
+    return this.action.eventId;
   }
 
   triggeringEventKey(): string | undefined {
-    return undefined;
+    return this.action.eventKey;
   }
 
   /** @deprecated the run's input */
@@ -260,7 +275,7 @@ export class Context<T, K = {}> {
   #spawn(workflow: unknown, input: unknown, options: ChildRunOpts | undefined, wait: boolean): Promise<unknown> {
     // A cancelled task spawns nothing.
     if (this.cancelled) return Promise.reject(new AbortError());
-    return this.host.runChild(this.action, this.#childIndex++, workflow, input, options ?? {}, wait);
+    return this.host.runChild(this.action, this.nextChildIndex(), workflow, input, options ?? {}, wait);
   }
 
   /** Runs a child workflow or task and waits for its output. */
@@ -312,48 +327,143 @@ export interface SleepForOptions {
 }
 
 /**
- * The context of a durable task. Durable execution (checkpoints replayed from the run's log) is not
- * carried out by this engine yet: durable tasks are refused when a worker registers them, so these
- * methods are never reached by a registered task; they reject with `NotSupportedError` if called.
+ * The context of a durable task: its waits, children and `now()` are checkpoints, events of its
+ * run's own stream. A checkpoint the run already recorded is replayed from the recorded result (a
+ * different operation at the same position is a `NonDeterminismError`); a new one is sent to the
+ * engine, and when it has to wait the engine evicts the task (its slot is freed) and queues it
+ * again once the wait is over, on any worker, which replays the function up to there.
  */
 export class DurableContext<T, K = {}> extends Context<T, K> {
+  #node = 0;
+
   get invocationCount(): number {
-    return 1;
+    return this.action.durable?.invocation ?? 1;
   }
 
   get supportsEviction(): boolean {
-    return false;
+    return true;
   }
 
-  sleepFor(_duration: Duration, _options?: SleepForOptions | string, _label?: string): Promise<SleepResult> {
-    return Promise.reject(new NotSupportedError('durable sleep (ctx.sleepFor)'));
+  /** Records or replays the next checkpoint; resolves with its result once it is done. */
+  async #checkpoint(op: DurableOp): Promise<unknown> {
+    const nodeId = ++this.#node;
+    const signature = opSignature(op);
+    const known = this.action.durable?.checkpoints[nodeId - 1];
+    if (known !== undefined && known.signature !== signature) {
+      throw new NonDeterminismError(this.action.taskId, this.invocationCount, nodeId, `non-determinism at checkpoint ${nodeId}: this run did ${signature}, the recorded run did ${known.signature}`);
+    }
+    if (known?.result !== undefined) return decodePayload(known.result);
+    if (this.cancelled) throw new AbortError();
+    let reply: CheckpointReply;
+    try {
+      reply = await this.host.checkpoint(this.action, this.invocationCount, nodeId, op);
+    } catch (error) {
+      if ((error as { code?: string }).code === 'NON_DETERMINISM') throw new NonDeterminismError(this.action.taskId, this.invocationCount, nodeId, (error as Error).message);
+      throw error;
+    }
+    if (reply.done) return decodePayload(reply.result);
+    // Evicted: this invocation ends here. A later one replays up to this checkpoint and goes on.
+    this.host.evicted(this.action);
+    this.controller.abort(new TaskRunTerminatedError('evicted'));
+    return new Promise<never>(() => {});
   }
 
-  sleepUntil(_wakeAt: Date): Promise<SleepResult> {
-    return Promise.reject(new NotSupportedError('durable sleep (ctx.sleepUntil)'));
+  #conditions(conditions: Conditions | Conditions[]): ConditionSpec[] {
+    return Render(undefined, conditions).map((condition): ConditionSpec => {
+      const base = { orGroupId: condition.base.orGroupId ?? 'group', readableDataKey: condition.base.readableDataKey ?? '' };
+      if (condition instanceof SleepCondition) return { kind: 'sleep', ...base, sleepForMs: durationToMs(condition.sleepFor) };
+      if (condition instanceof UserEventCondition) {
+        return { kind: 'event', ...base, eventKey: this.host.namespaced(condition.eventKey), expression: condition.expression, ...(condition.scope === undefined ? {} : { scope: condition.scope }) };
+      }
+      throw new HatchetError('a durable wait takes sleep and user-event conditions');
+    });
   }
 
+  /** Sleeps for `duration`, counted by the engine: a restart mid-sleep sleeps only what is left. */
+  async sleepFor(duration: Duration, options?: SleepForOptions | string, _label?: string): Promise<SleepResult> {
+    const durationMs = durationToMs(duration);
+    const readableDataKey = typeof options === 'string' ? options : (options?.readableDataKey ?? `sleep-${durationMs}ms`);
+    await this.#checkpoint({ kind: 'wait', conditions: [{ kind: 'sleep', orGroupId: 'sleep', readableDataKey, sleepForMs: durationMs }] });
+    return { durationMs };
+  }
+
+  /** Sleeps until `wakeAt`, from the memoised `now()`. */
+  async sleepUntil(wakeAt: Date): Promise<SleepResult> {
+    const now = await this.now();
+    return this.sleepFor(Math.max(0, wakeAt.getTime() - now.getTime()));
+  }
+
+  /** Waits for conditions (an array is AND, `Or(...)` is OR); resolves with what satisfied them, by readable data key. */
   // biome-ignore lint/suspicious/noExplicitAny: the matched payload, as in Hatchet.
-  waitFor(_conditions: Conditions | Conditions[], _label?: string): Promise<Record<string, any>> {
-    return Promise.reject(new NotSupportedError('durable waits (ctx.waitFor)'));
+  async waitFor(conditions: Conditions | Conditions[], _label?: string): Promise<Record<string, any>> {
+    // Events pushed since `considerEventsSince` (an ISO time) count too.
+    const since = Render(undefined, conditions)
+      .map((condition) => (condition instanceof UserEventCondition && condition.considerEventsSince !== undefined ? Date.parse(condition.considerEventsSince) : Number.NaN))
+      .filter((ms) => Number.isFinite(ms));
+    const op: DurableOp = { kind: 'wait', conditions: this.#conditions(conditions), ...(since.length === 0 ? {} : { considerEventsSinceMs: Math.min(...since) }) };
+    // biome-ignore lint/suspicious/noExplicitAny: as above.
+    return (await this.#checkpoint(op)) as Record<string, any>;
   }
 
   waitForEvent(key: string, expression?: string, payloadSchema?: undefined, scope?: string, lookbackWindow?: Duration, label?: string): Promise<Record<string, unknown>>;
   waitForEvent<S extends { parse(value: unknown): unknown }>(key: string, expression?: string, payloadSchema?: S, scope?: string, lookbackWindow?: Duration, label?: string): Promise<ReturnType<S['parse']>>;
-  waitForEvent(_key: string): Promise<unknown> {
-    return Promise.reject(new NotSupportedError('durable event waits (ctx.waitForEvent)'));
+  /**
+   * Waits for an event with this key (and scope) whose payload makes `expression` true; resolves
+   * with its payload. With `lookbackWindow`, an event pushed that long before the wait counts too.
+   */
+  async waitForEvent(key: string, expression?: string, payloadSchema?: { parse(value: unknown): unknown }, scope?: string, lookbackWindow?: Duration): Promise<unknown> {
+    const since = lookbackWindow === undefined ? undefined : new Date(Date.now() - durationToMs(lookbackWindow)).toISOString();
+    const condition = new UserEventCondition(key, expression ?? '', key, undefined, scope, since);
+    const result = (await this.waitFor(condition)) as Record<string, Record<string, unknown>>;
+    const matched = result[key] ?? {};
+    const payload = matched[Object.keys(matched)[0] as string];
+    return payloadSchema === undefined ? payload : payloadSchema.parse(payload);
   }
 
-  now(): Promise<Date> {
-    return Promise.reject(new NotSupportedError('durable memoised time (ctx.now)'));
+  /** The time, memoised: every replay of this checkpoint sees the same Date. */
+  async now(): Promise<Date> {
+    return new Date((await this.#checkpoint({ kind: 'now' })) as number);
   }
 
-  spawnChild<Q extends JsonObject, P extends JsonObject>(_workflow: string | WorkflowRef<Q, P>, _input?: Q, _options?: ChildRunOpts): Promise<P> {
-    return Promise.reject(new NotSupportedError('durable child runs (ctx.spawnChild)'));
+  async spawnChild<Q extends JsonObject, P extends JsonObject>(workflow: string | WorkflowRef<Q, P>, input?: Q, options?: ChildRunOpts): Promise<P> {
+    const [output] = await this.spawnChildren<Q, P>([{ workflow, ...(input === undefined ? {} : { input }), ...(options === undefined ? {} : { options }) }]);
+    return output as P;
+  }
+
+  /**
+   * Spawns children as one checkpoint and waits for all of them (the task is evicted meanwhile);
+   * throws a `HatchetError` with a failed child's errors.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: as bulkRunChildren.
+  async spawnChildren<Q extends JsonObject = any, P extends JsonObject = any>(children: Array<{ workflow: string | WorkflowRef<Q, P>; input?: Q; options?: ChildRunOpts }>): Promise<P[]> {
+    if (children.length === 0) return [];
+    const resolved = children.map((child) => ({ ...this.host.resolveWorkflow(child.workflow), child }));
+    const op: DurableOp = {
+      kind: 'children',
+      children: resolved.map(({ name, child }) => ({
+        workflow: name,
+        input: encodePayload(child.input ?? {}, `the input of a child run of '${name}'`),
+        ...(child.options?.additionalMetadata === undefined ? {} : { additionalMetadata: child.options.additionalMetadata }),
+        ...(child.options?.priority === undefined ? {} : { priority: child.options.priority }),
+        ...((child.options?.key ?? child.options?.childKey) === undefined ? {} : { key: (child.options?.key ?? child.options?.childKey) as string }),
+      })),
+    };
+    const results = (await this.#checkpoint(op)) as Array<{ status: string; output?: Record<string, unknown>; errors?: string[] }>;
+    return results.map((result, i) => {
+      if (result.status !== 'COMPLETED') throw new HatchetError((result.errors ?? [`child run ${result.status.toLowerCase()}`]).join('\n'));
+      const standalone = resolved[i]?.standalone;
+      return (standalone === undefined ? result.output : result.output?.[standalone]) as P;
+    });
+  }
+
+  override runChild<Q extends JsonObject, P extends JsonObject>(workflow: string | WorkflowRef<Q, P>, input: Q, options?: ChildRunOpts): Promise<P> {
+    return this.spawnChild(workflow, input, options);
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: as bulkRunChildren.
-  spawnChildren<Q extends JsonObject = any, P extends JsonObject = any>(_children: Array<{ workflow: string | WorkflowRef<Q, P>; input?: Q; options?: ChildRunOpts }>): Promise<P[]> {
-    return Promise.reject(new NotSupportedError('durable child runs (ctx.spawnChildren)'));
+  override bulkRunChildren<Q extends JsonObject = any, P extends JsonObject = any>(children: Array<{ workflow: string | WorkflowRef<Q, P>; input: Q; options?: ChildRunOpts }>): Promise<P[]> {
+    return this.spawnChildren(children);
   }
 }
+
+export type { Payload };

@@ -9,7 +9,8 @@
  * ignored: a program that relies on, say, a concurrency limit learns at start-up that it has none.
  */
 import { z } from 'zod';
-import type { TaskSpec, WorkflowSpec } from '../../protocol/frames.js';
+import type { Condition, TaskCondition, TaskSpec, WorkflowSpec } from '../../protocol/frames.js';
+import { Action, type Conditions, ParentCondition, Render, SleepCondition, UserEventCondition } from './conditions.js';
 import { engineLimits } from '../lib/limits.js';
 import type { Context, DurableContext } from './context.js';
 import { type Duration, durationToMs } from './duration.js';
@@ -101,6 +102,10 @@ export interface DeclarationHost {
   readonly namespace: string;
   readonly logger: Logger;
   triggerRuns<O>(declaration: BaseWorkflowDeclaration<any, any>, inputs: unknown[], options: RunOpts): Promise<WorkflowRunRef<O>[]>;
+  /** Runs inside a durable task go through its checkpoints; elsewhere this is undefined. */
+  durableRun?<O>(declaration: BaseWorkflowDeclaration<any, any>, inputs: unknown[], options: RunOpts): Promise<O[]> | undefined;
+  readonly scheduled: { create(workflow: string, input: { triggerAt: Date; input?: Record<string, unknown>; additionalMetadata?: Record<string, string>; priority?: number }): Promise<ScheduledWorkflows> };
+  readonly crons: { create(workflow: string, input: { name: string; expression: string; input?: Record<string, unknown>; additionalMetadata?: Record<string, string>; priority?: number }): Promise<CronWorkflows> };
 }
 
 /** A task as a worker runs it. */
@@ -120,37 +125,37 @@ export const ON_SUCCESS_TASK = 'on-success-task';
 
 const UNBOUND = 'this declaration is not bound to a client; declare it with hatchet.task or hatchet.workflow';
 
-function nonEmpty(value: unknown): boolean {
-  if (value === undefined || value === null) return false;
-  if (Array.isArray(value)) return value.length > 0;
-  if (typeof value === 'object') return Object.keys(value).length > 0;
-  return true;
-}
-
 /** The options of a workflow and its tasks that this engine does not carry out yet, by name. */
-export function unsupportedOptions(options: CreateWorkflowOpts, tasks: readonly DeclaredTask[]): string[] {
+export function unsupportedOptions(_options: CreateWorkflowOpts, tasks: readonly DeclaredTask[]): string[] {
   const found = new Set<string>();
-  const check = (used: unknown, what: string) => {
-    if (nonEmpty(used)) found.add(what);
-  };
-  check(options.on?.event, 'event triggers (on.event)');
-  check(options.onEvents, 'event triggers (onEvents)');
-  check(options.on?.cron, 'cron triggers (on.cron)');
-  check(options.onCrons, 'cron triggers (onCrons)');
-  check(options.defaultFilters, 'event filters (defaultFilters)');
-  check(options.idempotency, 'trigger idempotency (idempotency)');
   for (const task of tasks) {
-    if (task.kind === 'durable') found.add('durable tasks (durableTask)');
     if (task.kind === 'batch') found.add('batch tasks (batchTask)');
-    check(task.opts.waitFor, 'task conditions (waitFor)');
-    check(task.opts.skipIf, 'task conditions (skipIf)');
-    check(task.opts.cancelIf, 'task conditions (cancelIf)');
   }
   return [...found];
 }
 
+/** A condition as the engine takes it: event keys get the namespace, durations become milliseconds. */
+export function conditionSpec(condition: ReturnType<typeof Render>[number], namespace: string): Condition & { action?: TaskCondition['action'] } {
+  const base = { orGroupId: condition.base.orGroupId ?? 'group', readableDataKey: condition.base.readableDataKey ?? '' };
+  const action: TaskCondition['action'] | undefined =
+    condition.base.action === Action.SKIP ? 'skip' : condition.base.action === Action.CANCEL ? 'cancel' : condition.base.action === Action.QUEUE ? 'queue' : undefined;
+  const withAction = action === undefined ? {} : { action };
+  if (condition instanceof SleepCondition) return { kind: 'sleep', ...base, sleepForMs: durationToMs(condition.sleepFor), ...withAction };
+  if (condition instanceof UserEventCondition) {
+    const key = condition.eventKey.startsWith(namespace) ? condition.eventKey : `${namespace}${condition.eventKey}`;
+    return { kind: 'event', ...base, eventKey: key, expression: condition.expression, ...(condition.scope === undefined ? {} : { scope: condition.scope }), ...withAction };
+  }
+  if (condition instanceof ParentCondition) return { kind: 'parent', ...base, parent: condition.parent.name.toLowerCase(), expression: condition.base.expression ?? '', ...withAction };
+  throw new HatchetError(`not a condition: ${JSON.stringify(condition)}`);
+}
+
+function taskConditions(opts: { waitFor?: Conditions | Conditions[]; skipIf?: Conditions | Conditions[]; cancelIf?: Conditions | Conditions[] }, namespace: string): TaskCondition[] {
+  const all = [...Render(Action.QUEUE, opts.waitFor), ...Render(Action.SKIP, opts.skipIf), ...Render(Action.CANCEL, opts.cancelIf)];
+  return all.map((condition) => conditionSpec(condition, namespace) as TaskCondition);
+}
+
 // biome-ignore lint/suspicious/noExplicitAny: any task's options.
-function taskSpec(opts: CreateBaseTaskOpts<any, any, unknown>, parents: readonly string[], defaults: TaskDefaults = {}): TaskSpec {
+function taskSpec(opts: CreateBaseTaskOpts<any, any, unknown>, parents: readonly string[], defaults: TaskDefaults = {}, extra: { durable?: boolean; namespace?: string } = {}): TaskSpec {
   const execution = opts.executionTimeout ?? opts.timeout ?? defaults.executionTimeout;
   const schedule = opts.scheduleTimeout ?? defaults.scheduleTimeout;
   const backoff = opts.backoff ?? defaults.backoff;
@@ -169,7 +174,18 @@ function taskSpec(opts: CreateBaseTaskOpts<any, any, unknown>, parents: readonly
     ...(concurrency === undefined ? {} : { concurrency: concurrency as TaskSpec['concurrency'] }),
     ...(rateLimits === undefined ? {} : { rateLimits: rateLimits as TaskSpec['rateLimits'] }),
     ...(labels === undefined ? {} : { desiredWorkerLabels: labels as TaskSpec['desiredWorkerLabels'] }),
+    ...(extra.durable === true ? { durable: true } : {}),
+    ...((): Partial<TaskSpec> => {
+      const conditions = taskConditions(opts as CreateWorkflowTaskOpts<never, never>, extra.namespace ?? '');
+      return conditions.length === 0 ? {} : { conditions };
+    })(),
   };
+}
+
+/** A workflow's idempotency as the engine takes it. */
+function idempotencySpec(idempotency: IdempotencyConfig): NonNullable<WorkflowSpec['idempotency']> {
+  const ttlMs = idempotency.strategy === 'ttl' ? idempotency.ttlMs : idempotency.fallbackTtlMs;
+  return { expression: idempotency.expression, strategy: idempotency.strategy, ...(ttlMs === undefined ? {} : { ttlMs }) };
 }
 
 /** The JSON Schema of a zod input validator, as the engine stores it with the workflow. */
@@ -247,12 +263,19 @@ export class BaseWorkflowDeclaration<I extends InputType = UnknownInputType, O e
     const concurrency = concurrencySpecs(this.definition.concurrency);
     const sticky = stickyName(this.definition.sticky);
     const priority = this.definition.defaultPriority;
+    const namespace = this.client?.namespace ?? '';
+    const { events, crons } = this.triggers();
+    const filters = this.definition.defaultFilters ?? [];
     return {
       name: this.name,
       ...(this.definition.description === undefined ? {} : { description: this.definition.description }),
       ...(this.definition.version === undefined ? {} : { version: this.definition.version }),
-      tasks: tasks.filter((task) => task.name !== ON_FAILURE_TASK).map((task) => taskSpec(task.opts, task.parents, defaults)),
+      tasks: tasks.filter((task) => task.name !== ON_FAILURE_TASK).map((task) => taskSpec(task.opts, task.parents, defaults, { durable: task.kind === 'durable', namespace })),
       ...(onFailure === undefined ? {} : { onFailure: taskSpec(onFailure.opts, [], defaults) }),
+      ...(events.length === 0 ? {} : { onEvents: events.map((key) => (key.startsWith(namespace) ? key : `${namespace}${key}`)) }),
+      ...(crons.length === 0 ? {} : { onCrons: crons }),
+      ...(this.definition.idempotency === undefined ? {} : { idempotency: idempotencySpec(this.definition.idempotency) }),
+      ...(filters.length === 0 ? {} : { defaultFilters: filters.map((f) => ({ expression: f.expression, scope: f.scope, ...(f.payload === undefined ? {} : { payload: f.payload }) })) }),
       ...(validator === undefined ? {} : { inputJsonSchema: inputJsonSchema(this.name, validator) }),
       ...(concurrency === undefined ? {} : { concurrency: concurrency as WorkflowSpec['concurrency'] }),
       ...(sticky === undefined ? {} : { sticky }),
@@ -260,13 +283,23 @@ export class BaseWorkflowDeclaration<I extends InputType = UnknownInputType, O e
     };
   }
 
+  /** The event keys and cron expressions that trigger this workflow (workflow and task `on` alike). */
+  triggers(): { events: string[]; crons: string[] } {
+    const list = (value: string | string[] | undefined) => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+    const events = new Set([...(this.definition.onEvents ?? []), ...list(this.definition.on?.event)]);
+    const crons = new Set([...(this.definition.onCrons ?? []), ...list(this.definition.on?.cron)]);
+    for (const task of this.tasks) {
+      const on = (task.opts as { on?: { event?: string | string[]; cron?: string | string[] } }).on;
+      for (const key of list(on?.event)) events.add(key);
+      for (const expression of list(on?.cron)) crons.add(expression);
+    }
+    return { events: [...events], crons: [...crons] };
+  }
+
   runNoWait(input: I, options?: RunOpts, _standaloneTaskName?: string): Promise<WorkflowRunRef<O>>;
   runNoWait(input: I[], options?: RunOpts, _standaloneTaskName?: string): Promise<WorkflowRunRef<O>[]>;
   async runNoWait(input: I | I[], options: RunOpts = {}): Promise<WorkflowRunRef<O> | WorkflowRunRef<O>[]> {
     const host = this.#host();
-    if (options.sticky || options.childKey !== undefined) {
-      host.logger.warn('ignoring childKey or sticky because run is not being spawned from a parent task (use ctx.runChild inside a task)');
-    }
     const refs = await host.triggerRuns<O>(this, Array.isArray(input) ? input : [input], options);
     return Array.isArray(input) ? refs : (refs[0] as WorkflowRunRef<O>);
   }
@@ -274,6 +307,9 @@ export class BaseWorkflowDeclaration<I extends InputType = UnknownInputType, O e
   run(input: I, options?: RunOpts, _standaloneTaskName?: string): Promise<O>;
   run(input: I[], options?: RunOpts, _standaloneTaskName?: string): Promise<O[]>;
   async run(input: I | I[], options: RunOpts = {}): Promise<O | O[]> {
+    // Inside a durable task, a run waited for is a checkpoint of it.
+    const durable = this.#host().durableRun?.<O>(this, Array.isArray(input) ? input : [input], options);
+    if (durable !== undefined) return Array.isArray(input) ? durable : ((await durable)[0] as O);
     if (!Array.isArray(input)) return (await this.runNoWait(input, options)).result();
     const refs = await this.runNoWait(input, options);
     if (options.returnExceptions) {
@@ -296,19 +332,32 @@ export class BaseWorkflowDeclaration<I extends InputType = UnknownInputType, O e
     return Promise.all((await this.runManyNoWait(runs)).map((ref) => ref.result()));
   }
 
-  /** Runs the workflow at a time (Hatchet's scheduled runs). */
-  async schedule(_enqueueAt: Date, _input: I, _options?: RunOpts): Promise<ScheduledWorkflows> {
-    throw new NotSupportedError('scheduled runs (schedule)');
+  /** Runs the workflow at a time (Hatchet's scheduled runs); UTC, at least now. */
+  async schedule(enqueueAt: Date, input: I, options: RunOpts = {}): Promise<ScheduledWorkflows> {
+    if (!(enqueueAt instanceof Date) || Number.isNaN(enqueueAt.getTime())) throw new HatchetError('schedule() takes the time to run as a Date');
+    return this.#host().scheduled.create(this.name, {
+      triggerAt: enqueueAt,
+      input: input as Record<string, unknown>,
+      ...(options.additionalMetadata === undefined ? {} : { additionalMetadata: options.additionalMetadata }),
+      ...(options.priority === undefined ? {} : { priority: options.priority }),
+    });
   }
 
-  /** Runs the workflow after a delay in seconds. */
-  async delay(_duration: number, _input: I, _options?: RunOpts): Promise<ScheduledWorkflows> {
-    throw new NotSupportedError('scheduled runs (delay)');
+  /** Runs the workflow after a delay, in seconds (as Hatchet's SDK reference says). */
+  async delay(duration: number, input: I, options: RunOpts = {}): Promise<ScheduledWorkflows> {
+    if (!Number.isFinite(duration) || duration < 0) throw new HatchetError(`delay() takes a number of seconds >= 0, not ${duration}`);
+    return this.schedule(new Date(Date.now() + duration * 1000), input, options);
   }
 
-  /** Runs the workflow on a cron schedule. */
-  async cron(_name: string, _expression: string, _input: I, _options?: RunOpts): Promise<CronWorkflows> {
-    throw new NotSupportedError('cron triggers (cron)');
+  /** Runs the workflow on a cron schedule (5 or 6 fields, UTC); the name is unique per workflow. */
+  async cron(name: string, expression: string, input: I, options: RunOpts = {}): Promise<CronWorkflows> {
+    return this.#host().crons.create(this.name, {
+      name,
+      expression,
+      input: input as Record<string, unknown>,
+      ...(options.additionalMetadata === undefined ? {} : { additionalMetadata: options.additionalMetadata }),
+      ...(options.priority === undefined ? {} : { priority: options.priority }),
+    });
   }
 
   async metrics(_opts?: { since?: string; until?: string }): Promise<TaskStatusMetrics> {
@@ -355,7 +404,7 @@ export class WorkflowDeclaration<I extends InputType = UnknownInputType, O exten
     return opts;
   }
 
-  /** Adds a durable task (not carried out by this engine yet: refused at registration). */
+  /** Adds a durable task: its function gets a `DurableContext`, and its checkpoints replay from the run's log. */
   durableTask<
     Name extends string,
     Fn extends Name extends keyof O
@@ -516,6 +565,14 @@ export interface ScheduledWorkflows {
   input?: JsonObject;
   additionalMetadata?: Record<string, string>;
   priority?: number;
+  /** Once it triggered: its run. */
+  workflowRunId?: string;
+  workflowRunName?: string;
+  workflowRunCreatedAt?: string;
+  /** SCHEDULED until it triggers; then its run's status (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED). */
+  workflowRunStatus?: string;
+  /** DEFAULT for schedules a definition declares, API for those created through the API. */
+  method?: 'DEFAULT' | 'API';
 }
 
 /** A cron trigger, as the REST API returns it (the fields programs read). */
@@ -531,6 +588,8 @@ export interface CronWorkflows {
   additionalMetadata?: Record<string, string>;
   enabled: boolean;
   priority?: number;
+  /** DEFAULT for crons a workflow's definition declares, API for those created through the API. */
+  method?: 'DEFAULT' | 'API';
 }
 
 /** A workflow, as the REST API returns it (the fields programs read). */

@@ -1,17 +1,23 @@
 /**
  * The feature clients of `HatchetClient` (`hatchet.runs`, `hatchet.events`, `hatchet.crons`, …),
  * with Hatchet's method names and argument shapes. `runs` and `logs` talk to this engine over the
- * WebSocket, `ratelimits` and `workers` over the REST API (`rest.ts`, Hatchet's paths); the
- * others belong to features this engine does not carry out yet, and each of their methods rejects
- * with a `NotSupportedError` naming the feature, so programs compile and fail loudly at the call.
+ * WebSocket, and so do `events` (pushed there); `ratelimits`, `workers`, `filters`, `crons` and
+ * `scheduled` go through the REST API (`rest.ts`, Hatchet's paths); the others belong to features
+ * this engine does not carry out yet, and each of their methods rejects with a `NotSupportedError`
+ * naming the feature, so programs compile and fail loudly at the call.
  */
 import { z } from 'zod';
-import type { LogLine, RunDetails } from '../../protocol/frames.js';
+import type { LogLine, PushedEvent, RunDetails } from '../../protocol/frames.js';
+import { encodePayload } from '../../protocol/payload.js';
+import { engineLimits } from '../lib/limits.js';
+import { EngineError } from './connection.js';
+import { HatchetError } from './errors.js';
+import type { QueryValue, RestClient } from './rest.js';
+import { taskContext } from './task-context.js';
 import type { CronWorkflows, ScheduledWorkflows, TaskStatusMetrics, ApiWorkflow } from './declaration.js';
 import type { RateLimitDuration, RateLimitOrderByDirection, RateLimitOrderByField, V1LogLineLevel, V1LogLineOrderByDirection, V1TaskStatus, WorkerStatus } from './enums.js';
 import { NotSupportedError } from './errors.js';
 import { rateLimitDurationName } from './policies.js';
-import type { RestClient } from './rest.js';
 import type { WorkflowRunRef } from './run-ref.js';
 import type { JsonObject, WorkflowRef } from './types.js';
 
@@ -28,6 +34,11 @@ export interface FeatureHost {
   replayRuns(runIds: string[]): Promise<void>;
   listLogs(taskId: string, limit: number): Promise<LogLine[]>;
   runRef<T>(runId: string): WorkflowRunRef<T>;
+  readonly rest: RestClient;
+  readonly namespace: string;
+  /** Pushes events over the WebSocket; resolves once they are durable. */
+  pushEvents(events: PushedEvent[]): Promise<Array<{ eventId: string; key: string; additionalMetadata: Record<string, string>; scope?: string; eventTimestampMs: number; runIds?: string[] }>>;
+  resolveWorkflow(workflow: unknown): { name: string; standalone: string | undefined };
 }
 
 type WorkflowArg = string | WorkflowRef;
@@ -123,12 +134,14 @@ export class RunsClient {
     return notYet('run details (runs.getDetails)');
   }
 
-  restoreTask(_taskExternalId: string): Promise<never> {
-    return notYet('restoring evicted durable tasks (runs.restoreTask)');
+  /** Runs a durable task again from its first checkpoint that is not done (an evicted one: now). */
+  async restoreTask(taskExternalId: string): Promise<{ taskExternalId: string }> {
+    return this.host.rest.request('POST', `/api/v1/stable/tasks/${encodeURIComponent(taskExternalId)}/restore`);
   }
 
-  branchDurableTask(_taskExternalId: string, _nodeId: number, _branchId = 0): Promise<never> {
-    return notYet('branching durable tasks (runs.branchDurableTask)');
+  /** Runs a durable task again from checkpoint `nodeId`: the ones before are replayed, the rest done again. */
+  async branchDurableTask(taskExternalId: string, nodeId: number, branchId = 0): Promise<{ taskExternalId: string; nodeId: number }> {
+    return this.host.rest.request('POST', '/api/v1/stable/tenants/{tenant}/durable-tasks/branch', { body: { taskExternalId, nodeId, branchId } });
   }
 
   /** The chunks a run's tasks stream with `ctx.putStream`. */
@@ -207,19 +220,65 @@ export interface Event {
   eventTimestamp: Date | undefined;
   additionalMetadata?: string;
   scope?: string;
+  /** The runs the event started (a Kindling addition to Hatchet's shape). */
+  triggeredRunIds?: string[];
 }
 export interface Events {
   events: Event[];
 }
 export type EventPushOptions = { additionalMetadata?: Record<string, string>; priority?: number; scope?: string };
 
+export type EventListOpts = { offset?: number; limit?: number; keys?: string[]; eventIds?: string[] };
+
+function toEvent(tenantId: string, key: string, payload: unknown, event: { eventId: string; additionalMetadata: Record<string, string>; scope?: string; eventTimestampMs: number; runIds?: string[] }): Event {
+  return {
+    tenantId,
+    eventId: event.eventId,
+    key,
+    payload: JSON.stringify(payload ?? null),
+    eventTimestamp: new Date(event.eventTimestampMs),
+    additionalMetadata: JSON.stringify(event.additionalMetadata),
+    ...(event.scope === undefined ? {} : { scope: event.scope }),
+    ...(event.runIds === undefined ? {} : { triggeredRunIds: event.runIds }),
+  };
+}
+
 export class EventClient {
-  push<T = unknown>(_type: string, _input: T, _options: EventPushOptions = {}): Promise<Event> {
-    return notYet('events (events.push)');
+  constructor(private readonly host?: FeatureHost) {}
+
+  #pushed(key: string, payload: unknown, options: EventPushOptions): PushedEvent {
+    const namespace = this.host?.namespace ?? '';
+    // Pushed from inside a task: the event says which.
+    const source = taskContext.getStore();
+    const metadata = source === undefined ? options.additionalMetadata : { ...options.additionalMetadata, hatchet__source_workflow_run_id: source.runId, hatchet__source_step_run_id: source.taskId };
+    return {
+      key: key.startsWith(namespace) ? key : `${namespace}${key}`,
+      payload: encodePayload(payload, `the payload of event '${key}'`),
+      ...(metadata === undefined ? {} : { additionalMetadata: metadata }),
+      ...(options.scope === undefined ? {} : { scope: options.scope }),
+      ...(options.priority === undefined ? {} : { priority: options.priority }),
+    };
   }
 
-  bulkPush<T = unknown>(_type: string, _inputs: Array<{ payload: T } & EventPushOptions>, _options: EventPushOptions = {}): Promise<Events> {
-    return notYet('events (events.bulkPush)');
+  /** Pushes an event; resolves once it, the runs it starts and the waits it ends are durable. */
+  async push<T = unknown>(type: string, input: T, options: EventPushOptions = {}): Promise<Event> {
+    if (this.host === undefined) return notYet('events (events.push)');
+    const pushed = this.#pushed(type, input, options);
+    const [event] = await this.host.pushEvents([pushed]);
+    return toEvent(await this.host.rest.tenantId(), pushed.key, input, event as NonNullable<typeof event>);
+  }
+
+  /** Pushes up to 1,000 events with one key in one request. */
+  async bulkPush<T = unknown>(type: string, inputs: Array<{ payload: T } & EventPushOptions>, options: EventPushOptions = {}): Promise<Events> {
+    if (this.host === undefined) return notYet('events (events.bulkPush)');
+    if (inputs.length > engineLimits.eventsPerPushMax) {
+      throw new EngineError('INVALID_INPUT', `bulkPush takes at most ${engineLimits.eventsPerPushMax} events, not ${inputs.length}; push them in several calls`);
+    }
+    if (inputs.length === 0) return { events: [] };
+    const pushed = inputs.map(({ payload, ...own }) => this.#pushed(type, payload, { ...options, ...own }));
+    const events = await this.host.pushEvents(pushed);
+    const tenantId = await this.host.rest.tenantId();
+    return { events: events.map((event, i) => toEvent(tenantId, pushed[i]?.key ?? type, inputs[i]?.payload, event)) };
   }
 
   putLog(_taskRunExternalId: string, _log: string, _level?: string, _retryCount?: number, _metadata?: Record<string, unknown>): Promise<void> {
@@ -230,8 +289,18 @@ export class EventClient {
     return notYet('streaming (events.putStream)');
   }
 
-  list(_opts?: Record<string, unknown>): Promise<never> {
-    return notYet('listing events (events.list)');
+  /** The newest events (newest first), each with the runs it started (`triggeredRuns`). */
+  // biome-ignore lint/suspicious/noExplicitAny: the REST rows, as Hatchet's generated client types them loosely.
+  async list(opts: EventListOpts = {}): Promise<{ rows?: any[]; pagination?: PaginationResponse }> {
+    if (this.host === undefined) return notYet('listing events (events.list)');
+    const namespace = this.host.namespace;
+    const query: Record<string, QueryValue> = {
+      offset: opts.offset,
+      limit: opts.limit,
+      keys: opts.keys?.map((key) => (key.startsWith(namespace) ? key : `${namespace}${key}`)),
+      eventIds: opts.eventIds,
+    };
+    return this.host.rest.request('GET', '/api/v1/stable/tenants/{tenant}/events', { query });
   }
 }
 
@@ -244,21 +313,52 @@ export const CreateCronTriggerSchema = z.object({
 });
 export type CreateCronInput = z.infer<typeof CreateCronTriggerSchema>;
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function idOf(value: string | { metadata: { id: string } }, what: string): string {
+  const id = typeof value === 'string' ? value : value.metadata.id;
+  if (!UUID.test(id)) throw new HatchetError(`Invalid ${what} ID: must be a valid UUID`);
+  return id;
+}
+
 export class CronClient {
-  create(_workflow: WorkflowArg, _cron: CreateCronInput): Promise<CronWorkflows> {
-    return notYet('cron triggers (crons.create)');
+  constructor(private readonly host?: FeatureHost) {}
+
+  #workflow(workflow: WorkflowArg): string {
+    return (this.host as FeatureHost).resolveWorkflow(workflow).name;
   }
 
-  delete(_cron: string | CronWorkflows): Promise<void> {
-    return notYet('cron triggers (crons.delete)');
+  /** Runs a workflow on a cron schedule (5 or 6 fields, UTC); the name is unique per workflow. */
+  async create(workflow: WorkflowArg, cron: CreateCronInput): Promise<CronWorkflows> {
+    if (this.host === undefined) return notYet('cron triggers (crons.create)');
+    const parsed = CreateCronTriggerSchema.safeParse(cron);
+    if (!parsed.success) throw new HatchetError(`Invalid cron input: ${parsed.error.message}`);
+    const body = {
+      input: parsed.data.input ?? {},
+      additionalMetadata: parsed.data.additionalMetadata ?? {},
+      cronName: parsed.data.name,
+      cronExpression: parsed.data.expression,
+      ...(parsed.data.priority === undefined ? {} : { priority: parsed.data.priority }),
+    };
+    return this.host.rest.request('POST', `/api/v1/tenants/{tenant}/workflows/${encodeURIComponent(this.#workflow(workflow))}/crons`, { body });
   }
 
-  list(_query: { workflow?: WorkflowArg } & Record<string, unknown> = {}): Promise<{ rows?: CronWorkflows[] }> {
-    return notYet('cron triggers (crons.list)');
+  async delete(cron: string | CronWorkflows): Promise<void> {
+    if (this.host === undefined) return notYet('cron triggers (crons.delete)');
+    await this.host.rest.request('DELETE', `/api/v1/tenants/{tenant}/workflows/crons/${idOf(cron, 'cron')}`);
   }
 
-  get(_cron: string | CronWorkflows): Promise<CronWorkflows> {
-    return notYet('cron triggers (crons.get)');
+  async list(query: { workflow?: WorkflowArg } & Record<string, unknown> = {}): Promise<{ rows?: CronWorkflows[]; pagination?: PaginationResponse }> {
+    if (this.host === undefined) return notYet('cron triggers (crons.list)');
+    const { workflow, ...rest } = query;
+    return this.host.rest.request('GET', '/api/v1/tenants/{tenant}/workflows/crons', {
+      query: { ...(rest as Record<string, QueryValue>), ...(workflow === undefined ? {} : { workflowId: this.#workflow(workflow) }) },
+    });
+  }
+
+  async get(cron: string | CronWorkflows): Promise<CronWorkflows> {
+    if (this.host === undefined) return notYet('cron triggers (crons.get)');
+    return this.host.rest.request('GET', `/api/v1/tenants/{tenant}/workflows/crons/${idOf(cron, 'cron')}`);
   }
 }
 
@@ -273,32 +373,64 @@ export const UpdateScheduledRunTriggerSchema = z.object({ triggerAt: z.coerce.da
 export type UpdateScheduledRunInput = z.infer<typeof UpdateScheduledRunTriggerSchema>;
 
 export class ScheduleClient {
-  create(_workflow: WorkflowArg, _input: CreateScheduledRunInput): Promise<ScheduledWorkflows> {
-    return notYet('scheduled runs (scheduled.create)');
+  constructor(private readonly host?: FeatureHost) {}
+
+  #rest(): RestClient {
+    if (this.host === undefined) throw new NotSupportedError('scheduled runs');
+    return this.host.rest;
   }
 
-  update(_scheduledRun: string | ScheduledWorkflows, _update: UpdateScheduledRunInput): Promise<ScheduledWorkflows> {
-    return notYet('scheduled runs (scheduled.update)');
+  /** Schedules a run of a workflow at `triggerAt` (UTC; not in the past). */
+  async create(workflow: WorkflowArg, input: CreateScheduledRunInput): Promise<ScheduledWorkflows> {
+    const parsed = CreateScheduledRunTriggerSchema.safeParse(input);
+    if (!parsed.success) throw new HatchetError(`Invalid schedule input: ${parsed.error.message}`);
+    const name = (this.host as FeatureHost).resolveWorkflow(workflow).name;
+    return this.#rest().request('POST', `/api/v1/tenants/{tenant}/workflows/${encodeURIComponent(name)}/scheduled`, {
+      body: {
+        input: parsed.data.input ?? {},
+        additionalMetadata: parsed.data.additionalMetadata ?? {},
+        triggerAt: parsed.data.triggerAt.toISOString(),
+        ...(parsed.data.priority === undefined ? {} : { priority: parsed.data.priority }),
+      },
+    });
   }
 
-  delete(_scheduledRun: string | ScheduledWorkflows): Promise<void> {
-    return notYet('scheduled runs (scheduled.delete)');
+  /** Reschedules a scheduled run that has not triggered yet. */
+  async update(scheduledRun: string | ScheduledWorkflows, update: UpdateScheduledRunInput): Promise<ScheduledWorkflows> {
+    const triggerAt = UpdateScheduledRunTriggerSchema.parse(update).triggerAt;
+    return this.#rest().request('PATCH', `/api/v1/tenants/{tenant}/workflows/scheduled/${idOf(scheduledRun, 'scheduled run')}`, { body: { triggerAt: triggerAt.toISOString() } });
   }
 
-  list(_query: { workflow?: WorkflowArg } & Record<string, unknown> = {}): Promise<{ rows?: ScheduledWorkflows[] }> {
-    return notYet('scheduled runs (scheduled.list)');
+  async delete(scheduledRun: string | ScheduledWorkflows): Promise<void> {
+    await this.#rest().request('DELETE', `/api/v1/tenants/{tenant}/workflows/scheduled/${idOf(scheduledRun, 'scheduled run')}`);
   }
 
-  get(_scheduledRun: string | ScheduledWorkflows): Promise<ScheduledWorkflows> {
-    return notYet('scheduled runs (scheduled.get)');
+  async list(query: { workflow?: WorkflowArg } & Record<string, unknown> = {}): Promise<{ rows?: ScheduledWorkflows[]; pagination?: PaginationResponse }> {
+    const { workflow, ...rest } = query;
+    const workflowId = workflow === undefined ? undefined : (this.host as FeatureHost).resolveWorkflow(workflow).name;
+    return this.#rest().request('GET', '/api/v1/tenants/{tenant}/workflows/scheduled', { query: { ...(rest as Record<string, QueryValue>), ...(workflowId === undefined ? {} : { workflowId }) } });
   }
 
-  bulkDelete(_opts: { scheduledRuns?: Array<string | ScheduledWorkflows>; filter?: Record<string, unknown> }): Promise<never> {
-    return notYet('scheduled runs (scheduled.bulkDelete)');
+  async get(scheduledRun: string | ScheduledWorkflows): Promise<ScheduledWorkflows> {
+    return this.#rest().request('GET', `/api/v1/tenants/{tenant}/workflows/scheduled/${idOf(scheduledRun, 'scheduled run')}`);
   }
 
-  bulkUpdate(_updates: Array<{ scheduledRun: string | ScheduledWorkflows; triggerAt: Date }>): Promise<never> {
-    return notYet('scheduled runs (scheduled.bulkUpdate)');
+  /** Deletes scheduled runs by id (or those a filter selects); answers with the ids deleted and an error per id that was not. */
+  async bulkDelete(opts: { scheduledRuns?: Array<string | ScheduledWorkflows>; filter?: Record<string, unknown> }): Promise<{ deletedIds: string[]; errors: Array<{ id: string; error: string }> }> {
+    if (opts.scheduledRuns === undefined && opts.filter === undefined) throw new HatchetError('bulkDelete needs scheduledRuns or a filter');
+    return this.#rest().request('POST', '/api/v1/tenants/{tenant}/workflows/scheduled/bulk-delete', {
+      body: {
+        ...(opts.scheduledRuns === undefined ? {} : { scheduledWorkflowRunIds: opts.scheduledRuns.map((run) => idOf(run, 'scheduled run')) }),
+        ...(opts.filter === undefined ? {} : { filter: opts.filter }),
+      },
+    });
+  }
+
+  /** Reschedules scheduled runs; answers with the ids updated and an error per id that was not. */
+  async bulkUpdate(updates: Array<{ scheduledRun: string | ScheduledWorkflows; triggerAt: Date }>): Promise<{ updatedIds: string[]; errors: Array<{ id: string; error: string }> }> {
+    return this.#rest().request('POST', '/api/v1/tenants/{tenant}/workflows/scheduled/bulk-update', {
+      body: { updates: updates.map((u) => ({ id: idOf(u.scheduledRun, 'scheduled run'), triggerAt: u.triggerAt.toISOString() })) },
+    });
   }
 }
 
@@ -313,24 +445,35 @@ export interface V1Filter {
 export type WorkflowIdScopePair = { workflowId: string; scope: string };
 
 export class FiltersClient {
-  list(_opts?: { limit?: number; offset?: number; workflowIds?: string[]; scopes?: string[] }): Promise<{ rows?: V1Filter[] }> {
-    return notYet('event filters (filters.list)');
+  constructor(private readonly host?: FeatureHost) {}
+
+  #rest(): RestClient {
+    if (this.host === undefined) throw new NotSupportedError('event filters');
+    return this.host.rest;
   }
 
-  get(_filterId: string): Promise<V1Filter> {
-    return notYet('event filters (filters.get)');
+  async list(opts: { limit?: number; offset?: number; workflowIds?: string[]; scopes?: string[] } = {}): Promise<{ rows?: V1Filter[]; pagination?: PaginationResponse }> {
+    return this.#rest().request('GET', '/api/v1/stable/tenants/{tenant}/filters', {
+      query: { limit: opts.limit, offset: opts.offset, workflowIds: opts.workflowIds?.map((w) => (this.host as FeatureHost).resolveWorkflow(w).name), scopes: opts.scopes },
+    });
   }
 
-  create(_opts: { workflowId: string; expression: string; scope: string; payload?: Record<string, unknown> }): Promise<V1Filter> {
-    return notYet('event filters (filters.create)');
+  get(filterId: string): Promise<V1Filter> {
+    return this.#rest().request('GET', `/api/v1/stable/tenants/{tenant}/filters/${encodeURIComponent(filterId)}`);
   }
 
-  delete(_filterId: string): Promise<V1Filter> {
-    return notYet('event filters (filters.delete)');
+  /** A filter: events of `scope` start the workflow when `expression` (CEL) holds; a bad expression is refused here. */
+  create(opts: { workflowId: string; expression: string; scope: string; payload?: Record<string, unknown> }): Promise<V1Filter> {
+    const workflowId = (this.host as FeatureHost | undefined)?.resolveWorkflow(opts.workflowId).name ?? opts.workflowId;
+    return this.#rest().request('POST', '/api/v1/stable/tenants/{tenant}/filters', { body: { workflowId, expression: opts.expression, scope: opts.scope, payload: opts.payload ?? {} } });
   }
 
-  update(_filterId: string, _updates: { expression?: string; scope?: string; payload?: Record<string, unknown> }): Promise<V1Filter> {
-    return notYet('event filters (filters.update)');
+  delete(filterId: string): Promise<V1Filter> {
+    return this.#rest().request('DELETE', `/api/v1/stable/tenants/{tenant}/filters/${encodeURIComponent(filterId)}`);
+  }
+
+  update(filterId: string, updates: { expression?: string; scope?: string; payload?: Record<string, unknown> }): Promise<V1Filter> {
+    return this.#rest().request('PATCH', `/api/v1/stable/tenants/{tenant}/filters/${encodeURIComponent(filterId)}`, { body: updates });
   }
 }
 

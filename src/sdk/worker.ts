@@ -15,20 +15,21 @@ import { encodePayload, type Payload } from '../../protocol/payload.js';
 import { coalesce } from '../lib/coalesce.js';
 import { engineLimits } from '../lib/limits.js';
 import { type ClientConfig, engineUrl } from './config.js';
-import { Connection } from './connection.js';
+import { Connection, EngineError } from './connection.js';
 import { Context, type ContextHost, DurableContext, type LogExtra, type TaskLogLevel, type WorkerLabels } from './context.js';
 import { type BaseWorkflowDeclaration, type DeclaredTask, validateInput } from './declaration.js';
 import { HatchetError, NonRetryableError, TaskRunTerminatedError } from './errors.js';
 import type { WorkersClient } from './features.js';
 import type { Logger } from './logger.js';
 import { runWithMiddleware } from './middleware.js';
+import { taskContext } from './task-context.js';
 
 export interface CreateWorkerOpts {
   // biome-ignore lint/suspicious/noExplicitAny: a worker holds declarations of any input and output.
   workflows?: Array<BaseWorkflowDeclaration<any, any>>;
   /** Default 100. */
   slots?: number;
-  /** Slots for durable tasks (default 1000); durable tasks are not carried out by this engine yet. */
+  /** Slots for durable tasks, a pool of their own (default 1000). */
   durableSlots?: number;
   /** @deprecated use slots */
   maxRuns?: number;
@@ -56,6 +57,7 @@ export interface WorkerClient {
   runChild(...args: [...Parameters<ContextHost['runChild']>, workerId?: string]): Promise<unknown>;
   /** The workers feature client (REST), for pausing. */
   readonly workers: WorkersClient;
+  resolveWorkflow: ContextHost['resolveWorkflow'];
 }
 
 type Result = Extract<ClientFrame, { t: 'results' }>['items'][number];
@@ -70,7 +72,7 @@ export class Worker {
   readonly #workflows: Array<BaseWorkflowDeclaration<any, any>> = [];
   #connection: Connection | undefined;
   #workerId: string | undefined;
-  readonly #running = new Map<string, { ctx: Context<unknown>; attempt: number }>();
+  readonly #running = new Map<string, { ctx: Context<unknown>; attempt: number; evicted?: boolean }>();
   #startedOutbox: Array<{ taskId: string; attempt: number }> = [];
   #resultOutbox: Result[] = [];
   #heartbeat: NodeJS.Timeout | undefined;
@@ -112,6 +114,18 @@ export class Worker {
 
   get #slots(): number {
     return this.#opts.slots ?? this.#opts.maxRuns ?? 100;
+  }
+
+  get #durableSlots(): number {
+    return this.#opts.durableSlots ?? 1000;
+  }
+
+  /** The actions this worker runs: durable tasks from their own slot pool. */
+  #actions(): { actions: string[]; durableActions: string[]; durableSlots: number } {
+    const actions: string[] = [];
+    const durableActions: string[] = [];
+    for (const [action, handler] of this.#handlers) (handler.task.kind === 'durable' ? durableActions : actions).push(action);
+    return { actions, durableActions, durableSlots: this.#durableSlots };
   }
 
   #labels(): Record<string, string | number> {
@@ -172,7 +186,7 @@ export class Worker {
         const reply = await (this.#connection as Connection).sendNow<{ workerId: string }>({
           t: 'register',
           name: this.name,
-          actions: [...this.#handlers.keys()],
+          ...this.#actions(),
           slots: this.#slots,
           labels: this.#labels(),
           ...(this.#workerId === undefined ? {} : { workerId: this.#workerId }),
@@ -213,7 +227,7 @@ export class Worker {
     // that this worker will not run is not in `running`, so the engine queues it again.
     if (this.#workerId !== undefined) {
       await this.#connection
-        ?.request({ t: 'register', name: this.name, actions: [], slots: this.#slots, labels: this.#labels(), workerId: this.#workerId, running: this.#held() })
+        ?.request({ t: 'register', name: this.name, actions: [], durableActions: [], durableSlots: this.#durableSlots, slots: this.#slots, labels: this.#labels(), workerId: this.#workerId, running: this.#held() })
         .catch(() => {});
     }
     while (this.#running.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
@@ -253,6 +267,17 @@ export class Worker {
       cancelRun: (runId) => this.#client.cancelRun(runId),
       runChild: (parent, childIndex, workflow, input, options, wait) => this.#client.runChild(parent, childIndex, workflow, input, options, wait, this.#workerId),
       upsertLabels: (labels) => this.upsertLabels(labels),
+      resolveWorkflow: (workflow) => this.#client.resolveWorkflow(workflow),
+      namespaced: (key) => (key.startsWith(this.#client.namespace) ? key : `${this.#client.namespace}${key}`),
+      checkpoint: (task, invocation, nodeId, op) => this.#checkpoint(task, invocation, nodeId, op),
+      evicted: (task) => {
+        // Only this invocation: the task may already be assigned here again (same attempt) to resume.
+        const running = this.#running.get(task.taskId);
+        if (running !== undefined && running.ctx.action === task) {
+          running.evicted = true;
+          this.#running.delete(task.taskId);
+        }
+      },
       hasWorkflow: (name) => this.#workflows.some((workflow) => workflow.name === name.toLowerCase() || workflow.name === `${this.#client.namespace}${name.toLowerCase()}`),
       log: (task, message, level, extra) => this.#log(ctxLogger, task, message, level, extra),
       logUtil: (key, message, extra) => ctxLogger.util?.(key, message, extra),
@@ -275,6 +300,20 @@ export class Worker {
     else if (level === 'INFO') logger.info(message, fields);
     else if (level === 'WARN') logger.warn(message, extra?.error, fields);
     else logger.error(message, extra?.error, fields);
+  }
+
+  /** Sends a checkpoint, again after a lost connection (the engine replays a known one). */
+  async #checkpoint(task: AssignedTask, invocation: number, nodeId: number, op: Parameters<ContextHost['checkpoint']>[3]): ReturnType<ContextHost['checkpoint']> {
+    for (let attempt = 0; ; attempt++) {
+      const connection = this.#connection;
+      if (connection === undefined) throw new EngineError('ENGINE_UNAVAILABLE', 'the worker is not connected');
+      try {
+        return await connection.request({ t: 'checkpoint', taskId: task.taskId, attempt: task.attempt, invocation, nodeId, op });
+      } catch (error) {
+        if (!(error instanceof EngineError) || error.code !== 'ENGINE_UNAVAILABLE' || attempt >= 20 || this.#stopping) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 100 * 2 ** attempt)));
+      }
+    }
   }
 
   #run(task: AssignedTask): void {
@@ -304,11 +343,13 @@ export class Worker {
         }
         const fn = handler.task.fn;
         if (fn === undefined) throw new NonRetryableError(`task '${task.action}' has no fn`);
-        return runWithMiddleware(this.#client.config.middleware, ctx.input, ctx, fn);
+        // Runs triggered from inside the task are its children (implicit parenting).
+        const parent = { taskId: task.taskId, runId: task.runId, additionalMetadata: task.additionalMetadata, nextChildIndex: () => ctx.nextChildIndex(), durable: ctx instanceof DurableContext, ctx };
+        return taskContext.run(parent, () => runWithMiddleware(this.#client.config.middleware, ctx.input, ctx, fn));
       })
       .then(
         (output: unknown) => {
-          if (ctx.cancelled) return;
+          if (ctx.cancelled || this.#isEvicted(task)) return;
           // An output JSON cannot carry fails the task for good: running it again cannot help.
           let payload: Payload;
           try {
@@ -320,14 +361,19 @@ export class Worker {
           this.#report({ taskId: task.taskId, attempt: task.attempt, ok: true, output: payload });
         },
         (error: unknown) => {
-          if (ctx.cancelled) return;
+          if (ctx.cancelled || this.#isEvicted(task)) return;
           const e = error instanceof Error ? error : new Error(String(error));
           this.#report({ taskId: task.taskId, attempt: task.attempt, ok: false, error: { message: e.message, ...(e.stack === undefined ? {} : { stack: e.stack }) }, nonRetryable: error instanceof NonRetryableError });
         },
       )
       .finally(() => {
-        if (this.#running.get(task.taskId)?.attempt === task.attempt) this.#running.delete(task.taskId);
+        if (this.#running.get(task.taskId)?.ctx.action === task) this.#running.delete(task.taskId);
       });
+  }
+
+  /** Whether this invocation was evicted (or replaced by a newer one): its outcome is not the task's. */
+  #isEvicted(task: AssignedTask): boolean {
+    return (task.durable !== undefined || this.#handlers.get(task.action)?.task.kind === 'durable') && this.#running.get(task.taskId)?.ctx.action !== task;
   }
 
   #report(result: Result): void {

@@ -80,7 +80,7 @@ t.test('run: running + attempt failed: retry scheduled after backoff, then queue
   const failed = scenario(given, { type: 'FailTask', task: 'a', attempt: 0, error: 'boom', nonRetryable: false }, 100);
   t.same(failed.types, ['TaskFailed', 'TaskRetrying']);
   t.match(failed.events[1], { attempt: 1, retryAtMs: 2100 });
-  t.equal(nextDeadline(failed.after), 2100);
+  t.equal(nextDeadline(failed.after, 100), 2100);
   const early = scenario([...given, [{ type: 'FailTask', task: 'a', attempt: 0, error: 'boom', nonRetryable: false }, 100]], { type: 'Tick' }, 2000);
   t.same(early.events, [], 'nothing before the backoff ends');
   const due = scenario([...given, [{ type: 'FailTask', task: 'a', attempt: 0, error: 'boom', nonRetryable: false }, 100]], { type: 'Tick' }, 2100);

@@ -41,12 +41,19 @@ t.test('bad flags: a clear message and exit code 2, before anything starts (flag
 });
 
 t.test('features this engine lacks: exit code 1 and a message naming them', async (t) => {
-  const [event, durable] = await Promise.all([bench(['--trigger', 'event']), bench(['w5-durable'])]);
-  t.equal(event.code, 1);
-  t.match(event.stderr, /event triggers are not available in this engine yet/);
-  t.equal(durable.code, 1);
-  t.match(durable.stderr, /w5-durable needs durable tasks, which are not available in this engine yet/);
-  t.match(durable.stdout, /note: w5 durable .* not run/);
+  const fanout = await bench(['--trigger', 'event', '-F', '17']);
+  t.equal(fanout.code, 1);
+  t.match(fanout.stderr, /an event starts at most 16 of the bench's workflows/);
+});
+
+t.test('--trigger event pushes events, each starting --event-fanout runs; w5-durable runs W1 with durable tasks asleep', async (t) => {
+  const [events, durable] = await Promise.all([bench(['--trigger', 'event', '-F', '3', '-e', 'max', '-n', '60', '--json']), bench(['w5-durable', '--smoke', '--json'])]);
+  t.equal(events.code, 0, events.stderr);
+  const [row] = jsonRows(events.stdout);
+  t.match(row, { scenario: 'load', params: { trigger: 'event', eventFanout: 3, total: 60 }, figures: { runs: 60, completed: 60, unfinished: 0 } });
+  t.equal(durable.code, 0, durable.stderr);
+  const [sleepy] = jsonRows(durable.stdout);
+  t.match(sleepy, { scenario: 'w5 durable · W1 with 200 durable tasks asleep', params: { durableSleepers: 200 }, figures: { runs: 600, completed: 600, unfinished: 0 } });
 });
 
 type Figures = { runs: number; completed: number; failed: number; unfinished: number; serverCpuSeconds: number; serverPeakRssMb: number; workerCpuSeconds: number };

@@ -45,6 +45,7 @@ t.test('fixed workloads (smoke), kindling and bullmq: every row complete and san
     [
       ...scenarios.flatMap((scenario) => [`${scenario} / kindling`, `${scenario} / bullmq`]),
       ...backlogs.flatMap((backlog) => ['kindling', 'bullmq'].flatMap((subject) => [`${backlog} queued / ${subject}`, `${backlog} drain / ${subject}`])),
+      'w5 durable · W1 with 200 durable tasks asleep / kindling',
       ...flow.map((scenario) => `${scenario} / kindling`),
       ...flowBacklogs.flatMap((backlog) => [`${backlog} queued / kindling`, `${backlog} drain / kindling`]),
     ],
@@ -77,7 +78,7 @@ t.test('fixed workloads (smoke), kindling and bullmq: every row complete and san
   const [cold, warm] = recovery.map((row) => row.figures.recordsRead ?? Number.NaN);
   t.ok((cold as number) >= 20_000 && (warm as number) < (cold as number) / 10, `the checkpoint spares reading the log (${cold} records, then ${warm})`);
 
-  t.match(notes.join('\n'), /w5 durable .*durable tasks, which are not available in this engine yet/, 'the durable-task placeholder says what it waits for');
+  t.match(notes.join('\n'), /w5 durable .*Kindling only — BullMQ has no durable sleep/, 'the durable row says it has no BullMQ counterpart');
   t.match(notes.join('\n'), /w6 recovery .*Kindling only/, 'recovery says it has no BullMQ counterpart');
   t.match(notes.join('\n'), /w7 round-robin .*Kindling only/, 'flow control says it has no BullMQ counterpart');
   const drains = backlogLines(load);
