@@ -192,11 +192,7 @@ export class Engine {
       decided: () => {},
     });
     this.#timers = new RunTimers(this.#clock, (runId) => {
-      // A tick that decides nothing applies nothing: re-arm from the state it leaves.
-      this.#host
-        .send(runId, { type: 'Tick' })
-        .then(() => this.#timers.set(runId, nextDeadline(this.#host.peekDurable(runId) ?? initialState(), this.#clock())))
-        .catch(() => {});
+      this.#host.send(runId, { type: 'Tick' }).catch(() => {});
     });
     this.triggers = new Triggers(this.#log, this.#clock, {
       createRuns: (tenantId, runs) => this.#createRuns(tenantId, runs),
@@ -923,7 +919,12 @@ export class Engine {
       const taskId = after.kind === 'none' ? undefined : after.tasks[command.task]?.taskId;
       if (taskId !== undefined) this.#releaseHold(taskId, command.workerId);
     }
-    if (after.kind === 'none' || events.length === 0) return;
+    if (after.kind === 'none') return;
+    // A tick that decides nothing still re-arms: a waiting task's next wake-up moves with the clock.
+    if (events.length === 0) {
+      if (command.type === 'Tick') this.#timers.set(runId, nextDeadline(after, this.#clock()));
+      return;
+    }
     this.#waiters.decided(runId, after, events);
     for (const event of events) {
       switch (event.type) {

@@ -361,6 +361,8 @@ export class DurableContext<T, K = {}> extends Context<T, K> {
       if ((error as { code?: string }).code === 'NON_DETERMINISM') throw new NonDeterminismError(this.action.taskId, this.invocationCount, nodeId, (error as Error).message);
       throw error;
     }
+    // An invocation replaced by a newer one (or cancelled) goes no further, whatever the reply.
+    if (this.cancelled) return new Promise<never>(() => {});
     if (reply.done) return decodePayload(reply.result);
     // Evicted: this invocation ends here. A later one replays up to this checkpoint and goes on.
     this.host.evicted(this.action);

@@ -322,7 +322,14 @@ export class Worker {
     if (this.#stopping) return;
     // An assignment of an attempt this worker is running is not a second run of it. (One it has
     // finished may come again after an engine restart lost its result: that one runs again.)
-    if (this.#running.get(task.taskId)?.attempt === task.attempt) return;
+    const running = this.#running.get(task.taskId);
+    if (running !== undefined && running.attempt === task.attempt) {
+      // A durable task resumed may be assigned here again before the reply that evicted its last
+      // invocation arrives: the newer invocation replaces the older, which ends where it stands.
+      if ((task.durable?.invocation ?? 1) <= (running.ctx.action.durable?.invocation ?? 1)) return;
+      running.evicted = true;
+      running.ctx.abortController.abort(new TaskRunTerminatedError('evicted'));
+    }
     const handler = this.#handlers.get(task.action);
     if (handler === undefined) {
       this.#report({ taskId: task.taskId, attempt: task.attempt, ok: false, error: { message: `worker '${this.name}' has no handler for '${task.action}'` } });
