@@ -60,8 +60,11 @@ export interface Route<Q = unknown, B = unknown> {
   /** With `{name}` parameters, as Hatchet writes its paths. */
   readonly path: string;
   readonly summary: string;
-  /** 'tenant' (default): a bearer token is required. */
-  readonly auth?: 'tenant' | 'none';
+  /**
+   * 'tenant' (default): a tenant's bearer token is required, and the request acts as its tenant.
+   * 'admin': an admin token is required (tenants and tokens). 'none': the route checks for itself.
+   */
+  readonly auth?: 'tenant' | 'admin' | 'none';
   readonly query?: z.ZodType<Q>;
   readonly body?: z.ZodType<B>;
   /** The success status (default 200). */
@@ -75,8 +78,8 @@ export function route<Q = undefined, B = undefined>(definition: Route<Q, B>): Ro
 }
 
 export interface ApiDependencies {
-  /** The tenant a token names, or undefined when it names none. */
-  authenticate(token: string): string | undefined;
+  /** Who a token is, or why it is refused. */
+  authenticate(token: string): { ok: true; tenantId: string; role: 'tenant' | 'admin' } | { ok: false; code: string; message: string };
 }
 
 const STATUS_TEXT: Record<number, string> = {
@@ -100,7 +103,12 @@ const STATUS_OF_CODE: Record<string, number> = {
   PAYLOAD_TOO_LARGE: 413,
   RUN_NOT_FOUND: 404,
   WORKFLOW_NOT_FOUND: 404,
+  TENANT_NOT_FOUND: 404,
+  TOKEN_NOT_FOUND: 404,
   WORKER_NOT_FOUND: 404,
+  TENANT_EXISTS: 409,
+  WEBHOOK_NOT_FOUND: 404,
+  WEBHOOK_EXISTS: 409,
   ENGINE_BUSY: 429,
   ENGINE_UNAVAILABLE: 503,
   ALREADY_EXISTS: 409,
@@ -177,8 +185,9 @@ export function mountRoutes(app: uWS.TemplatedApp, routes: readonly Route[], dep
       readBody(res, definition.method === 'GET' || definition.method === 'DELETE' ? 0 : engineLimits.httpBodyBytesMax).then(
         async (rawBody) => {
           try {
-            const tenantId = definition.auth === 'none' ? '' : authenticate(headers, deps);
-            if (params.tenant !== undefined && definition.auth !== 'none' && params.tenant !== tenantId) {
+            const auth = definition.auth ?? 'tenant';
+            const tenantId = auth === 'none' ? '' : authenticate(headers, deps, auth);
+            if (params.tenant !== undefined && auth === 'tenant' && params.tenant !== tenantId) {
               throw apiErrors.forbidden(`this token is for tenant '${tenantId}', not '${params.tenant}'`);
             }
             let json: unknown;
@@ -216,13 +225,17 @@ export function mountRoutes(app: uWS.TemplatedApp, routes: readonly Route[], dep
   }
 }
 
-function authenticate(headers: Record<string, string>, deps: ApiDependencies): string {
+/** The request's tenant ('' for an admin request), or a 401/403 saying why not. */
+function authenticate(headers: Record<string, string>, deps: ApiDependencies, needs: 'tenant' | 'admin'): string {
   const header = headers.authorization ?? '';
   const match = /^Bearer\s+(\S+)$/i.exec(header);
   if (match === null) throw apiErrors.unauthenticated("send the API token as 'Authorization: Bearer <token>'");
-  const tenantId = deps.authenticate(match[1] as string);
-  if (tenantId === undefined) throw apiErrors.unauthenticated('the token is not valid for this engine');
-  return tenantId;
+  const auth = deps.authenticate(match[1] as string);
+  if (!auth.ok) throw new ApiError(401, auth.code, auth.message);
+  if (auth.role !== needs) {
+    throw apiErrors.forbidden(needs === 'admin' ? 'this route needs an admin token (kindling token create --admin)' : 'an admin token acts as no tenant: use a tenant token here');
+  }
+  return auth.tenantId;
 }
 
 /** Reads a request body up to `bytesMax` (0: none is read). */

@@ -6,20 +6,58 @@
 import uWS from 'uWebSockets.js';
 import type { Engine } from '../engine/engine.js';
 import { type Gateway, listen, mountGateway } from '../engine/gateway.js';
-import { mountRoutes, type Route } from './http.js';
+import { mountRoutes, type Route, route } from './http.js';
+import { openApiDocument } from './openapi.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { rateLimitRoutes } from './routes/rate-limits.js';
 import { eventRoutes } from './routes/events.js';
 import { runRoutes } from './routes/runs.js';
 import { scheduledRoutes } from './routes/scheduled.js';
 import { tenantRoutes } from './routes/tenant.js';
 import { workerRoutes } from './routes/workers.js';
+import { webhookRoutes } from './routes/webhooks.js';
+import { workflowRoutes } from './routes/workflows.js';
 
 /** Every REST route, in one table (the OpenAPI document and its test read it too). */
 export function apiRoutes(engine: Engine): Route[] {
-  return [...runRoutes(engine), ...tenantRoutes(), ...rateLimitRoutes(engine), ...workerRoutes(engine), ...eventRoutes(engine), ...scheduledRoutes(engine)];
+  const routes: Route[] = [
+    ...runRoutes(engine),
+    ...workflowRoutes(engine),
+    ...metricsRoutes(engine),
+    ...tenantRoutes(engine),
+    ...rateLimitRoutes(engine),
+    ...workerRoutes(engine),
+    ...eventRoutes(engine),
+    ...scheduledRoutes(engine),
+    ...webhookRoutes(engine),
+  ];
+  let document: Record<string, unknown> | undefined;
+  routes.push(
+    route({
+      method: 'GET',
+      path: '/api/v1/openapi.json',
+      summary: 'This API as an OpenAPI 3.1 document, generated from its route table',
+      auth: 'none',
+      handle: () => {
+        document ??= openApiDocument(routes, { version: API_VERSION });
+        return document;
+      },
+    }),
+  );
+  return routes;
 }
 
-export function startServer(engine: Engine, options: { port: number; host?: string }): Promise<Gateway> {
+/** The API's version in the OpenAPI document. */
+export const API_VERSION = '1.0.0';
+
+export interface ServerOptions {
+  readonly port: number;
+  readonly host?: string;
+  /** The URL clients reach this server at, written into tokens (default http://localhost:<port>). */
+  readonly publicUrl?: string;
+}
+
+export async function startServer(engine: Engine, options: ServerOptions): Promise<Gateway> {
   const app = uWS.App();
   mountGateway(app, engine);
   mountRoutes(app, apiRoutes(engine), { authenticate: (token) => engine.authenticate(token) });
@@ -30,5 +68,8 @@ export function startServer(engine: Engine, options: { port: number; host?: stri
       .writeHeader('content-type', 'application/json')
       .end(JSON.stringify({ errors: [{ code: 'NOT_FOUND', description: `no route for ${req.getMethod().toUpperCase()} ${path}` }] }));
   });
-  return listen(app, options);
+  const gateway = await listen(app, options);
+  const url = new URL(options.publicUrl ?? `http://${options.host === undefined || options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host}:${gateway.port}`);
+  engine.advertise({ serverUrl: url.origin, gatewayAddress: url.host });
+  return gateway;
 }

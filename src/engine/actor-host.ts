@@ -54,8 +54,11 @@ export interface Decider<S, C, E extends { readonly type: string }> {
 }
 
 export interface ActorEffects<S, E, C = unknown> {
-  /** Called once the events are durable, in stream order, with the state before and after them. */
-  applied(id: string, before: S, events: readonly E[], after: S): void;
+  /**
+   * Called once the events are durable, in stream order, with the state before and after them and
+   * the stream seq of the first of them.
+   */
+  applied(id: string, before: S, events: readonly E[], after: S, firstSeq: number): void;
   /** Called after an actor was reloaded from the log following a failed append. */
   reconciled(id: string, state: S): void;
   /**
@@ -357,7 +360,7 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
     const previous = actor.durableVersion;
     actor.durableState = entry.after;
     actor.durableVersion = entry.firstSeq + entry.events.length - 1;
-    this.#effects.applied(id, entry.before, entry.events, entry.after);
+    this.#effects.applied(id, entry.before, entry.events, entry.after, entry.firstSeq);
     const every = this.#snapshotEvery;
     if (this.#decider.isActive(entry.after) && Math.floor(actor.durableVersion / every) !== Math.floor(previous / every)) {
       // Best effort: a missing snapshot only makes the next activation replay more.

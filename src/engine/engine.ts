@@ -37,7 +37,7 @@ import { type RateLimitDefinition, windowMs } from '../../actors/rate-limits.js'
 import { decideWorker, evolveWorker, initialWorkerState, type WorkerCommand, type WorkerEvent, type WorkerState } from '../../actors/worker.js';
 import { encodeBatches } from '../../protocol/codec.js';
 import { ProtocolError, ProtocolErrorCode } from '../../protocol/errors.js';
-import { NULL_PAYLOAD, type Payload } from '../../protocol/payload.js';
+import { encodePayload, NULL_PAYLOAD, type Payload } from '../../protocol/payload.js';
 import type { AssignedTask, CheckpointReply, ClientFrame, FinishedRun, LogLine, PushedEvent, RateLimitDurationName, RegisteredWorkflow, RunDetails, ServerFrame, TriggerRun, WorkflowSpec } from '../../protocol/frames.js';
 import type { EventLog, LogRecord } from '../../store/log.js';
 import { BoundedMap } from '../lib/bounded-map.js';
@@ -45,15 +45,18 @@ import { coalesce } from '../lib/coalesce.js';
 import { KindlingError } from '../lib/errors.js';
 import { engineLimits, limits } from '../lib/limits.js';
 import { TrackedLog, writeCheckpoint } from './checkpoint.js';
-import { recover, TENANTS_STREAM, workerStream, workflowsStream } from './recovery.js';
+import { recover, workerStream, workflowsStream } from './recovery.js';
 import { checkPolicies, type DynamicRateLimit, rateLimitQueueKey, renderPolicy, taskPolicy } from './flow-control.js';
 import { createRateLimitsHost, type RateLimitsHost } from './rate-limits.js';
 import { createRunHost, loadRun, type RunHost, runStream } from './run-host.js';
+import { type Authenticated, TenantRegistry, type TokenRecord, type TokenRole } from './tenants.js';
+import { ReadModels } from './read-models.js';
 import { RunTimers } from './timers.js';
 import { DurableTasks, durablePool, workerOfPool } from './durable.js';
 import { EventWaiters } from './event-waiters.js';
 import { type InternalRun, Triggers } from './triggers.js';
 import { Idempotency, IdempotencyCollision } from './idempotency.js';
+import { WebhookRegistry } from './webhooks.js';
 
 export const DEFAULT_TENANT = 'default';
 
@@ -63,6 +66,8 @@ export interface Session {
   readonly open: boolean;
   /** The tenant the connection authenticated as: all it sees and does is that tenant's. */
   readonly tenantId: string;
+  /** The token it authenticated with: revoking the token closes the connection. */
+  readonly tokenId?: string | undefined;
   /** Sends a frame, or the bytes of one already encoded. */
   send(frame: ServerFrame | Uint8Array): void;
   close(code: string, message: string): void;
@@ -79,6 +84,22 @@ export interface EngineOptions {
   readonly checkpointEveryAppends?: number;
   /** Memory idle active runs may hold before the least recently used leave it (default `engineLimits.idleRunsBytesMax`). */
   readonly idleRunsBytesMax?: number;
+  /**
+   * The key API tokens are signed with (32 bytes or more). Tokens outlive a restart only if the
+   * same key is given again (`kindling start` keeps it in the data directory); without one the
+   * engine makes a key for this process alone.
+   */
+  readonly signingKey?: Uint8Array;
+  /**
+   * The directory of the read models (an LMDB environment of their own; `kindling start` puts it
+   * beside the log). Without one they live in a temporary directory, rebuilt from the log at each
+   * start.
+   */
+  readonly readModelPath?: string;
+  /** Finished runs are deleted this long after they finished (default 30 days, as in Hatchet). */
+  readonly retentionMs?: number;
+  /** How often retention looks for runs to delete (default 60 s). */
+  readonly retentionSweepMs?: number;
 }
 
 interface WorkerEntry {
@@ -101,12 +122,15 @@ interface WorkflowEntry {
   readonly version: number;
   /** The spec each run carries in its log: without `inputJsonSchema`, which runs never need. */
   readonly runSpec: WorkflowSpec;
+  /** When its first and its current version were registered. */
+  readonly createdAtMs: number;
+  readonly updatedAtMs: number;
 }
 
-function workflowEntry(spec: WorkflowSpec, version: number): WorkflowEntry {
+function workflowEntry(spec: WorkflowSpec, version: number, createdAtMs: number, updatedAtMs: number): WorkflowEntry {
   // Runs need neither the schema nor the triggers; they stay with the definition.
   const { inputJsonSchema: _schema, onEvents: _events, onCrons: _crons, defaultFilters: _filters, idempotency: _idempotency, ...runSpec } = spec;
-  return { spec, version, runSpec };
+  return { spec, version, runSpec, createdAtMs, updatedAtMs };
 }
 
 
@@ -146,8 +170,16 @@ export class Engine {
   /** Each tenant's workflows by name, and the version of its workflows stream. */
   readonly #workflows = new Map<string, { byName: Map<string, WorkflowEntry>; version: number }>();
   #workflowWrites: Promise<unknown> = Promise.resolve();
-  readonly #tokens = new Map<string, string>();
-  #tenantsVersion = 0;
+  /** Projections of the log for list queries (read-models.ts). */
+  readonly readModels: ReadModels;
+  /** Incoming webhooks (the `webhooks:<tenant>` streams). */
+  readonly webhooks: WebhookRegistry;
+  /** Tenants and API tokens (the `tenants` stream). */
+  readonly tenants: TenantRegistry;
+  /** Lines each active task has logged (`taskLog`), once known. */
+  readonly #logCounts = new Map<string, { lines: number; ready: Promise<void> }>();
+  /** Open connections by the token they authenticated with, so a revocation can close them. */
+  readonly #sessionsByToken = new Map<string, Set<Session>>();
   readonly #subscribers = new Map<string, Set<Session>>();
   /** Runs that finished lately, for subscriptions that arrive after the end (bounded by count and by bytes of outputs). */
   readonly #finished = new BoundedMap<string, { tenantId: string; finished: FinishedRun }>(engineLimits.recentlyFinishedRunsMax, {
@@ -166,6 +198,9 @@ export class Engine {
   readonly #waiters = new EventWaiters();
   readonly #durable: DurableTasks;
   readonly #idempotency: Idempotency;
+  readonly #retentionMs: number;
+  readonly #retentionTimer: NodeJS.Timeout;
+  #sweeping: Promise<number> | undefined;
   /** The checkpoint being written, if any. */
   #checkpointing: Promise<void> | undefined;
   #closed = false;
@@ -173,11 +208,18 @@ export class Engine {
   private constructor(options: EngineOptions) {
     this.#log = new TrackedLog(options.log, { every: options.checkpointEveryAppends ?? engineLimits.checkpointEveryAppends, call: () => void this.checkpoint() });
     this.#clock = options.clock ?? Date.now;
+    const signingKey = options.signingKey ?? randomBytes(32);
+    this.tenants = new TenantRegistry(this.#log, this.#clock, signingKey);
+    this.webhooks = new WebhookRegistry(this.#log, this.#clock, signingKey);
+    this.readModels = ReadModels.open(this.#log, { ...(options.readModelPath === undefined ? {} : { path: options.readModelPath }) });
     this.#livenessMs = options.workerLivenessMs ?? 30_000;
     // Workers heartbeat at least three times per liveness window.
     this.heartbeatMs = options.heartbeatMs ?? Math.min(4_000, Math.floor(this.#livenessMs / 3));
     this.#host = createRunHost(this.#log, this.#clock, {
-      applied: (runId, before, events, after) => this.#applied(runId, before, events, after),
+      applied: (runId, before, events, after, firstSeq) => {
+        this.#applied(runId, before, events, after);
+        if (after.kind !== 'none') this.readModels.runEvents(runId, after.tenantId, events, firstSeq);
+      },
       reconciled: (runId, state) => this.#reconciled(runId, state),
       decided: (runId, before, events, after, command) => this.#decided(runId, before, events, after, command),
     }, options.idleRunsBytesMax);
@@ -213,6 +255,9 @@ export class Engine {
     });
     this.#sweeper = setInterval(() => this.#sweepWorkers(), Math.min(1000, this.#livenessMs / 4));
     this.#sweeper.unref();
+    this.#retentionMs = options.retentionMs ?? engineLimits.retentionMsDefault;
+    this.#retentionTimer = setInterval(() => void this.sweepRetention().catch(() => {}), options.retentionSweepMs ?? 60_000);
+    this.#retentionTimer.unref();
   }
 
   /** Starts an engine on a log, rebuilding every run, queue, lease and timer from it (invariant 3). */
@@ -225,10 +270,9 @@ export class Engine {
   async #recover(): Promise<void> {
     const recovered = await recover(this.#log);
     for (const [tenantId, workflows] of recovered.workflows) {
-      this.#workflows.set(tenantId, { byName: new Map([...workflows.byName].map(([name, entry]) => [name, workflowEntry(entry.spec, entry.version)])), version: workflows.version });
+      this.#workflows.set(tenantId, { byName: new Map([...workflows.byName].map(([name, entry]) => [name, workflowEntry(entry.spec, entry.version, entry.createdAtMs, entry.updatedAtMs)])), version: workflows.version });
     }
-    for (const [tokenHash, tenantId] of recovered.tokens) this.#tokens.set(tokenHash, tenantId);
-    this.#tenantsVersion = recovered.tenantsVersion;
+    for (const event of recovered.tenantEvents) this.tenants.fold(event);
     for (const [workerId, { state, version }] of recovered.workers) {
       const actor = this.#workerActor(workerId);
       actor.state = state;
@@ -375,22 +419,49 @@ export class Engine {
   // -------------------------------------------------------------------------------------------
   // Tenants and tokens
 
-  authenticate(token: string): string | undefined {
-    return this.#tokens.get(hashToken(token));
+  /** Who a token is: its tenant and role, or why it is refused (expired, revoked, not ours). */
+  authenticate(token: string): Authenticated {
+    return this.tenants.authenticate(token);
   }
 
-  /** Issues an API token for a tenant; only its hash is stored. */
-  async createToken(tenantId: string = DEFAULT_TENANT): Promise<string> {
-    const token = `kl_${randomBytes(24).toString('base64url')}`;
-    const tokenHash = hashToken(token);
-    await this.#log.append(TENANTS_STREAM, [{ type: 'ApiTokenCreated', data: { tenantId, tokenHash } }], { expectedVersion: this.#tenantsVersion });
-    this.#tenantsVersion += 1;
-    this.#tokens.set(tokenHash, tenantId);
-    return token;
+  /** Where the engine can be reached, for the claims of tokens created from now on. */
+  advertise(where: { serverUrl?: string; gatewayAddress?: string }): void {
+    this.tenants.advertised = { ...this.tenants.advertised, ...where };
+  }
+
+  /**
+   * Issues an API token for a tenant, creating the tenant when it does not exist yet (a
+   * convenience for embedding and tests; the REST API creates tenants explicitly).
+   */
+  async createToken(tenantId: string = DEFAULT_TENANT, options: { name?: string; ttlMs?: number; role?: TokenRole } = {}): Promise<string> {
+    const role = options.role ?? 'tenant';
+    if (role === 'tenant' && !this.tenants.hasTenant(tenantId)) await this.tenants.createTenant(tenantId).catch((error: unknown) => {
+      if ((error as { code?: string }).code !== 'TENANT_EXISTS') throw error;
+    });
+    return (await this.tenants.createToken({ tenantId, role, ...(options.name === undefined ? {} : { name: options.name }), ...(options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs }) })).token;
+  }
+
+  /** Revokes a token; connections that authenticated with it are closed. */
+  async revokeToken(tokenId: string, tenantId?: string): Promise<TokenRecord> {
+    const record = await this.tenants.revokeToken(tokenId, tenantId);
+    for (const session of this.#sessionsByToken.get(tokenId) ?? []) session.close('AUTH_TOKEN_REVOKED', 'the token this connection authenticated with was revoked');
+    this.#sessionsByToken.delete(tokenId);
+    return record;
+  }
+
+  /** A connection authenticated with a token (the gateway calls this after the handshake). */
+  sessionOpened(session: Session): void {
+    if (session.tokenId === undefined) return;
+    let sessions = this.#sessionsByToken.get(session.tokenId);
+    if (sessions === undefined) {
+      sessions = new Set();
+      this.#sessionsByToken.set(session.tokenId, sessions);
+    }
+    sessions.add(session);
   }
 
   get hasTokens(): boolean {
-    return this.#tokens.size > 0;
+    return this.tenants.size > 0;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -408,7 +479,8 @@ export class Engine {
       const version = (current?.version ?? 0) + 1;
       await this.#log.append(workflowsStream(tenantId), [{ type: 'WorkflowVersionRegistered', data: { name: spec.name, version, spec } }], { expectedVersion: workflows.version });
       workflows.version += 1;
-      workflows.byName.set(spec.name, workflowEntry(spec, version));
+      const now = this.#clock();
+      workflows.byName.set(spec.name, workflowEntry(spec, version, current?.createdAtMs ?? now, now));
       await this.triggers.workflowRegistered(tenantId, spec);
       return { name: spec.name, version };
     });
@@ -431,6 +503,90 @@ export class Engine {
     // Another tenant's run is reported exactly like one that does not exist.
     if (state.kind === 'none' || state.tenantId !== tenantId) throw new ProtocolError(ProtocolErrorCode.RunNotFound, `run '${runId}' does not exist`);
     return state;
+  }
+
+  /** The event a verified webhook call made: pushed like any other, with the webhook's name in its metadata. */
+  async pushWebhookEvent(tenantId: string, webhook: string, event: { key: string; scope?: string; payload: Record<string, unknown> }): Promise<{ eventId: string }> {
+    const payload = encodePayload(event.payload, `the payload of webhook '${webhook}'`);
+    const [stored] = await this.pushEvents(tenantId, [{ key: event.key, payload, additionalMetadata: { hatchet__webhook_name: webhook }, ...(event.scope === undefined ? {} : { scope: event.scope }) }]);
+    return { eventId: stored?.eventId as string };
+  }
+
+  /** A tenant's workflows: name, current version, when registered. */
+  listWorkflows(tenantId: string): Array<RegisteredWorkflow & { createdAtMs: number; updatedAtMs: number }> {
+    return [...(this.#workflows.get(tenantId)?.byName ?? new Map<string, WorkflowEntry>())].map(([name, entry]) => ({ name, version: entry.version, spec: entry.spec, createdAtMs: entry.createdAtMs, updatedAtMs: entry.updatedAtMs }));
+  }
+
+  /**
+   * Deletes a workflow with its data: its definition leaves the log's fold (a `WorkflowDeleted`
+   * event), its active runs are cancelled, and every run of it is purged (retention.ts). Resolves
+   * once all of that is done.
+   */
+  async deleteWorkflow(tenantId: string, name: string): Promise<{ runsDeleted: number }> {
+    const write = this.#workflowWrites.then(async () => {
+      const workflows = this.#tenantWorkflows(tenantId);
+      if (!workflows.byName.has(name)) throw new ProtocolError(ProtocolErrorCode.WorkflowNotFound, `workflow '${name}' is not registered`);
+      await this.#log.append(workflowsStream(tenantId), [{ type: 'WorkflowDeleted', data: { name, atMs: this.#clock() } }], { expectedVersion: workflows.version });
+      workflows.version += 1;
+      workflows.byName.delete(name);
+    });
+    this.#workflowWrites = write.catch(() => {});
+    await write;
+    let runsDeleted = 0;
+    for (;;) {
+      await this.readModels.fresh();
+      const runIds = this.readModels.allRunIds({ tenantId, workflows: [name] }, engineLimits.frameItemsMax);
+      if (runIds.length === 0) return { runsDeleted };
+      await this.cancel(tenantId, runIds, []);
+      let purged = 0;
+      for (const runId of runIds) if (await this.purgeRun(tenantId, runId)) purged += 1;
+      runsDeleted += purged;
+      if (purged === 0) return { runsDeleted };
+    }
+  }
+
+  /**
+   * Retention: deletes every run that finished more than `retentionMs` ago, oldest first, in
+   * batches; runs that are still active (or active again after a replay) are never deleted.
+   * Runs on a timer every `retentionSweepMs`; returns how many runs it deleted.
+   */
+  sweepRetention(): Promise<number> {
+    this.#sweeping ??= (async () => {
+      let deleted = 0;
+      try {
+        for (;;) {
+          const ended = this.readModels.endedBefore(this.#clock() - this.#retentionMs, engineLimits.frameItemsMax);
+          let purged = 0;
+          for (const { tenantId, runId } of ended) if (await this.purgeRun(tenantId, runId)) purged += 1;
+          deleted += purged;
+          if (ended.length < engineLimits.frameItemsMax || purged === 0) return deleted;
+        }
+      } finally {
+        this.#sweeping = undefined;
+      }
+    })();
+    return this.#sweeping;
+  }
+
+  /**
+   * Deletes a finished run for good: its stream, its tasks' logs and its read-model row. An active
+   * run is left alone (false).
+   */
+  async purgeRun(tenantId: string, runId: string): Promise<boolean> {
+    const live = this.#host.peek(runId);
+    if (live !== undefined && live.kind === 'active') return false;
+    const summary = this.readModels.getRun(tenantId, runId);
+    if (summary === undefined) return false;
+    if (summary.finishedAtMs === undefined && live === undefined) {
+      // The row may lag the log: only the run's own state says it is over.
+      const state = await this.#readRun(runId);
+      if (state.kind === 'active') return false;
+    }
+    await this.#log.deleteStream(runStream(runId));
+    for (const task of summary.tasks) if ((await this.#log.streamVersion(logsStream(tenantId, task.taskId))) > 0) await this.#log.deleteStream(logsStream(tenantId, task.taskId));
+    await this.readModels.removeRun(tenantId, runId);
+    this.#finished.delete(runId);
+    return true;
   }
 
   /** A tenant's workflow's current definition, as registered; otherwise WORKFLOW_NOT_FOUND. */
@@ -578,17 +734,16 @@ export class Engine {
     );
   }
 
-  async getRun(tenantId: string, runId: string): Promise<RunDetails> {
-    // The whole history, not the snapshot: the task events are part of the answer.
-    const records: LogRecord[] = [];
-    for (;;) {
-      const page = await this.#log.readStream(runStream(runId), { fromSeq: records.length + 1 });
-      records.push(...page);
-      if (page.length < limits.readRecordsMax) break;
-    }
-    const events = records.map((record) => record.data as RunEvent);
+  /**
+   * A run's details folded from its whole history (the task events are part of the answer), or as
+   * of a log position: the run as it stood once every event at or before it was applied.
+   */
+  async getRun(tenantId: string, runId: string, options: { asOfPosition?: number } = {}): Promise<RunDetails> {
+    const records = await this.runHistory(tenantId, runId);
+    const asOf = options.asOfPosition;
+    const events = records.filter((record) => asOf === undefined || record.position <= asOf).map((record) => record.data as RunEvent);
     const state = events.reduce(evolve, initialState());
-    if (state.kind === 'none' || state.tenantId !== tenantId) throw new ProtocolError(ProtocolErrorCode.RunNotFound, `run '${runId}' does not exist`);
+    if (state.kind === 'none') throw new ProtocolError(ProtocolErrorCode.RunNotFound, `run '${runId}' did not exist yet at position ${asOf}`);
     return {
       runId,
       status: runStatus(state),
@@ -608,6 +763,20 @@ export class Engine {
       taskEvents: events.flatMap(taskEventsOf).map(({ task, ...view }) => ({ taskId: state.tasks[task]?.taskId ?? '', taskName: task, ...view })),
       ...(state.finished === undefined ? {} : { finished: state.finished }),
     };
+  }
+
+  /** Every event of a tenant's run, in order, with its log position and time (the audit trail). */
+  async runHistory(tenantId: string, runId: string): Promise<LogRecord[]> {
+    const records: LogRecord[] = [];
+    for (;;) {
+      const page = await this.#log.readStream(runStream(runId), { fromSeq: records.length + 1 });
+      records.push(...page);
+      if (page.length < limits.readRecordsMax) break;
+    }
+    const first = records[0]?.data as RunEvent | undefined;
+    // Another tenant's run is reported exactly like one that does not exist.
+    if (first?.type !== 'RunCreated' || first.tenantId !== tenantId) throw new ProtocolError(ProtocolErrorCode.RunNotFound, `run '${runId}' does not exist`);
+    return records;
   }
 
   async #readRun(runId: string): Promise<RunState> {
@@ -652,6 +821,11 @@ export class Engine {
   }
 
   unsubscribeAll(session: Session): void {
+    if (session.tokenId !== undefined) {
+      const sessions = this.#sessionsByToken.get(session.tokenId);
+      sessions?.delete(session);
+      if (sessions?.size === 0) this.#sessionsByToken.delete(session.tokenId);
+    }
     for (const [runId, subscribers] of this.#subscribers) {
       subscribers.delete(session);
       if (subscribers.size === 0) this.#subscribers.delete(runId);
@@ -846,9 +1020,28 @@ export class Engine {
     if (assigned === undefined || assigned.workerId !== workerId || assigned.attempt !== attempt) return;
     const worker = this.#workers.get(workerId);
     if (worker === undefined) return;
-    this.#log
-      .append(logsStream(worker.tenantId, taskId), [{ type: 'TaskLogged', data: { taskId, attempt, level, message, timestampMs: this.#clock() } satisfies LogLine }], { expectedVersion: 'any' })
-      .catch(() => {});
+    const stream = logsStream(worker.tenantId, taskId);
+    const line: LogLine = { taskId, attempt, level, message, timestampMs: this.#clock() };
+    // A task keeps at most `logLinesPerTaskMax` lines (Hatchet's 1000); later ones are dropped. The
+    // count starts from what the stream already holds (an earlier attempt, a restart).
+    let count = this.#logCounts.get(taskId);
+    if (count === undefined) {
+      const entry = { lines: 0, ready: Promise.resolve() };
+      entry.ready = this.#log.streamVersion(stream).then(
+        (version) => {
+          entry.lines += version;
+        },
+        () => {},
+      );
+      count = entry;
+      this.#logCounts.set(taskId, entry);
+    }
+    const entry = count;
+    void entry.ready.then(() => {
+      if (entry.lines >= engineLimits.logLinesPerTaskMax) return;
+      entry.lines += 1;
+      this.#log.append(stream, [{ type: 'TaskLogged', data: line }], { expectedVersion: 'any' }).catch(() => {});
+    });
   }
 
   /** The newest `limit` lines a task logged, oldest of them first. */
@@ -980,6 +1173,7 @@ export class Engine {
         case 'RunFinished':
           for (const task of Object.values(after.tasks)) {
             this.#tasks.delete(task.taskId);
+            this.#logCounts.delete(task.taskId);
             this.#queue.dequeue(task.taskId);
             this.#release(task.taskId);
           }
@@ -1182,7 +1376,7 @@ export class Engine {
   #rateLimitWindows() {
     const now = this.#clock();
     const windows: Array<{ key: string; startMs: number; used: number }> = [];
-    for (const tenantId of this.#tokens.values()) {
+    for (const { tenantId } of this.tenants.tenants()) {
       for (const definition of Object.values(this.#rateLimits.peek(tenantId)?.definitions ?? {})) {
         const key = rateLimitQueueKey(tenantId, definition.key);
         const usage = this.#queue.rateLimitUsage(key, now);
@@ -1271,9 +1465,12 @@ export class Engine {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#sweeper);
+    clearInterval(this.#retentionTimer);
+    await this.#sweeping?.catch(() => {});
     this.#timers.stop();
     this.triggers.stop();
     await this.checkpoint();
+    await this.readModels.close();
   }
 }
 
@@ -1323,10 +1520,6 @@ function checkWorkflow(spec: WorkflowSpec): void {
     }
   }
   if (remaining.size > 0) throw invalid(`the tasks ${[...remaining.keys()].map((n) => `'${n}'`).join(', ')} depend on each other in a cycle`);
-}
-
-function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
 }
 
 /** The fields of an assignment that say what started its run. */

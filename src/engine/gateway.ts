@@ -26,6 +26,9 @@ if (typeof (uWS as unknown as { getParts?: unknown }).getParts !== 'function') {
 
 const CLOSE_CODES: Record<string, number> = {
   [ProtocolErrorCode.Unauthenticated]: 4401,
+  AUTH_TOKEN_EXPIRED: 4401,
+  AUTH_TOKEN_REVOKED: 4401,
+  AUTH_FORBIDDEN: 4403,
   [ProtocolErrorCode.VersionUnsupported]: 4426,
   BACKPRESSURE: 4408,
   WORKER_EXPIRED: 4410,
@@ -45,6 +48,12 @@ class Connection implements Session {
   readonly id = randomUUID();
   #open = true;
   #tenantId: string | undefined;
+  #tokenId: string | undefined;
+  #expiry: NodeJS.Timeout | undefined;
+
+  get tokenId(): string | undefined {
+    return this.#tokenId;
+  }
 
   /** The authenticated tenant; only read once the handshake is done. */
   get tenantId(): string {
@@ -82,6 +91,7 @@ class Connection implements Session {
 
   onClosed(): void {
     this.#open = false;
+    clearTimeout(this.#expiry);
     if (this.#workerId !== undefined) this.engine.workerDisconnected(this.#workerId, this);
     this.engine.unsubscribeAll(this);
   }
@@ -117,12 +127,25 @@ class Connection implements Session {
       this.close(ProtocolErrorCode.VersionUnsupported, `no protocol version in common: the client speaks ${frame.versions.join(', ')}, the engine ${PROTOCOL_VERSIONS.join(', ')}`);
       return;
     }
-    const tenantId = this.engine.authenticate(frame.token);
-    if (tenantId === undefined) {
-      this.close(ProtocolErrorCode.Unauthenticated, 'the token is missing or not valid for this engine');
+    const auth = this.engine.authenticate(frame.token);
+    if (!auth.ok) {
+      this.close(auth.code, auth.message);
       return;
     }
+    if (auth.role !== 'tenant') {
+      this.close('AUTH_FORBIDDEN', 'an admin token manages tenants and tokens over the REST API; connect with a tenant token');
+      return;
+    }
+    const { tenantId } = auth;
     this.#tenantId = tenantId;
+    this.#tokenId = auth.tokenId;
+    this.engine.sessionOpened(this);
+    // A connection lasts no longer than its token (timers reach about 24 days; revocation closes sooner).
+    const remainingMs = auth.expiresAtMs - Date.now();
+    if (remainingMs < 2 ** 31 - 1) {
+      this.#expiry = setTimeout(() => this.close('AUTH_TOKEN_EXPIRED', 'the token this connection authenticated with expired'), Math.max(0, remainingMs));
+      this.#expiry.unref();
+    }
     this.send({
       t: 'welcome',
       version,

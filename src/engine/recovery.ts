@@ -23,8 +23,7 @@ import { readCheckpoint, type RateLimitWindow } from './checkpoint.js';
 import { rateLimitQueueKey } from './flow-control.js';
 import { loadRateLimits } from './rate-limits.js';
 import { loadRun } from './run-host.js';
-
-export const TENANTS_STREAM = 'tenants';
+import { TENANTS_STREAM, type TenantEvent } from './tenants.js';
 /** A tenant's workflow definitions, each version an event. */
 export const workflowsStream = (tenantId: string) => `workflows:${tenantId}`;
 export const workerStream = (workerId: string) => `worker:${workerId}`;
@@ -34,10 +33,9 @@ export interface Recovered {
   readonly runs: Map<string, { state: RunState; version: number }>;
   readonly workers: Map<string, { state: WorkerState; version: number }>;
   /** Each tenant's workflows by name, and its workflows stream's version. */
-  readonly workflows: Map<string, { byName: Map<string, { spec: WorkflowSpec; version: number }>; version: number }>;
-  /** Token hash → tenant. */
-  readonly tokens: Map<string, string>;
-  readonly tenantsVersion: number;
+  readonly workflows: Map<string, { byName: Map<string, { spec: WorkflowSpec; version: number; createdAtMs: number; updatedAtMs: number }>; version: number }>;
+  /** The `tenants` stream's events, in order, for the tenant registry to fold. */
+  readonly tenantEvents: TenantEvent[];
   /** Each tenant's rate limits and the version of their stream. */
   readonly rateLimits: Map<string, { state: RateLimitsState; version: number }>;
   /**
@@ -61,21 +59,20 @@ async function readWhole(log: EventLog, stream: string): Promise<LogRecord[]> {
 }
 
 export async function recover(log: EventLog): Promise<Recovered> {
-  const tokens = new Map<string, string>();
   const tenants = new Set<string>();
-  const tenantRecords = await readWhole(log, TENANTS_STREAM);
-  for (const record of tenantRecords) {
-    const data = record.data as { tenantId: string; tokenHash: string };
-    tokens.set(data.tokenHash, data.tenantId);
-    tenants.add(data.tenantId);
-  }
+  const tenantEvents = (await readWhole(log, TENANTS_STREAM)).map((record) => record.data as TenantEvent);
+  for (const event of tenantEvents) if ('tenantId' in event && event.tenantId !== '') tenants.add(event.tenantId);
   const workflows: Recovered['workflows'] = new Map();
   for (const tenantId of tenants) {
     const records = await readWhole(log, workflowsStream(tenantId));
-    const byName = new Map<string, { spec: WorkflowSpec; version: number }>();
+    const byName = new Map<string, { spec: WorkflowSpec; version: number; createdAtMs: number; updatedAtMs: number }>();
     for (const record of records) {
       const data = record.data as { name: string; version: number; spec: WorkflowSpec };
-      byName.set(data.name, { spec: data.spec, version: data.version });
+      if (record.type === 'WorkflowDeleted') {
+        byName.delete(data.name);
+        continue;
+      }
+      byName.set(data.name, { spec: data.spec, version: data.version, createdAtMs: byName.get(data.name)?.createdAtMs ?? record.timestampMs, updatedAtMs: record.timestampMs });
     }
     workflows.set(tenantId, { byName, version: records.length });
   }
@@ -154,8 +151,7 @@ export async function recover(log: EventLog): Promise<Recovered> {
     runs: active,
     workers,
     workflows,
-    tokens,
-    tenantsVersion: tenantRecords.length,
+    tenantEvents,
     rateLimits,
     rateLimitUsage,
     stats: { fromPosition, recordsScanned, runsLoaded },

@@ -64,6 +64,21 @@ export function celMatches(expression: string, context: Record<string, unknown>)
   }
 }
 
+/**
+ * A filter expression evaluated the way a debugger shows it: its boolean result, or why it has
+ * none (it is not CEL, it failed while evaluating, or it is not a boolean).
+ */
+export function celDebug(expression: string, context: Record<string, unknown>): { ok: true; value: boolean } | { ok: false; error: string } {
+  try {
+    checkCel(expression, 'the expression');
+    const value = program(expression)(context);
+    if (typeof value !== 'boolean') return { ok: false, error: `the expression evaluated to ${typeof value === 'bigint' ? 'an int' : `a ${value === null ? 'null' : typeof value}`}, not a boolean` };
+    return { ok: true, value };
+  } catch (error) {
+    return { ok: false, error: (error as Error).message.split('\n')[0] ?? 'the expression failed' };
+  }
+}
+
 /** The value of `expression` for `context` as a string (for keys); undefined when it fails. */
 export function celString(expression: string, context: Record<string, unknown>): string | undefined {
   try {

@@ -94,6 +94,8 @@ export const engineLimits = {
   logMessageCharsMax: 10_000,
   /** Log lines one `listLogs` request returns. */
   logLinesPerRequestMax: 1000,
+  /** Log lines one task keeps (Hatchet's limit); later lines are dropped. */
+  logLinesPerTaskMax: 1000,
   /** A run's state is snapshotted each time its stream grows by this many events. */
   runSnapshotEveryEvents: 100,
   /**
@@ -139,8 +141,20 @@ export const engineLimits = {
   workerDurableSlotsMax: 100_000,
   /** Events `events.list` reads back at most (the newest first). */
   eventsListedMax: 1000,
+  /**
+   * Run events the read models hold before storing them; past this they are dropped and read back
+   * from the log instead (read-models.ts, invariant 3).
+   */
+  readModelPendingEventsMax: 100_000,
+  /** How long finished runs are kept by default (Hatchet's 720 h). */
+  retentionMsDefault: 30 * 24 * 3600 * 1000,
+  /** Runs one page of a list returns. */
+  listPageMax: 1000,
+  /** Runs a bulk cancel or replay by filter acts on in one request. */
+  bulkRunsMax: 10_000,
 } as const;
 
+check(engineLimits.logLinesPerTaskMax <= engineLimits.logLinesPerRequestMax, 'one request returns all of a task\'s log lines');
 check(engineLimits.payloadBytesMax * 4 <= engineLimits.frameBytesMax, 'a frame holds a task input, its parents outputs and the envelope');
 check(engineLimits.payloadBytesMax + 128 * KiB <= limits.eventDataBytesMax, 'a run event holds a task input or output with room for its envelope');
 check(engineLimits.eventsPerPushMax <= limits.appendEventsMax, 'one push of events is one append');

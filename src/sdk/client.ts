@@ -500,7 +500,7 @@ export class HatchetClient<GlobalInput extends AnyRecord = {}, GlobalOutput exte
   }
 
   get workflows(): WorkflowsClient {
-    return this.#feature('workflows', () => new WorkflowsClient());
+    return this.#feature('workflows', () => new WorkflowsClient(this));
   }
 
   get tasks(): WorkflowsClient {
@@ -508,19 +508,19 @@ export class HatchetClient<GlobalInput extends AnyRecord = {}, GlobalOutput exte
   }
 
   get metrics(): MetricsClient {
-    return this.#feature('metrics', () => new MetricsClient());
+    return this.#feature('metrics', () => new MetricsClient(this));
   }
 
   get webhooks(): WebhooksClient {
-    return this.#feature('webhooks', () => new WebhooksClient());
+    return this.#feature('webhooks', () => new WebhooksClient(this));
   }
 
   get cel(): CELClient {
-    return this.#feature('cel', () => new CELClient());
+    return this.#feature('cel', () => new CELClient(this));
   }
 
   get tenant(): TenantClient {
-    return this.#feature('tenant', () => new TenantClient());
+    return this.#feature('tenant', () => new TenantClient(this));
   }
 
   /** Hatchet's generated REST client; this engine's REST API is not there yet. */
@@ -528,19 +528,9 @@ export class HatchetClient<GlobalInput extends AnyRecord = {}, GlobalOutput exte
     throw new NotSupportedError("the REST API client (hatchet.api)");
   }
 
-  /** @internal What the feature clients ask the engine. */
+  /** @internal A run as the engine's protocol describes it (the WebSocket's `getRun`). */
   async getRun(runId: string): Promise<RunView> {
     return decodeDetails(await this.#conn.request<RunDetails>({ t: 'getRun', runId }));
-  }
-
-  /** @internal */
-  async cancelRuns(runIds: string[]): Promise<void> {
-    await this.#conn.request({ t: 'cancel', runIds, taskIds: [] });
-  }
-
-  /** @internal */
-  async replayRuns(runIds: string[]): Promise<void> {
-    await this.#conn.request({ t: 'replay', runIds });
   }
 
   /** @internal */

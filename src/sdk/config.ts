@@ -39,7 +39,10 @@ export function loadConfig(overrides: Partial<ClientConfig> = {}): ClientConfig 
       `no token: set HATCHET_CLIENT_TOKEN, pass { token } to HatchetClient.init, or start the engine here (npx kindling start) so ${devTokenPath} exists`,
     );
   }
-  const hostPort = overrides.host_port ?? env.HATCHET_CLIENT_HOST_PORT ?? `localhost:${env.KINDLING_PORT ?? DEFAULT_PORT}`;
+  // An engine's token says where the engine is, as Hatchet's do; explicit settings win.
+  const claims = tokenClaims(token);
+  const explicitHostPort = overrides.host_port ?? env.HATCHET_CLIENT_HOST_PORT;
+  const hostPort = explicitHostPort ?? claims.grpc_broadcast_address ?? `localhost:${env.KINDLING_PORT ?? DEFAULT_PORT}`;
   let namespace = (overrides.namespace ?? env.HATCHET_CLIENT_NAMESPACE ?? '').toLowerCase();
   if (namespace !== '' && !namespace.endsWith('_')) namespace += '_';
   const logLevel = overrides.log_level ?? env.HATCHET_CLIENT_LOG_LEVEL ?? 'INFO';
@@ -53,12 +56,13 @@ export function loadConfig(overrides: Partial<ClientConfig> = {}): ClientConfig 
   return {
     token,
     host_port: hostPort,
-    api_url: overrides.api_url ?? env.HATCHET_CLIENT_API_URL ?? `http://${hostPort}`,
+    // The REST API shares the gateway's port: an explicit host_port implies its URL.
+    api_url: overrides.api_url ?? env.HATCHET_CLIENT_API_URL ?? (explicitHostPort === undefined ? claims.server_url : undefined) ?? `http://${hostPort}`,
     namespace,
     tls_config: { tls_strategy: tls },
     log_level: logLevel as LogLevel,
     logger: overrides.logger ?? DEFAULT_LOGGER,
-    tenant_id: overrides.tenant_id ?? '',
+    tenant_id: overrides.tenant_id ?? claims.sub ?? '',
     cancellation_grace_period: overrides.cancellation_grace_period ?? 1000,
     cancellation_warning_threshold: overrides.cancellation_warning_threshold ?? 300,
     ...(overrides.middleware === undefined ? {} : { middleware: overrides.middleware }),
@@ -68,4 +72,20 @@ export function loadConfig(overrides: Partial<ClientConfig> = {}): ClientConfig 
 export function engineUrl(config: ClientConfig): string {
   const scheme = config.tls_config.tls_strategy === 'none' ? 'ws' : 'wss';
   return `${scheme}://${config.host_port}/ws`;
+}
+
+/**
+ * The claims of a JSON Web Token, read without checking its signature (the engine checks it): the
+ * tenant (`sub`) and where the engine is. Empty for a token that is not a JWT.
+ */
+export function tokenClaims(token: string): { sub?: string; server_url?: string; grpc_broadcast_address?: string } {
+  const payload = token.split('.')[1];
+  if (payload === undefined) return {};
+  try {
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
+    const text = (key: string) => (typeof claims[key] === 'string' && claims[key] !== '' ? { [key]: claims[key] as string } : {});
+    return { ...text('sub'), ...text('server_url'), ...text('grpc_broadcast_address') };
+  } catch {
+    return {};
+  }
 }

@@ -12,6 +12,9 @@ import { HatchetError } from './errors.js';
 /** The frames that are requests (they carry `req`), without it: the connection adds it. */
 type Request = ClientFrame extends infer F ? (F extends unknown ? ('req' extends keyof F ? Omit<F, 'req'> : never) : never) : never;
 
+/** Refusals that another attempt with the same token cannot change: the client stops trying. */
+const FATAL_CODES: ReadonlySet<string> = new Set(['AUTH_UNAUTHENTICATED', 'AUTH_TOKEN_EXPIRED', 'AUTH_TOKEN_REVOKED', 'AUTH_FORBIDDEN', 'PROTOCOL_VERSION_UNSUPPORTED']);
+
 export class EngineError extends HatchetError {
   constructor(
     readonly code: string,
@@ -86,7 +89,7 @@ export class Connection {
         return;
       }
       if (frame.t === 'error') {
-        if (frame.code === 'AUTH_UNAUTHENTICATED' || frame.code === 'PROTOCOL_VERSION_UNSUPPORTED') {
+        if (FATAL_CODES.has(frame.code)) {
           this.#fatal = new EngineError(frame.code, frame.message);
         }
         this.options.logger?.warn(`engine closed the connection: ${frame.code}: ${frame.message}`);

@@ -7,7 +7,7 @@
  * naming the feature, so programs compile and fail loudly at the call.
  */
 import { z } from 'zod';
-import type { LogLine, PushedEvent, RunDetails } from '../../protocol/frames.js';
+import type { PushedEvent, RunDetails } from '../../protocol/frames.js';
 import { encodePayload } from '../../protocol/payload.js';
 import { engineLimits } from '../lib/limits.js';
 import { EngineError } from './connection.js';
@@ -21,7 +21,7 @@ import { rateLimitDurationName } from './policies.js';
 import type { WorkflowRunRef } from './run-ref.js';
 import type { JsonObject, WorkflowRef } from './types.js';
 
-/** A run as `runs.get` returns it: the engine's details, with inputs and outputs decoded. */
+/** A run as the engine's protocol describes it, with inputs and outputs decoded (internal). */
 export type RunView = Omit<RunDetails, 'input' | 'tasks'> & {
   readonly input: unknown;
   readonly tasks: Array<Omit<RunDetails['tasks'][number], 'output'> & { output?: unknown }>;
@@ -29,13 +29,11 @@ export type RunView = Omit<RunDetails, 'input' | 'tasks'> & {
 
 /** What the engine-backed feature clients need from the client. */
 export interface FeatureHost {
-  getRun(runId: string): Promise<RunView>;
-  cancelRuns(runIds: string[]): Promise<void>;
-  replayRuns(runIds: string[]): Promise<void>;
-  listLogs(taskId: string, limit: number): Promise<LogLine[]>;
-  runRef<T>(runId: string): WorkflowRunRef<T>;
+  /** The REST API at `api_url`, with the client's token. */
   readonly rest: RestClient;
+  /** The client's namespace (`HATCHET_CLIENT_NAMESPACE`), prefixed to workflow names. */
   readonly namespace: string;
+  runRef<T>(runId: string): WorkflowRunRef<T>;
   /** Pushes events over the WebSocket; resolves once they are durable. */
   pushEvents(events: PushedEvent[]): Promise<Array<{ eventId: string; key: string; additionalMetadata: Record<string, string>; scope?: string; eventTimestampMs: number; runIds?: string[] }>>;
   resolveWorkflow(workflow: unknown): { name: string; standalone: string | undefined };
@@ -47,8 +45,15 @@ function notYet(feature: string): Promise<never> {
   return Promise.reject(new NotSupportedError(feature));
 }
 
+/** A workflow's registered name: lower-cased and namespaced, as at registration. */
+function workflowName(host: FeatureHost, workflow: WorkflowArg): string {
+  if (typeof workflow !== 'string') return workflow.name;
+  const lower = workflow.toLowerCase();
+  return lower.startsWith(host.namespace) ? lower : `${host.namespace}${lower}`;
+}
+
 // -----------------------------------------------------------------------------------------------
-// Runs and logs: carried out by this engine.
+// Runs and logs.
 
 export type RunFilter = {
   since: Date;
@@ -87,51 +92,171 @@ export interface RunDetail {
   taskRuns: Record<string, TaskRunDetail>;
 }
 
+export interface APIResourceMeta {
+  id: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A run or a task, as Hatchet's REST API lists it (`V1TaskSummary`). */
+export interface V1TaskSummary {
+  metadata: APIResourceMeta;
+  taskExternalId: string;
+  workflowRunExternalId: string;
+  displayName: string;
+  workflowName?: string;
+  workflowId: string;
+  tenantId: string;
+  type: 'DAG' | 'TASK';
+  status: V1TaskStatus;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  duration?: number;
+  errorMessage?: string;
+  retryCount?: number;
+  attempt?: number;
+  additionalMetadata?: Record<string, string>;
+  parentTaskExternalId?: string;
+  workerId?: string;
+  numSpawnedChildren: number;
+  input: JsonObject;
+  output: JsonObject;
+}
+
+export interface V1TaskSummaryList {
+  rows: V1TaskSummary[];
+  pagination: PaginationResponse;
+}
+
+/** Hatchet's `V1WorkflowRunDetails`: the run, its tasks, their events and the workflow's shape. */
+export interface V1WorkflowRunDetails {
+  run: {
+    metadata: APIResourceMeta;
+    status: V1TaskStatus;
+    displayName: string;
+    workflowId: string;
+    additionalMetadata?: Record<string, string>;
+    input: JsonObject;
+    output: JsonObject;
+    createdAt?: string;
+    startedAt?: string;
+    finishedAt?: string;
+    errorMessage?: string;
+  };
+  tasks: Array<{
+    metadata: APIResourceMeta;
+    taskExternalId: string;
+    workflowRunExternalId: string;
+    displayName: string;
+    workflowName: string;
+    status: V1TaskStatus;
+    retryCount: number;
+    attempt: number;
+    output: JsonObject;
+    errorMessage?: string;
+    workerId?: string;
+    additionalMetadata?: Record<string, string>;
+    startedAt?: string;
+    finishedAt?: string;
+    isEvicted: boolean;
+    numSpawnedChildren: number;
+  }>;
+  taskEvents: Array<{ id: number; taskId: string; taskDisplayName: string; eventType: string; timestamp: string; retryCount: number; message: string }>;
+  shape: Array<{ taskExternalId: string; taskName: string; stepId: string }>;
+}
+
 function runId(run: string | WorkflowRunRef<unknown>): string {
   return typeof run === 'string' ? run : run.workflowRunId;
+}
+
+/** A `RunFilter` as Hatchet's REST `V1TaskFilter`. */
+function taskFilter(host: FeatureHost, filters: RunFilter) {
+  return {
+    since: filters.since.toISOString(),
+    ...(filters.until === undefined ? {} : { until: filters.until.toISOString() }),
+    ...(filters.statuses === undefined ? {} : { statuses: filters.statuses }),
+    ...(filters.workflowNames === undefined ? {} : { workflowIds: filters.workflowNames.map((name) => workflowName(host, name)) }),
+    ...(filters.additionalMetadata === undefined ? {} : { additionalMetadata: Object.entries(filters.additionalMetadata).map(([key, value]) => `${key}:${value}`) }),
+  };
 }
 
 export class RunsClient {
   constructor(private readonly host: FeatureHost) {}
 
-  /** The run with its tasks and their events. */
-  get<T = unknown>(run: string | WorkflowRunRef<T>): Promise<RunView> {
-    return this.host.getRun(runId(run as WorkflowRunRef<unknown>));
+  /** The run with its tasks and their events, as Hatchet's `V1WorkflowRunDetails`. */
+  get<T = unknown>(run: string | WorkflowRunRef<T>): Promise<V1WorkflowRunDetails> {
+    return this.host.rest.request<V1WorkflowRunDetails>('GET', `/api/v1/stable/workflow-runs/${encodeURIComponent(runId(run as WorkflowRunRef<unknown>))}`);
   }
 
   /** The run's status. */
-  async get_status<T = unknown>(run: string | WorkflowRunRef<T>): Promise<V1TaskStatus> {
-    return (await this.get(run)).status as V1TaskStatus;
+  get_status<T = unknown>(run: string | WorkflowRunRef<T>): Promise<V1TaskStatus> {
+    return this.host.rest.request<V1TaskStatus>('GET', `/api/v1/stable/workflow-runs/${encodeURIComponent(runId(run as WorkflowRunRef<unknown>))}/status`);
   }
 
   /** The id of the run's first task (for a standalone task, the run id itself). */
   async getTaskExternalId(workflowRunId: string): Promise<string> {
-    const [first] = (await this.host.getRun(workflowRunId)).tasks;
+    const [first] = (await this.get(workflowRunId)).tasks;
     if (first === undefined) throw new NotSupportedError('a run without tasks');
-    return first.taskId;
+    return first.taskExternalId;
   }
 
-  async cancel(opts: CancelRunOpts): Promise<void> {
-    if (opts.filters !== undefined) return notYet('cancelling runs by filter (filters)');
-    await this.host.cancelRuns(opts.ids ?? []);
+  /** Cancels runs by id, or every active run the filters match. */
+  async cancel(opts: CancelRunOpts): Promise<{ ids: string[] }> {
+    return this.host.rest.request('POST', '/api/v1/stable/tenants/{tenant}/tasks/cancel', {
+      body: { ...(opts.ids === undefined ? {} : { externalIds: opts.ids }), ...(opts.filters === undefined ? {} : { filter: taskFilter(this.host, opts.filters) }) },
+    });
   }
 
-  /** Runs finished runs again from the tasks that did not complete. */
-  async replay(opts: ReplayRunOpts): Promise<void> {
-    if (opts.filters !== undefined) return notYet('replaying runs by filter (filters)');
-    if ((opts.ids ?? []).length > 0) await this.host.replayRuns(opts.ids ?? []);
+  /** Runs finished runs again from the tasks that did not complete: by id, or those the filters match. */
+  async replay(opts: ReplayRunOpts): Promise<{ ids: string[] }> {
+    return this.host.rest.request('POST', '/api/v1/stable/tenants/{tenant}/tasks/replay', {
+      body: { ...(opts.ids === undefined ? {} : { externalIds: opts.ids }), ...(opts.filters === undefined ? {} : { filter: taskFilter(this.host, opts.filters) }) },
+    });
   }
 
   runRef<T = unknown>(id: string): WorkflowRunRef<T> {
     return this.host.runRef<T>(id);
   }
 
-  list(_opts?: Partial<ListRunsOpts>): Promise<never> {
-    return notYet('listing runs (runs.list)');
+  /** Runs (or, with `onlyTasks`, tasks) newest first; `since` defaults to an hour ago, as in Hatchet. */
+  list(opts: Partial<ListRunsOpts> = {}): Promise<V1TaskSummaryList> {
+    const parent = opts.parentTaskRunExternalId ?? opts.parentTaskExternalId;
+    return this.host.rest.request<V1TaskSummaryList>('GET', '/api/v1/stable/tenants/{tenant}/workflow-runs', {
+      query: {
+        offset: opts.offset,
+        limit: opts.limit,
+        statuses: opts.statuses,
+        since: (opts.since ?? new Date(Date.now() - 3600_000)).toISOString(),
+        until: opts.until?.toISOString(),
+        additional_metadata: opts.additionalMetadata === undefined ? undefined : Object.entries(opts.additionalMetadata).map(([key, value]) => `${key}:${value}`),
+        workflow_ids: opts.workflowNames?.map((name) => workflowName(this.host, name)),
+        worker_id: opts.workerId,
+        only_tasks: opts.onlyTasks ?? false,
+        parent_task_external_id: parent,
+        triggering_event_external_id: opts.triggeringEventExternalId,
+        include_payloads: opts.includePayloads,
+      },
+    });
   }
 
-  getDetails(_run: string | WorkflowRunRef<unknown>): Promise<RunDetail> {
-    return notYet('run details (runs.getDetails)');
+  /** The run's status, input, metadata and each task's result (Hatchet's `getDetails`). */
+  async getDetails(run: string | WorkflowRunRef<unknown>): Promise<RunDetail> {
+    const details = await this.get(run);
+    const done = ['COMPLETED', 'FAILED', 'CANCELLED'].includes(details.run.status);
+    return {
+      status: details.run.status,
+      done,
+      input: details.run.input,
+      additionalMetadata: details.run.additionalMetadata ?? {},
+      isEvicted: false,
+      taskRuns: Object.fromEntries(
+        details.tasks.map((task) => [
+          task.taskExternalId,
+          { externalId: task.taskExternalId, readableId: task.displayName, status: task.status, output: task.output, ...(task.errorMessage === undefined ? {} : { error: task.errorMessage }), isEvicted: false },
+        ]),
+      ),
+    };
   }
 
   /** Runs a durable task again from its first checkpoint that is not done (an evicted one: now). */
@@ -188,24 +313,22 @@ export interface V1LogLineList {
 export class LogsClient {
   constructor(private readonly host: FeatureHost) {}
 
-  /** The newest `limit` lines a task run logged (`ctx.log`, `ctx.logger.*`), oldest of them first. */
-  async list(taskRunId: string, opts: ListLogsOpts = {}): Promise<V1LogLineList> {
-    for (const option of ['since', 'until', 'search', 'levels', 'orderByDirection', 'attempt'] as const) {
-      if (opts[option] !== undefined) return notYet(`filtering logs by ${option}`);
-    }
-    const lines = await this.host.listLogs(taskRunId, opts.limit ?? 1000);
-    return {
-      rows: lines.map((line) => ({
-        createdAt: new Date(line.timestampMs).toISOString(),
-        message: line.message,
-        metadata: {},
-        taskExternalId: line.taskId,
-        retryCount: line.attempt,
-        attempt: line.attempt,
-        level: line.level as V1LogLineLevel,
-      })),
-      pagination: { current_page: 1, num_pages: 1 },
-    };
+  /**
+   * A task run's log lines (`ctx.log`, `ctx.logger.*`): by default its newest `limit`, oldest of
+   * them first; `orderByDirection` ASC gives the oldest first, DESC the newest first.
+   */
+  list(taskRunId: string, opts: ListLogsOpts = {}): Promise<V1LogLineList> {
+    return this.host.rest.request<V1LogLineList>('GET', `/api/v1/stable/tasks/${encodeURIComponent(taskRunId)}/logs`, {
+      query: {
+        limit: opts.limit,
+        since: opts.since?.toISOString(),
+        until: opts.until?.toISOString(),
+        search: opts.search,
+        levels: opts.levels,
+        order_by_direction: opts.orderByDirection,
+        attempt: opts.attempt,
+      },
+    });
   }
 }
 
@@ -551,25 +674,41 @@ export class WorkersClient {
 }
 
 export class WorkflowsClient {
-  get(_workflow: WorkflowArg): Promise<ApiWorkflow> {
-    return notYet('reading workflows through the REST API (workflows.get)');
+  constructor(private readonly host: FeatureHost) {}
+
+  /** A workflow by name or declaration (its id is its name). */
+  get(workflow: WorkflowArg): Promise<ApiWorkflow> {
+    return this.host.rest.request<ApiWorkflow>('GET', `/api/v1/workflows/${encodeURIComponent(workflowName(this.host, workflow))}`);
   }
 
-  getWorkflowIdFromName(_workflow: WorkflowArg): Promise<string> {
-    return notYet('workflow ids (workflows.getWorkflowIdFromName)');
+  async getWorkflowIdFromName(workflow: WorkflowArg): Promise<string> {
+    return (await this.get(workflow)).metadata.id;
   }
 
-  list(_opts?: Record<string, unknown>): Promise<{ rows?: ApiWorkflow[] }> {
-    return notYet('listing workflows (workflows.list)');
+  list(opts: { limit?: number; offset?: number; name?: string } = {}): Promise<{ rows?: ApiWorkflow[]; pagination?: PaginationResponse }> {
+    return this.host.rest.request('GET', '/api/v1/tenants/{tenant}/workflows', { query: { limit: opts.limit, offset: opts.offset, name: opts.name } });
   }
 
-  delete(_workflow: WorkflowArg): Promise<void> {
-    return notYet('deleting workflows (workflows.delete)');
+  /** Deletes the workflow and all its runs (active ones are cancelled first). */
+  async delete(workflow: WorkflowArg): Promise<void> {
+    await this.host.rest.request('DELETE', `/api/v1/workflows/${encodeURIComponent(workflowName(this.host, workflow))}`);
   }
 }
 
+/** Queued and running counts, in all and by workflow, and queued tasks by queue. */
+export interface TenantQueueMetrics {
+  total: { numQueued: number; numRunning: number; numPending: number };
+  workflow: Record<string, { numQueued: number; numRunning: number; numPending: number }>;
+  queues: Record<string, number>;
+}
+
+export type TaskStats = Record<string, { queued?: { total: number; queues?: Record<string, number>; oldest?: string }; running?: { total: number; oldest?: string } }>;
+
 export class MetricsClient {
-  getTaskStatusMetrics(_query: {
+  constructor(private readonly host: FeatureHost) {}
+
+  /** Task counts by status for runs created since `since` (until `until`). */
+  async getTaskStatusMetrics(query: {
     since: string;
     until?: string;
     workflow_ids?: string[];
@@ -577,19 +716,24 @@ export class MetricsClient {
     triggering_event_external_id?: string;
     additional_metadata?: string[];
   }): Promise<TaskStatusMetrics> {
-    return notYet('task status metrics (metrics.getTaskStatusMetrics)');
+    const rows = await this.host.rest.request<Array<{ status: string; count: number }>>('GET', '/api/v1/stable/tenants/{tenant}/task-metrics', {
+      query: { ...query, ...(query.workflow_ids === undefined ? {} : { workflow_ids: query.workflow_ids.map((name) => workflowName(this.host, name)) }) },
+    });
+    const metrics: TaskStatusMetrics = { queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0 };
+    for (const row of rows) metrics[row.status.toLowerCase() as keyof TaskStatusMetrics] = row.count;
+    return metrics;
   }
 
-  getQueueMetrics(_opts?: Record<string, unknown>): Promise<never> {
-    return notYet('queue metrics (metrics.getQueueMetrics)');
+  getQueueMetrics(_opts?: Record<string, unknown>): Promise<TenantQueueMetrics> {
+    return this.host.rest.request('GET', '/api/v1/tenants/{tenant}/queue-metrics');
   }
 
   scrapePrometheusMetrics(): Promise<string> {
     return notYet('Prometheus metrics (metrics.scrapePrometheusMetrics)');
   }
 
-  getTaskStats(): Promise<never> {
-    return notYet('task statistics (metrics.getTaskStats)');
+  getTaskStats(): Promise<TaskStats> {
+    return this.host.rest.request('GET', '/api/v1/tenants/{tenant}/task-stats');
   }
 }
 
@@ -602,25 +746,52 @@ export type CreateWebhookOptions = {
   auth: { username?: string; password?: string; headerName?: string; apiKey?: string; signingSecret?: string; signatureHeaderName?: string; algorithm?: string; encoding?: string };
 };
 
+/** A webhook as the REST API describes it (`V1Webhook`); its secrets are never returned. */
+export interface V1Webhook {
+  metadata: APIResourceMeta;
+  tenantId: string;
+  name: string;
+  sourceName: 'GENERIC' | 'STRIPE' | 'GITHUB' | 'SLACK';
+  eventKeyExpression: string;
+  scopeExpression?: string;
+  staticPayload?: Record<string, unknown>;
+  authType: 'BASIC' | 'API_KEY' | 'HMAC';
+}
+
 export class WebhooksClient {
-  list(_opts?: Record<string, unknown>): Promise<never> {
-    return notYet('webhooks (webhooks.list)');
+  constructor(private readonly host: FeatureHost) {}
+
+  list(opts: { limit?: number; offset?: number; sourceNames?: string[]; webhookNames?: string[] } = {}): Promise<{ rows: V1Webhook[]; pagination: PaginationResponse }> {
+    return this.host.rest.request('GET', '/api/v1/stable/tenants/{tenant}/webhooks', { query: { limit: opts.limit, offset: opts.offset, sourceNames: opts.sourceNames, webhookNames: opts.webhookNames } });
   }
 
-  get(_name: string): Promise<never> {
-    return notYet('webhooks (webhooks.get)');
+  get(name: string): Promise<V1Webhook> {
+    return this.host.rest.request('GET', `/api/v1/stable/tenants/{tenant}/webhooks/${encodeURIComponent(name)}`);
   }
 
-  create(_opts: CreateWebhookOptions): Promise<never> {
-    return notYet('webhooks (webhooks.create)');
+  /** Creates a webhook; the kind of authentication follows from the `auth` fields given, as in Hatchet. */
+  create(opts: CreateWebhookOptions): Promise<V1Webhook> {
+    const { auth } = opts;
+    const authType = auth.username !== undefined || auth.password !== undefined ? 'BASIC' : auth.apiKey !== undefined || auth.headerName !== undefined ? 'API_KEY' : 'HMAC';
+    return this.host.rest.request('POST', '/api/v1/stable/tenants/{tenant}/webhooks', {
+      body: {
+        sourceName: opts.sourceName,
+        name: opts.name,
+        eventKeyExpression: opts.eventKeyExpression,
+        ...(opts.scopeExpression === undefined ? {} : { scopeExpression: opts.scopeExpression }),
+        ...(opts.staticPayload === undefined ? {} : { staticPayload: opts.staticPayload }),
+        authType,
+        auth: Object.fromEntries(Object.entries(auth).filter(([, value]) => value !== undefined).map(([key, value]) => [key, key === 'algorithm' || key === 'encoding' ? String(value).toUpperCase() : value])),
+      },
+    });
   }
 
-  update(_name: string, _opts: { eventKeyExpression?: string; scopeExpression?: string; staticPayload?: Record<string, unknown> }): Promise<never> {
-    return notYet('webhooks (webhooks.update)');
+  update(name: string, opts: { eventKeyExpression?: string; scopeExpression?: string; staticPayload?: Record<string, unknown> }): Promise<V1Webhook> {
+    return this.host.rest.request('PATCH', `/api/v1/stable/tenants/{tenant}/webhooks/${encodeURIComponent(name)}`, { body: opts });
   }
 
-  delete(_name: string): Promise<never> {
-    return notYet('webhooks (webhooks.delete)');
+  delete(name: string): Promise<V1Webhook> {
+    return this.host.rest.request('DELETE', `/api/v1/stable/tenants/{tenant}/webhooks/${encodeURIComponent(name)}`);
   }
 }
 
@@ -628,13 +799,19 @@ export type DebugCELInput = { expression: string; input: Record<string, unknown>
 export type CELEvaluationResult = { status: 'SUCCESS'; output: boolean } | { status: 'ERROR'; error: string };
 
 export class CELClient {
-  debug(_input: DebugCELInput): Promise<CELEvaluationResult> {
-    return notYet('CEL evaluation (cel.debug)');
+  constructor(private readonly host: FeatureHost) {}
+
+  /** How a filter expression evaluates over an input, metadata and a filter payload. */
+  debug(input: DebugCELInput): Promise<CELEvaluationResult> {
+    return this.host.rest.request('POST', '/api/v1/stable/tenants/{tenant}/cel/debug', { body: input });
   }
 }
 
 export class TenantClient {
-  get(): Promise<{ metadata: { id: string }; name: string; slug: string; version: string }> {
-    return notYet('reading the tenant (tenant.get)');
+  constructor(private readonly host: FeatureHost) {}
+
+  /** The token's tenant. */
+  get(): Promise<{ metadata: APIResourceMeta; name: string; slug: string; version: string }> {
+    return this.host.rest.request('GET', '/api/v1/tenants/{tenant}');
   }
 }

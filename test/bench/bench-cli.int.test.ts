@@ -103,5 +103,5 @@ t.test('--url: loads an engine it did not start; its CPU and memory only with --
 
   const wrongToken = await bench(['-n', '10', '--url', engine.hostPort, '--token', 'kl_wrong', '--wait', '2s']);
   t.equal(wrongToken.code, 1, 'a refused token fails the run');
-  t.match(wrongToken.stderr, /kindling bench: the token is missing or not valid for this engine/, 'and says why, in one line');
+  t.match(wrongToken.stderr, /kindling bench: the token is not a JSON Web Token/, 'and says why, in one line');
 });

@@ -32,7 +32,9 @@ t.test('kindling start runs the engine on the embedded log, creates a dev token,
   });
   await listening;
   const token = readFileSync(join(data, 'dev-token'), 'utf8').trim();
-  t.match(token, /^kl_[A-Za-z0-9_-]{32}$/);
+  t.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/, 'a JSON Web Token');
+  t.match(JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()), { sub: 'default', server_url: `http://127.0.0.1:${port}`, grpc_broadcast_address: `127.0.0.1:${port}` });
+  t.ok(readFileSync(join(data, 'admin-token'), 'utf8').trim().length > 0, 'an admin token is written too');
   t.match(output, new RegExp(`HATCHET_CLIENT_TOKEN=${token}`));
   t.match(output, new RegExp(`engine listening on port ${port}`));
   const health = await fetch(`http://127.0.0.1:${port}/health`);
@@ -47,6 +49,26 @@ t.test('kindling start runs the engine on the embedded log, creates a dev token,
   t.ok((await log.readAll()).some((r) => r.stream === 'tenants' && r.type === 'ApiTokenCreated'), 'the token is in the log (as a hash)');
   t.notOk(JSON.stringify(await log.readAll()).includes(token), 'the plaintext token is not');
   await log.close();
+
+  // Restarted on the same data directory, the engine still accepts the token it wrote.
+  const again = spawn(process.execPath, [cli, 'start', '--data-dir', data, '--port', String(port), '--host', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let second = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no listening line: ${second}`)), 20_000);
+    again.stdout.on('data', (chunk: Buffer) => {
+      second += chunk.toString();
+      if (second.includes('engine listening')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  t.match(second, /development token in /);
+  t.notMatch(second, /HATCHET_CLIENT_TOKEN=/, 'no new token was made');
+  t.equal((await fetch(`http://127.0.0.1:${port}/api/v1/tenants/default`, { headers: { authorization: `Bearer ${token}` } })).status, 200);
+  const stopped = new Promise<number | null>((resolve) => again.once('exit', resolve));
+  again.kill('SIGTERM');
+  t.equal(await stopped, 0);
 });
 
 t.test('kindling log verify reports the records, and names a damaged one with exit 1', async (t) => {

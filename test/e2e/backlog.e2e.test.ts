@@ -25,7 +25,7 @@ t.test('a backlog beyond the idle-run memory budget drains completely; evicted r
 
   const cancelled = refs[0]?.workflowRunId as string;
   await hatchet.runs.cancel({ ids: [cancelled] });
-  t.equal((await hatchet.runs.get(refs[1]?.workflowRunId as string)).status, 'QUEUED', 'a run out of memory reads from the log');
+  t.equal((await hatchet.runs.get(refs[1]?.workflowRunId as string)).run.status, 'QUEUED', 'a run out of memory reads from the log');
 
   const worker = await hatchet.worker('backlog-worker', { workflows: [echo], slots: 20, handleKill: false });
   void worker.start();

@@ -72,7 +72,7 @@ t.test('Or(sleep, event): the event ends the wait long before the sleep; AND acr
   const ref = await wf.runNoWait({});
   await hatchet.events.push('or-dag:go', { ok: false });
   await new Promise((resolve) => setTimeout(resolve, 300));
-  t.equal((await hatchet.runs.get(ref.workflowRunId)).status, 'QUEUED', 'an event the expression rejects does not count');
+  t.equal((await hatchet.runs.get(ref.workflowRunId)).run.status, 'QUEUED', 'an event the expression rejects does not count');
   await hatchet.events.push('or-dag:go', { ok: true });
   const output = (await ref.output) as { either: { at: number } };
   t.ok(output.either.at - started < 30_000, 'the event, not the 60 s sleep, let it run');
@@ -111,7 +111,7 @@ t.test('skipIf: an event skips a waiting task; complementary parent conditions r
   const output = (await ref.output) as Record<string, unknown>;
   t.same(output.join, { skippable: { skipped: true }, left: { skipped: true }, right: { side: 'right' } });
   const details = await hatchet.runs.get(ref.workflowRunId);
-  t.ok(details.taskEvents.some((e) => e.eventType === 'SKIPPED' && e.taskName === 'left'), 'the task events say SKIPPED');
+  t.ok(details.taskEvents.some((e) => e.eventType === 'SKIPPED' && e.taskDisplayName === 'left'), 'the task events say SKIPPED');
   const low = (await wf.run({ n: 10 })) as Record<string, { left: unknown; right: unknown }>;
   t.same([low.join?.left, low.join?.right], [{ side: 'left' }, { skipped: true }], 'the other branch for a low number');
 });
@@ -136,7 +136,7 @@ t.test('cancelIf: the event cancels the task and everything downstream; the run 
   );
   t.ok(Array.isArray(errors), 'the run did not complete');
   const details = await hatchet.runs.get(ref.workflowRunId);
-  t.equal(details.status, 'CANCELLED');
-  t.same(details.tasks.map((task) => [task.name, task.status]), [['gated', 'CANCELLED'], ['downstream', 'CANCELLED']]);
+  t.equal(details.run.status, 'CANCELLED');
+  t.same(details.tasks.map((task) => [task.displayName, task.status]), [['gated', 'CANCELLED'], ['downstream', 'CANCELLED']]);
   t.same(ran, [], 'neither task ran');
 });

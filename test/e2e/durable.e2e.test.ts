@@ -200,7 +200,7 @@ t.test('branch from a checkpoint: earlier checkpoints replay, later ones are don
   await hatchet.runs.branchDurableTask(ref.workflowRunId, 2);
   const branched = await until('the branched run to finish', async () => {
     const details = await hatchet.runs.get(ref.workflowRunId);
-    return details.status === 'COMPLETED' && (details.tasks[0]?.attempt ?? 0) >= 1 ? details : undefined;
+    return details.run.status === 'COMPLETED' && (details.tasks[0]?.retryCount ?? 0) >= 1 ? details : undefined;
   });
   const output = branched.tasks[0]?.output as { first: number; second: number };
   t.equal(output.first, original.first, 'checkpoint 1 was replayed');
@@ -209,7 +209,7 @@ t.test('branch from a checkpoint: earlier checkpoints replay, later ones are don
   await hatchet.runs.restoreTask(ref.workflowRunId);
   const restored = await until('the restored run to finish', async () => {
     const details = await hatchet.runs.get(ref.workflowRunId);
-    return details.status === 'COMPLETED' && (details.tasks[0]?.attempt ?? 0) >= 2 ? details : undefined;
+    return details.run.status === 'COMPLETED' && (details.tasks[0]?.retryCount ?? 0) >= 2 ? details : undefined;
   });
   t.same(restored.tasks[0]?.output, output, 'every checkpoint replayed: the same output');
   await t.rejects(hatchet.runs.branchDurableTask(ref.workflowRunId, 9), { code: 'INVALID_INPUT', message: /checkpoints 1 to 2/ });

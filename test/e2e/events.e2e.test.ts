@@ -76,7 +76,7 @@ t.test('an event fans out to every workflow listening for its key, wildcards inc
   t.match(listed, { key: 'user:signup', payload: { name: 'ada' }, additionalMetadata: { source: 'test' } });
   const runIds = (listed.triggeredRuns as Array<{ workflowRunId: string }>).map((r) => r.workflowRunId);
   const details = await Promise.all(runIds.map((id) => hatchet.runs.get(id)));
-  t.same(details.map((d) => d.workflow).sort(), ['on-any-user', 'on-signup-a', 'on-signup-b'], 'the list names the runs the event started');
+  t.same(details.map((d) => d.tasks[0]?.workflowName).sort(), ['on-any-user', 'on-signup-a', 'on-signup-b'], 'the list names the runs the event started');
 });
 
 t.test('an event pushed before any workflow listens for its key starts nothing, even once one does', async (t) => {

@@ -104,14 +104,14 @@ t.test('CANCEL_IN_PROGRESS cancels the older run of a key; CANCEL_NEWEST cancels
   t.same(await newer.result(), { n: 2 }, 'the newer run completes');
   await t.rejects(older.result(), 'the older run ends cancelled');
   const olderDetails = await hatchet.runs.get(older.workflowRunId);
-  t.equal(olderDetails.status, 'CANCELLED');
+  t.equal(olderDetails.run.status, 'CANCELLED');
   t.ok(olderDetails.taskEvents.some((e) => e.eventType === 'CANCELLED' && /CANCEL_IN_PROGRESS/.test(e.message ?? '')), 'its history says which strategy cancelled it');
 
   const first = await newest.runNoWait({ key: 'q', n: 1 });
   await until(() => started.includes('q1'), 'the first run to start');
   const second = await newest.runNoWait({ key: 'q', n: 2 });
   await t.rejects(second.result(), 'the newer run ends cancelled');
-  t.equal((await hatchet.runs.get(second.workflowRunId)).status, 'CANCELLED');
+  t.equal((await hatchet.runs.get(second.workflowRunId)).run.status, 'CANCELLED');
   t.same(await first.result(), { n: 1 }, 'the run in progress continues to completion');
   t.notOk(started.includes('q2'), 'the cancelled newcomer never started');
 });

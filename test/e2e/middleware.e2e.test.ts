@@ -136,7 +136,7 @@ t.test('a throwing hook fails the attempt; the retry runs the hooks and the task
   await t.rejects(once.run({}), ['before hook failed on attempt 0'] as unknown as Error, 'with no retries left the run fails with the hook error');
   const ref = await task.runNoWait({});
   await ref.result();
-  const events = (await hatchet.runs.get(ref.workflowRunId)).taskEvents.map((e) => `${e.eventType}${e.message === undefined ? '' : `: ${e.message}`}`);
+  const events = (await hatchet.runs.get(ref.workflowRunId)).taskEvents.map((e) => `${e.eventType}${e.message === '' ? '' : `: ${e.message}`}`);
   t.match(events, [/^QUEUED/, /^ASSIGNED/, /^STARTED/, /^FAILED: before hook failed on attempt 0/, /^RETRYING/]);
 });
 

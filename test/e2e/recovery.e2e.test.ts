@@ -44,12 +44,12 @@ t.test('a worker killed after it released its task slot: the task is not reassig
   // Well past the liveness window: a task that held its slot would have been reassigned by now.
   await new Promise((resolve) => setTimeout(resolve, 4000));
   const details = await hatchet.runs.get(ref.workflowRunId);
-  t.match(details, { status: 'RUNNING', tasks: [{ attempt: 0, status: 'RUNNING' }] }, 'it stays RUNNING until someone ends it');
+  t.match(details, { run: { status: 'RUNNING' }, tasks: [{ retryCount: 0, status: 'RUNNING' }] }, 'it stays RUNNING until someone ends it');
   const events = details.taskEvents.map((e) => e.eventType);
   t.ok(events.includes('SLOT_RELEASED'), `SLOT_RELEASED is in its history (${events.join(', ')})`);
   t.notOk(events.includes('REASSIGNED'), 'it was not reassigned');
   await hatchet.runs.cancel({ ids: [ref.workflowRunId] });
-  t.equal((await hatchet.runs.get(ref.workflowRunId)).status, 'CANCELLED', 'cancelling ends it');
+  t.equal((await hatchet.runs.get(ref.workflowRunId)).run.status, 'CANCELLED', 'cancelling ends it');
 });
 
 for (const name of ['slow-step']) {
@@ -86,9 +86,9 @@ for (const name of ['slow-step']) {
     t.same(await ref.result(), { by: 'the survivor', attempt: 1 }, 'the survivor ran it as attempt 1');
     t.ok(Date.now() - startedAt < 15_000, 'within the liveness timeout and a little');
     const details = await hatchet.runs.get(ref.workflowRunId);
-    t.match(details, { status: 'COMPLETED', tasks: [{ attempt: 1, status: 'COMPLETED' }] });
+    t.match(details, { run: { status: 'COMPLETED' }, tasks: [{ retryCount: 1, status: 'COMPLETED' }] });
     t.same(
-      details.taskEvents.map((e) => `${e.eventType}@${e.attempt}`),
+      details.taskEvents.map((e) => `${e.eventType}@${e.retryCount}`),
       ['QUEUED@0', 'ASSIGNED@0', 'STARTED@0', 'REASSIGNED@1', 'QUEUED@1', 'ASSIGNED@1', 'STARTED@1', 'FINISHED@1'],
       'the task events tell the story as Hatchet names it',
     );
@@ -126,7 +126,7 @@ t.test('an engine restarted after a replay starts and keeps the replayed run', a
   await engine.kill('SIGKILL');
   await engine.restart();
   const details = await hatchet.runs.get(ref.workflowRunId);
-  t.match(details, { status: 'COMPLETED', tasks: [{ attempt: 1, status: 'COMPLETED', output: { attempt: 'second' } }] });
+  t.match(details, { run: { status: 'COMPLETED' }, tasks: [{ retryCount: 1, status: 'COMPLETED', output: { attempt: 'second' } }] });
 });
 
 t.test('the engine killed with kill -9 during 1,000 runs restarts from its last checkpoint and every run finishes', async (t) => {
@@ -164,5 +164,5 @@ t.test('the engine killed with kill -9 during 1,000 runs restarts from its last 
   t.ok(executedBeforeKill < 1000, `the kill came mid-way (${executedBeforeKill} executions before it)`);
   t.ok(executions >= 1000, `at-least-once: ${executions} executions for 1,000 runs`);
   const sample = await hatchet.runs.get(refs[999]?.workflowRunId as string);
-  t.equal(sample.status, 'COMPLETED');
+  t.equal(sample.run.status, 'COMPLETED');
 });

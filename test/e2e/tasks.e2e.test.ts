@@ -3,7 +3,7 @@
  * a real WebSocket, a real worker.
  */
 import t from 'tap';
-import { HatchetClient, NonRetryableError } from '../../src/sdk/index.js';
+import { HatchetClient, NonRetryableError, V1LogLineLevel, V1LogLineOrderByDirection } from '../../src/sdk/index.js';
 import type { Worker } from '../../src/sdk/worker.js';
 import { type EngineProcess, startEngine } from '../support/engine-process.js';
 
@@ -57,7 +57,7 @@ t.test('a standalone task returns its output; a DAG fans out and in with parent 
   t.match(await ref.runId, /^[0-9a-f-]{36}$/);
   t.same(await ref.output, { transformed: 'ref' });
   const details = await hatchet.runs.get(ref.workflowRunId);
-  t.match(details, { status: 'COMPLETED', workflow: 'simple', tasks: [{ name: 'simple', taskId: ref.workflowRunId, status: 'COMPLETED', attempt: 0 }] });
+  t.match(details, { run: { status: 'COMPLETED', displayName: 'simple' }, tasks: [{ displayName: 'simple', taskExternalId: ref.workflowRunId, status: 'COMPLETED', retryCount: 0 }] });
 });
 
 t.test('bulk runs resolve in the order of their inputs', async (t) => {
@@ -157,21 +157,21 @@ t.test('cancelling a running run aborts the task; cancelling a queued run ends i
   } });
   await startWorker('cancel-worker', [long]);
   const ref = await long.runNoWait({});
-  for (let i = 0; i < 100 && (await hatchet.runs.get(ref.workflowRunId)).status !== 'RUNNING'; i++) await sleep(20);
+  for (let i = 0; i < 100 && (await hatchet.runs.get(ref.workflowRunId)).run.status !== 'RUNNING'; i++) await sleep(20);
   await ref.cancel();
   const error = await ref.result().catch((e: unknown) => e);
   t.match(error, [/cancelled by request/]);
   await sleep(200);
   t.ok(abortSeen, 'the abort signal fired with ctx.cancelled set');
-  t.equal((await hatchet.runs.get(ref.workflowRunId)).status, 'CANCELLED');
+  t.equal((await hatchet.runs.get(ref.workflowRunId)).run.status, 'CANCELLED');
 
   const nobody = hatchet.task({ name: 'queued-forever', fn: () => ({}) });
   await hatchet.putWorkflow(nobody);
   const queued = await nobody.runNoWait({});
-  t.equal((await hatchet.runs.get(queued.workflowRunId)).status, 'QUEUED');
+  t.equal((await hatchet.runs.get(queued.workflowRunId)).run.status, 'QUEUED');
   await queued.cancel();
   await t.rejects(queued.result());
-  t.equal((await hatchet.runs.get(queued.workflowRunId)).status, 'CANCELLED');
+  t.equal((await hatchet.runs.get(queued.workflowRunId)).run.status, 'CANCELLED');
 });
 
 t.test('on-failure sees the errors; on-success runs after every leaf', async (t) => {
@@ -262,10 +262,10 @@ t.test('the context tells a task where it runs; children run through it and are 
     labels: {},
   });
   const details = await hatchet.runs.get(ref.workflowRunId);
-  t.equal(details.status, 'COMPLETED');
+  t.equal(details.run.status, 'COMPLETED');
   const lines = (await hatchet.logs.list(ref.workflowRunId)).rows ?? [];
   t.match(lines, [
-    { taskExternalId: ref.workflowRunId, attempt: 0, level: 'INFO', message: 'spawning children', createdAt: /^\d{4}-\d\d-\d\dT/ },
+    { taskExternalId: ref.workflowRunId, attempt: 1, retryCount: 0, level: 'INFO', message: 'spawning children', createdAt: /^\d{4}-\d\d-\d\dT/ },
     { level: 'WARN', message: /… \(truncated\)$/ },
   ]);
   t.equal(lines[1]?.message.length, 10_000, 'a long line is cut at the limit');
@@ -285,7 +285,7 @@ t.test('a failed run replayed runs its failed task again and completes', async (
   t.same(await ref.result().catch((e: unknown) => e), ['first time fails']);
   await ref.replay();
   t.same(await ref.result(), { attempt: 1 }, 'the replay is attempt 1');
-  t.equal((await hatchet.runs.get(ref.workflowRunId)).status, 'COMPLETED');
+  t.equal((await hatchet.runs.get(ref.workflowRunId)).run.status, 'COMPLETED');
 });
 
 t.test('a worker stopping gracefully finishes its tasks and hands the rest to another worker', async (t) => {
@@ -339,20 +339,34 @@ t.test('bad workflows are refused when a worker registers them', async (t) => {
   await t.rejects(hatchet.worker('proto-worker', { workflows: [proto], handleKill: false }), { code: 'INVALID_INPUT', message: /cannot be a task name/ });
 });
 
-t.test('a task that logs more lines than one read returns gets its newest lines listed', async (t) => {
-  const chatty = hatchet.task({ name: 'chatty', fn: async (_input: Record<string, never>, ctx) => {
-    for (let i = 0; i < 1200; i++) ctx.log(`line ${i}`);
+t.test('a task keeps its first 1,000 log lines (later ones are dropped), listed with Hatchet\'s filters', async (t) => {
+  const chatty = hatchet.task({ name: 'chatty', retries: 1, fn: async (_input: Record<string, never>, ctx) => {
+    if (ctx.retryCount() === 0) {
+      ctx.log('first attempt', 'WARN');
+      throw new Error('again');
+    }
+    for (let i = 0; i < 1200; i++) ctx.log(`line ${i}`, i % 100 === 0 ? 'ERROR' : 'INFO');
     await sleep(300);
     return { done: true };
   } });
   await startWorker('chatty-worker', [chatty]);
   const ref = await chatty.runNoWait({});
   await ref.result();
-  await sleep(200);
+  await sleep(300);
   const lines = (await hatchet.logs.list(ref.workflowRunId)).rows ?? [];
-  t.equal(lines.length, 1000);
-  t.equal(lines[0]?.message, 'line 200');
-  t.equal(lines.at(-1)?.message, 'line 1199', 'the newest line is there');
+  t.equal(lines.length, 1000, 'the first 1,000 lines of the task, over both attempts');
+  t.equal(lines[0]?.message, 'first attempt');
+  t.equal(lines.at(-1)?.message, 'line 998', 'the line past the limit and later ones were dropped');
+  t.same((await hatchet.logs.list(ref.workflowRunId, { limit: 3 })).rows?.map((line) => line.message), ['line 996', 'line 997', 'line 998'], 'the newest of them, oldest first');
+  t.same((await hatchet.logs.list(ref.workflowRunId, { limit: 2, orderByDirection: V1LogLineOrderByDirection.DESC })).rows?.map((line) => line.message), ['line 998', 'line 997']);
+  t.same((await hatchet.logs.list(ref.workflowRunId, { limit: 2, orderByDirection: V1LogLineOrderByDirection.ASC })).rows?.map((line) => line.message), ['first attempt', 'line 0']);
+  t.same((await hatchet.logs.list(ref.workflowRunId, { levels: [V1LogLineLevel.ERROR] })).rows?.map((line) => line.message), ['line 0', 'line 100', 'line 200', 'line 300', 'line 400', 'line 500', 'line 600', 'line 700', 'line 800', 'line 900']);
+  t.same((await hatchet.logs.list(ref.workflowRunId, { search: 'LINE 99' })).rows?.map((line) => line.message), ['line 99', ...Array.from({ length: 9 }, (_, i) => `line ${990 + i}`)], 'a search matches text in any case');
+  t.match((await hatchet.logs.list(ref.workflowRunId, { attempt: 1 })).rows, [{ message: 'first attempt', attempt: 1, retryCount: 0, level: 'WARN' }]);
+  t.equal((await hatchet.logs.list(ref.workflowRunId, { attempt: 2 })).rows?.length, 999);
+  t.same((await hatchet.logs.list(ref.workflowRunId, { since: new Date(Date.now() + 60_000) })).rows, []);
+  t.equal((await hatchet.logs.list(ref.workflowRunId, { until: new Date(Date.now() + 60_000) })).rows?.length, 1000);
+  await t.rejects(hatchet.logs.list(ref.workflowRunId, { limit: 0 }), { code: 'INVALID_INPUT' });
 });
 
 t.test('awaiting a run that does not exist rejects with RUN_NOT_FOUND', async (t) => {

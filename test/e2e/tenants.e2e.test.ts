@@ -3,6 +3,7 @@
  * tenants, each with its own token. Nothing of tenant A is visible to, or changeable by, tenant B
  * — through the SDK or through raw frames — and the same workflow names live side by side.
  */
+import { randomBytes } from 'node:crypto';
 import { Packr } from 'msgpackr';
 import t from 'tap';
 import WebSocket from 'ws';
@@ -13,9 +14,11 @@ const packr = new Packr({ useRecords: false });
 let running: InProcessEngine;
 let tokenA: string;
 let tokenB: string;
+/** The same key across the restart below, as `kindling start` keeps it in the data directory. */
+const signingKey = randomBytes(32);
 
 t.before(async () => {
-  running = await inProcessEngine({ tenants: ['tenant-a', 'tenant-b'] });
+  running = await inProcessEngine({ tenants: ['tenant-a', 'tenant-b'], engine: { signingKey } });
   tokenA = running.tokens['tenant-a'] as string;
   tokenB = running.tokens['tenant-b'] as string;
 });
@@ -94,7 +97,7 @@ t.test('tenants: B cannot read, await, cancel, replay, log-read or trigger anyth
   const failed = await failing.runNoWait({});
   await failed.result().catch(() => {});
   const details = await a.runs.get(running.workflowRunId);
-  const taskId = details.tasks[0]?.taskId as string;
+  const taskId = details.tasks[0]?.taskExternalId as string;
   await new Promise((resolve) => setTimeout(resolve, 100));
 
   const replies = await raw(tokenB, [
@@ -114,8 +117,8 @@ t.test('tenants: B cannot read, await, cancel, replay, log-read or trigger anyth
   t.match(replies.get(6), { ok: false, error: { code: 'WORKFLOW_NOT_FOUND' } }, "trigger: A's workflow is not B's");
   t.match(replies.get(7), { ok: false, error: { code: 'INVALID_INPUT', message: /is not running/ } }, "a child of A's task cannot be spawned by B");
 
-  t.equal((await a.runs.get(running.workflowRunId)).status, 'RUNNING', 'still running after B tried to cancel it');
-  t.equal((await a.runs.get(failed.workflowRunId)).status, 'FAILED', 'not replayed');
+  t.equal((await a.runs.get(running.workflowRunId)).run.status, 'RUNNING', 'still running after B tried to cancel it');
+  t.equal((await a.runs.get(failed.workflowRunId)).run.status, 'FAILED', 'not replayed');
   t.match(((await a.logs.list(taskId)).rows ?? []).map((line) => line.message), ['a private line'], 'A still reads its own log');
   release();
   t.same(await running.result(), { done: true });

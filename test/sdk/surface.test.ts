@@ -165,29 +165,11 @@ t.test('features this engine does not carry out yet reject with a NotSupportedEr
     ['decl.metrics', () => decl.metrics()],
     ['decl.taskStatusMetrics', () => decl.taskStatusMetrics()],
     ['decl.get', () => decl.get()],
-    ['runs.getDetails', () => hatchet.runs.getDetails('r')],
-    ['runs.cancel by filter', () => hatchet.runs.cancel({ filters: { since: new Date() } })],
-    ['runs.replay by filter', () => hatchet.runs.replay({ filters: { since: new Date() } })],
     ['runs.subscribeToStream', () => hatchet.runs.subscribeToStream('r')[Symbol.asyncIterator]().next()],
-    ['logs.list by level', () => hatchet.logs.list('t', { levels: [sdk.V1LogLineLevel.INFO] })],
     ['hatchet.api', async () => hatchet.api],
+    ['metrics.scrapePrometheusMetrics', () => hatchet.metrics.scrapePrometheusMetrics()],
   ];
-  // Every method of every feature client that has no engine behind it yet.
-  const stubs = {
-    workflows: hatchet.workflows,
-    metrics: hatchet.metrics,
-    webhooks: hatchet.webhooks,
-    cel: hatchet.cel,
-    tenant: hatchet.tenant,
-  };
-  for (const [name, client] of Object.entries(stubs)) {
-    for (const method of Object.getOwnPropertyNames(Object.getPrototypeOf(client))) {
-      if (method === 'constructor') continue;
-      calls.push([`${name}.${method}`, () => (client as unknown as Record<string, (...args: unknown[]) => unknown>)[method]?.('x', {}, {})]);
-    }
-  }
   for (const method of ['putLog', 'putStream'] as const) calls.push([`events.${method}`, () => hatchet.events[method]('x', 'y')]);
-  t.ok(calls.length > 20, `${calls.length} entry points checked`);
   for (const [name, call] of calls) {
     const error = await Promise.resolve()
       .then(call)

@@ -1,0 +1,489 @@
+/**
+ * Read models: projections of the log that answer list queries — runs by time, status, workflow,
+ * worker, metadata, parent task and triggering event — without replaying a single run, so a list
+ * stays fast with a million runs in the log.
+ *
+ * Owns: an LMDB environment of its own (beside the log, never inside it), with
+ *  - `runs`:  [tenant, runId] → RunSummary (run-summary.ts);
+ *  - `index`: [tenant, kind, …values, createdAtMs, runId] → null, one entry per way a run can be
+ *             found (kinds below), so a filtered, newest-first page is one range read;
+ *  - `ended`: [finishedAtMs, tenant, runId] → null, finished runs oldest first, for retention;
+ *  - `meta`:  'position' → the log position the projection has folded everything up to.
+ * Talks to: the engine, which hands it each run's durable events with their stream seq (effects of
+ * the run host, after durability — nothing on the trigger → result path), and the log, which it
+ * reads only to catch up after a start.
+ *
+ * Invariants:
+ *  1. Everything at or below `position` is folded in: a flush stores the rows and the position in
+ *     one LMDB transaction, with the position read as settled (checkpoint.ts, invariant 2) before
+ *     the events to flush are taken. Rows may also hold later events; their `seq` says which.
+ *  2. An event is folded only if it is its run's next one (seq = row.seq + 1), so replaying the log
+ *     after `position` — at start, after a crash — folds each event exactly once.
+ *  3. Every event after `position` is either in the log read that catches up or in `pending`: when
+ *     pending grows past its bound it is dropped, and the catch-up reads the log again instead.
+ *  4. Memory is bounded: pending holds at most `readModelPendingEventsMax` events.
+ * After `kill -9`, the directory holds a consistent projection at some position; the next start
+ * folds the log from there. Deleting the directory rebuilds everything from the log.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Database, open, type RootDatabase } from 'lmdb';
+import type { RunEvent } from '../../actors/workflow-run.js';
+import type { RunStatus } from '../../protocol/frames.js';
+import type { EventLog } from '../../store/log.js';
+import { deferred } from '../lib/deferred.js';
+import { engineLimits, limits } from '../lib/limits.js';
+import { runStream } from './run-host.js';
+import { type RunSummary, summarize, type TaskSummary } from './run-summary.js';
+
+type Key = Array<string | number>;
+const MAX_TIME = Number.MAX_SAFE_INTEGER;
+
+export interface RunQuery {
+  readonly tenantId: string;
+  readonly sinceMs?: number;
+  readonly untilMs?: number;
+  readonly statuses?: readonly RunStatus[];
+  readonly workflows?: readonly string[];
+  readonly workerId?: string;
+  /** `[key, value]` pairs; a run matches when it has any of them (as Hatchet's filter ORs them). */
+  readonly metadata?: ReadonlyArray<readonly [string, string]>;
+  readonly parentTaskId?: string;
+  readonly triggeringEventId?: string;
+  readonly offset: number;
+  readonly limit: number;
+}
+
+export interface RunPage {
+  readonly rows: RunSummary[];
+  /** How many runs match in all. */
+  readonly total: number;
+}
+
+/** The index entries of a run: every way it can be found. */
+function indexKeys(run: RunSummary): Key[] {
+  const { tenantId: t, createdAtMs: at, runId: id } = run;
+  const keys: Key[] = [
+    [t, 'all', at, id],
+    [t, 'st', run.status, at, id],
+    [t, 'wf', run.workflow, at, id],
+    [t, 'wfst', run.workflow, run.status, at, id],
+  ];
+  for (const [key, value] of Object.entries(run.additionalMetadata)) keys.push([t, 'md', key, value, at, id]);
+  if (run.parentTaskId !== undefined) keys.push([t, 'par', run.parentTaskId, at, id]);
+  if (run.triggeringEventId !== undefined) keys.push([t, 'ev', run.triggeringEventId, at, id]);
+  for (const worker of new Set(run.tasks.flatMap((task) => (task.workerId === undefined ? [] : [task.workerId])))) keys.push([t, 'wk', worker, at, id]);
+  return keys;
+}
+
+const keyText = (key: Key) => JSON.stringify(key);
+
+function matches(run: RunSummary, query: Omit<RunQuery, 'offset' | 'limit'>): boolean {
+  if (query.sinceMs !== undefined && run.createdAtMs < query.sinceMs) return false;
+  if (query.untilMs !== undefined && run.createdAtMs > query.untilMs) return false;
+  if (query.statuses !== undefined && query.statuses.length > 0 && !query.statuses.includes(run.status)) return false;
+  if (query.workflows !== undefined && query.workflows.length > 0 && !query.workflows.includes(run.workflow)) return false;
+  if (query.workerId !== undefined && !run.tasks.some((task) => task.workerId === query.workerId)) return false;
+  if (query.metadata !== undefined && query.metadata.length > 0 && !query.metadata.some(([key, value]) => run.additionalMetadata[key] === value)) return false;
+  if (query.parentTaskId !== undefined && run.parentTaskId !== query.parentTaskId) return false;
+  if (query.triggeringEventId !== undefined && run.triggeringEventId !== query.triggeringEventId) return false;
+  return true;
+}
+
+/**
+ * The index prefixes whose union holds every match, and whether a run found there must still be
+ * checked against the query (a filter the prefixes do not capture). A run may be in several.
+ */
+function drivingPrefixes(query: Omit<RunQuery, 'offset' | 'limit'>): { prefixes: Key[]; exact: boolean } {
+  const prefixes = prefixesOf(query);
+  const kind = prefixes[0]?.[1];
+  const used = new Set<string>(
+    kind === 'wfst' ? ['workflows', 'statuses'] : kind === 'wf' ? ['workflows'] : kind === 'st' ? ['statuses'] : kind === 'md' ? ['metadata'] : kind === 'wk' ? ['workerId'] : kind === 'par' ? ['parentTaskId'] : kind === 'ev' ? ['triggeringEventId'] : [],
+  );
+  const given = (['statuses', 'workflows', 'metadata'] as const).filter((field) => (query[field]?.length ?? 0) > 0);
+  const givenIds = (['workerId', 'parentTaskId', 'triggeringEventId'] as const).filter((field) => query[field] !== undefined);
+  return { prefixes, exact: [...given, ...givenIds].every((field) => used.has(field)) };
+}
+
+function prefixesOf(query: Omit<RunQuery, 'offset' | 'limit'>): Key[] {
+  const t = query.tenantId;
+  const statuses = query.statuses ?? [];
+  const workflows = query.workflows ?? [];
+  if (query.parentTaskId !== undefined) return [[t, 'par', query.parentTaskId]];
+  if (query.triggeringEventId !== undefined) return [[t, 'ev', query.triggeringEventId]];
+  if (query.metadata !== undefined && query.metadata.length > 0) return query.metadata.map(([key, value]) => [t, 'md', key, value]);
+  if (query.workerId !== undefined) return [[t, 'wk', query.workerId]];
+  if (workflows.length > 0 && statuses.length > 0) return workflows.flatMap((workflow) => statuses.map((status) => [t, 'wfst', workflow, status]));
+  if (workflows.length > 0) return workflows.map((workflow) => [t, 'wf', workflow]);
+  if (statuses.length > 0) return statuses.map((status) => [t, 'st', status]);
+  return [[t, 'all']];
+}
+
+interface Pending {
+  readonly tenantId: string;
+  /** The seq of `events[0]` in the run's stream. */
+  readonly firstSeq: number;
+  readonly events: RunEvent[];
+}
+
+export interface ReadModelOptions {
+  /** The directory; without one a temporary directory is used and removed at close (rebuilt at each start). */
+  readonly path?: string;
+  /** How often pending events are flushed (default 100 ms). */
+  readonly flushMs?: number;
+}
+
+export class ReadModels {
+  readonly #root: RootDatabase;
+  readonly #runs: Database<RunSummary, Key>;
+  readonly #index: Database<null, Key>;
+  readonly #ended: Database<null, Key>;
+  readonly #meta: Database<number, string>;
+  readonly #temporary: string | undefined;
+  readonly #flushMs: number;
+  #pending = new Map<string, Pending>();
+  #pendingEvents = 0;
+  /** Set while catching up from the log: pending was dropped and the log must be read again (invariant 3). */
+  #catchingUp = true;
+  #overflowed = false;
+  #position = 0;
+  #flushing: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  readonly #waiters: Array<{ position: number; resolve(): void }> = [];
+  #closed = false;
+
+  private constructor(
+    path: string,
+    temporary: boolean,
+    private readonly log: EventLog & { settledPosition?(): Promise<number> },
+    flushMs: number,
+  ) {
+    this.#temporary = temporary ? path : undefined;
+    this.#flushMs = flushMs;
+    this.#root = open({ path: join(path, 'read.mdb'), maxDbs: 8 });
+    this.#runs = this.#root.openDB<RunSummary, Key>({ name: 'runs' });
+    this.#index = this.#root.openDB<null, Key>({ name: 'index' });
+    this.#ended = this.#root.openDB<null, Key>({ name: 'ended' });
+    this.#meta = this.#root.openDB<number, string>({ name: 'meta' });
+    this.#position = this.#meta.get('position') ?? 0;
+  }
+
+  /** Opens (or creates) the read models and starts catching up with the log in the background. */
+  static open(log: EventLog & { settledPosition?(): Promise<number> }, options: ReadModelOptions = {}): ReadModels {
+    const temporary = options.path === undefined;
+    const path = options.path ?? mkdtempSync(join(tmpdir(), 'kindling-read-'));
+    const models = new ReadModels(path, temporary, log, options.flushMs ?? 100);
+    void models.#catchUp();
+    return models;
+  }
+
+  /** The log position everything at or below which is in the read models. */
+  get position(): number {
+    return this.#position;
+  }
+
+  /** A run's durable events, from the run host's effects (in stream order, each exactly once). */
+  runEvents(runId: string, tenantId: string, events: readonly RunEvent[], firstSeq: number): void {
+    if (this.#closed) return;
+    const entry = this.#pending.get(runId);
+    if (entry !== undefined && entry.firstSeq + entry.events.length === firstSeq) entry.events.push(...events);
+    else if (entry === undefined) this.#pending.set(runId, { tenantId, firstSeq, events: [...events] });
+    else {
+      // Not contiguous (cannot happen by the host's invariant 3): let the log decide.
+      this.#overflow();
+      return;
+    }
+    this.#pendingEvents += events.length;
+    if (this.#pendingEvents > engineLimits.readModelPendingEventsMax) this.#overflow();
+    else this.#schedule();
+  }
+
+  /** Invariant 3: drop what is pending and read the log again from `position`. */
+  #overflow(): void {
+    this.#pending.clear();
+    this.#pendingEvents = 0;
+    this.#overflowed = true;
+    if (!this.#catchingUp) {
+      this.#catchingUp = true;
+      void this.#catchUp();
+    }
+  }
+
+  #schedule(): void {
+    if (this.#timer !== undefined || this.#catchingUp || this.#closed) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.flush();
+    }, this.#flushMs);
+    this.#timer.unref();
+  }
+
+  /** Stores what is pending, with the settled position (invariant 1). One flush at a time. */
+  flush(): Promise<void> {
+    if (this.#flushing !== undefined) return this.#flushing.then(() => (this.#pending.size > 0 || this.#waiters.length > 0 ? this.flush() : undefined));
+    this.#flushing = (async () => {
+      try {
+        const position = this.log.settledPosition === undefined ? await this.log.headPosition() : await this.log.settledPosition();
+        if (this.#catchingUp) return;
+        const pending = this.#pending;
+        this.#pending = new Map();
+        this.#pendingEvents = 0;
+        await this.#write([...pending].map(([runId, entry]) => ({ runId, ...entry })), position);
+      } finally {
+        this.#flushing = undefined;
+      }
+      if (this.#pending.size > 0) this.#schedule();
+    })();
+    return this.#flushing;
+  }
+
+  /**
+   * Folds runs' events into their rows and moves the position, all in one transaction: lmdb-js
+   * commits every write issued in one turn together, and nothing here awaits until the last.
+   */
+  async #write(batches: ReadonlyArray<{ runId: string; tenantId: string; firstSeq: number; events: readonly RunEvent[] }>, position: number): Promise<void> {
+    const writes: Array<Promise<boolean>> = [];
+    const gaps: Array<{ runId: string; tenantId: string }> = [];
+    for (const { runId, tenantId, firstSeq, events } of batches) {
+      const before = this.#runs.get([tenantId, runId]);
+      if (firstSeq > (before?.seq ?? 0) + 1) {
+        // Events missing between the row and these (a row lost with a damaged directory, say):
+        // the run's stream is the truth, folded whole below.
+        gaps.push({ runId, tenantId });
+        continue;
+      }
+      let after = before;
+      events.forEach((event, i) => {
+        // Invariant 2.
+        if (firstSeq + i === (after?.seq ?? 0) + 1) after = summarize(after, event);
+      });
+      if (after === undefined || after === before) continue;
+      writes.push(...this.#store(before, after));
+    }
+    const advances = position > this.#position;
+    if (advances) writes.push(this.#meta.put('position', position));
+    await Promise.all(writes);
+    // Only once committed: a reader that sees the position must see the rows (invariant 1).
+    if (advances && position > this.#position) this.#position = position;
+    for (const { runId, tenantId } of gaps) await this.#rebuildRun(runId, tenantId);
+    this.#wake();
+  }
+
+  /** A run's row folded from its whole stream. */
+  async #rebuildRun(runId: string, tenantId: string): Promise<void> {
+    let after: RunSummary | undefined;
+    for (let fromSeq = 1; ; ) {
+      const page = await this.log.readStream(runStream(runId), { fromSeq });
+      for (const record of page) after = summarize(after, record.data as RunEvent);
+      fromSeq += page.length;
+      if (page.length < limits.readRecordsMax) break;
+    }
+    if (after !== undefined && after.tenantId === tenantId) await Promise.all(this.#store(this.#runs.get([tenantId, runId]), after));
+  }
+
+  /** The writes that turn a run's row and index entries from `before` into `after`. */
+  #store(before: RunSummary | undefined, after: RunSummary): Array<Promise<boolean>> {
+    const writes: Array<Promise<boolean>> = [this.#runs.put([after.tenantId, after.runId], after)];
+    const old = new Map((before === undefined ? [] : indexKeys(before)).map((key) => [keyText(key), key]));
+    for (const key of indexKeys(after)) {
+      if (!old.delete(keyText(key))) writes.push(this.#index.put(key, null));
+    }
+    for (const key of old.values()) writes.push(this.#index.remove(key));
+    if (before?.finishedAtMs !== undefined && before.finishedAtMs !== after.finishedAtMs) writes.push(this.#ended.remove([before.finishedAtMs, before.tenantId, before.runId]));
+    if (after.finishedAtMs !== undefined && before?.finishedAtMs !== after.finishedAtMs) writes.push(this.#ended.put([after.finishedAtMs, after.tenantId, after.runId], null));
+    return writes;
+  }
+
+  /** Reads the log after `position` and folds it in (at start, and after pending overflowed). */
+  async #catchUp(): Promise<void> {
+    try {
+      for (;;) {
+        this.#overflowed = false;
+        await this.#readLog();
+        // Pending filled while the log was read holds what came after; unless it overflowed, it
+        // and the log read cover everything (invariant 3).
+        if (!this.#overflowed) break;
+      }
+    } catch (error) {
+      if (this.#closed) return;
+      throw error;
+    } finally {
+      this.#catchingUp = false;
+    }
+    this.#schedule();
+    if (this.#waiters.length > 0) void this.flush();
+  }
+
+  async #readLog(): Promise<void> {
+    for (;;) {
+      if (this.#closed) return;
+      const page = await this.log.readAll({ after: this.#position, limit: 1000 });
+      if (page.length === 0) return;
+      const byRun = new Map<string, { runId: string; tenantId: string; firstSeq: number; events: RunEvent[] }>();
+      for (const record of page) {
+        if (!record.stream.startsWith('run:')) continue;
+        const runId = record.stream.slice(4);
+        const event = record.data as RunEvent;
+        let entry = byRun.get(runId);
+        if (entry === undefined || entry.firstSeq + entry.events.length !== record.seq) {
+          if (entry !== undefined) await this.#write([entry], 0);
+          const tenantId = event.type === 'RunCreated' ? event.tenantId : (await this.#tenantOf(runId));
+          if (tenantId === undefined) continue;
+          entry = { runId, tenantId, firstSeq: record.seq, events: [] };
+          byRun.set(runId, entry);
+        }
+        entry.events.push(event);
+      }
+      await this.#write([...byRun.values()], page[page.length - 1]?.position ?? this.#position);
+    }
+  }
+
+  /** The tenant of a run seen from the middle of its stream (its first event names it). */
+  async #tenantOf(runId: string): Promise<string | undefined> {
+    const [first] = await this.log.readStream(runStream(runId), { limit: 1 });
+    const event = first?.data as RunEvent | undefined;
+    return event?.type === 'RunCreated' ? event.tenantId : undefined;
+  }
+
+  /** Resolves once the read models hold everything the log held when it was called (bounded wait). */
+  async fresh(): Promise<void> {
+    await this.caughtUp(await this.log.headPosition());
+  }
+
+  /** Resolves once everything at or below `position` is in the read models (or after `timeoutMs`). */
+  async caughtUp(position: number, timeoutMs = 10_000): Promise<void> {
+    if (this.#position >= position) return;
+    const waited = deferred();
+    const waiter = { position, resolve: () => waited.resolve() };
+    this.#waiters.push(waiter);
+    if (!this.#catchingUp) void this.flush();
+    const timer = setTimeout(() => waited.resolve(), timeoutMs);
+    await waited.promise;
+    clearTimeout(timer);
+    const index = this.#waiters.indexOf(waiter);
+    if (index >= 0) this.#waiters.splice(index, 1);
+  }
+
+  #wake(): void {
+    for (const waiter of [...this.#waiters]) if (waiter.position <= this.#position) waiter.resolve();
+  }
+
+  /** A run's summary, if it belongs to the tenant. */
+  getRun(tenantId: string, runId: string): RunSummary | undefined {
+    return this.#runs.get([tenantId, runId]);
+  }
+
+  /** The ids in the query's index ranges, newest first, each once; and whether each is a sure match. */
+  *#candidates(query: Omit<RunQuery, 'offset' | 'limit'>): Generator<string, void, undefined> {
+    const { prefixes } = drivingPrefixes(query);
+    const iterators = prefixes.map((prefix) =>
+      this.#index
+        .getKeys({ start: [...prefix, query.untilMs ?? MAX_TIME, '\uffff'], end: [...prefix, query.sinceMs ?? 0], reverse: true })
+        [Symbol.iterator](),
+    );
+    const heads = iterators.map((iterator) => iterator.next());
+    let previous = '';
+    for (;;) {
+      // The newest head of all the ranges (a k-way merge; k is small).
+      let best = -1;
+      for (let i = 0; i < heads.length; i++) {
+        const head = heads[i] as IteratorResult<Key>;
+        if (head.done) continue;
+        if (best < 0 || compareNewest(head.value, (heads[best] as IteratorYieldResult<Key>).value) < 0) best = i;
+      }
+      if (best < 0) return;
+      const key = (heads[best] as IteratorYieldResult<Key>).value;
+      heads[best] = (iterators[best] as Iterator<Key>).next();
+      const runId = key[key.length - 1] as string;
+      if (runId === previous) continue;
+      previous = runId;
+      yield runId;
+    }
+  }
+
+  /** Every matching run, newest first. */
+  *#matching(query: Omit<RunQuery, 'offset' | 'limit'>): Generator<RunSummary, void, undefined> {
+    for (const runId of this.#candidates(query)) {
+      const run = this.#runs.get([query.tenantId, runId]);
+      if (run !== undefined && matches(run, query)) yield run;
+    }
+  }
+
+  /** A page of runs, newest first, and how many match in all. */
+  listRuns(query: RunQuery): RunPage {
+    const { exact } = drivingPrefixes(query);
+    const rows: RunSummary[] = [];
+    let total = 0;
+    if (exact) {
+      // A run off the page is only counted; with an exact index it need not even be read.
+      for (const runId of this.#candidates(query)) {
+        if (total >= query.offset && rows.length < query.limit) {
+          const run = this.#runs.get([query.tenantId, runId]);
+          if (run !== undefined) rows.push(run);
+        }
+        total += 1;
+      }
+      return { rows, total };
+    }
+    for (const run of this.#matching(query)) {
+      if (total >= query.offset && rows.length < query.limit) rows.push(run);
+      total += 1;
+    }
+    return { rows, total };
+  }
+
+  /** Tasks of the matching runs, counted by status. */
+  countTasks(query: Omit<RunQuery, 'offset' | 'limit'>): Record<RunStatus, number> {
+    const counts: Record<RunStatus, number> = { QUEUED: 0, RUNNING: 0, COMPLETED: 0, FAILED: 0, CANCELLED: 0 };
+    for (const run of this.#matching(query)) for (const task of run.tasks) counts[task.status] += 1;
+    return counts;
+  }
+
+  /** Each matching run's tasks, for aggregates over them (queue metrics, task stats). */
+  *tasksOf(query: Omit<RunQuery, 'offset' | 'limit'>): Generator<{ run: RunSummary; task: TaskSummary }, void, undefined> {
+    for (const run of this.#matching(query)) for (const task of run.tasks) yield { run, task };
+  }
+
+  /** Every run of a tenant matching a query (for bulk cancel and replay by filter), newest first. */
+  allRunIds(query: Omit<RunQuery, 'offset' | 'limit'>, max: number): string[] {
+    return this.listRuns({ ...query, offset: 0, limit: max }).rows.map((run) => run.runId);
+  }
+
+  /** Finished runs that ended at or before `endedBeforeMs`, oldest first, at most `limit`. */
+  endedBefore(endedBeforeMs: number, limit: number): Array<{ tenantId: string; runId: string }> {
+    const out: Array<{ tenantId: string; runId: string }> = [];
+    for (const key of this.#ended.getKeys({ start: [0], end: [endedBeforeMs, '\uffff'], limit })) out.push({ tenantId: key[1] as string, runId: key[2] as string });
+    return out;
+  }
+
+  /** Removes a run's row and index entries (retention, deleted workflows). */
+  async removeRun(tenantId: string, runId: string): Promise<void> {
+    const run = this.#runs.get([tenantId, runId]);
+    if (run === undefined) return;
+    const writes = [this.#runs.remove([tenantId, runId]), ...indexKeys(run).map((key) => this.#index.remove(key))];
+    if (run.finishedAtMs !== undefined) writes.push(this.#ended.remove([run.finishedAtMs, tenantId, runId]));
+    await Promise.all(writes);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    clearTimeout(this.#timer);
+    if (!this.#catchingUp) await this.flush().catch(() => {});
+    await this.#flushing?.catch(() => {});
+    this.#closed = true;
+    for (const waiter of this.#waiters) waiter.resolve();
+    await this.#root.close();
+    if (this.#temporary !== undefined) rmSync(this.#temporary, { recursive: true, force: true });
+  }
+}
+
+/** Orders index keys newest first: by time, then run id (both descending). */
+function compareNewest(a: Key, b: Key): number {
+  const at = a[a.length - 2] as number;
+  const bt = b[b.length - 2] as number;
+  if (at !== bt) return bt - at;
+  const aid = a[a.length - 1] as string;
+  const bid = b[b.length - 1] as string;
+  return aid < bid ? 1 : aid > bid ? -1 : 0;
+}
