@@ -239,31 +239,31 @@ export class ReadModels {
   }
 
   /**
-   * Folds runs' events into their rows and moves the position, all in one transaction: lmdb-js
-   * commits every write issued in one turn together, and nothing here awaits until the last.
+   * Folds runs' events into their rows and moves the position, all in one transaction. The rows are
+   * written with synchronous puts inside it (no promise per put: this runs for every run).
    */
   async #write(batches: ReadonlyArray<{ runId: string; tenantId: string; firstSeq: number; events: readonly RunEvent[] }>, position: number): Promise<void> {
-    const writes: Array<Promise<boolean>> = [];
     const gaps: Array<{ runId: string; tenantId: string }> = [];
-    for (const { runId, tenantId, firstSeq, events } of batches) {
-      const before = this.#runs.get([tenantId, runId]);
-      if (firstSeq > (before?.seq ?? 0) + 1) {
-        // Events missing between the row and these (a row lost with a damaged directory, say):
-        // the run's stream is the truth, folded whole below.
-        gaps.push({ runId, tenantId });
-        continue;
-      }
-      let after = before;
-      events.forEach((event, i) => {
-        // Invariant 2.
-        if (firstSeq + i === (after?.seq ?? 0) + 1) after = summarize(after, event);
-      });
-      if (after === undefined || after === before) continue;
-      writes.push(...this.#store(before, after));
-    }
     const advances = position > this.#position;
-    if (advances) writes.push(this.#meta.put('position', position));
-    await Promise.all(writes);
+    await this.#root.transaction(() => {
+      for (const { runId, tenantId, firstSeq, events } of batches) {
+        // A run's first events have no row before them: nothing to read.
+        const before = firstSeq === 1 ? undefined : this.#runs.get([tenantId, runId]);
+        if (firstSeq > (before?.seq ?? 0) + 1) {
+          // Events missing between the row and these (a row lost with a damaged directory, say):
+          // the run's stream is the truth, folded whole below.
+          gaps.push({ runId, tenantId });
+          continue;
+        }
+        let after = before;
+        for (let i = 0; i < events.length; i++) {
+          // Invariant 2.
+          if (firstSeq + i === (after?.seq ?? 0) + 1) after = summarize(after, events[i] as RunEvent);
+        }
+        if (after !== undefined && after !== before) this.#store(before, after);
+      }
+      if (advances) this.#meta.putSync('position', position);
+    });
     // Only once committed: a reader that sees the position must see the rows (invariant 1).
     if (advances && position > this.#position) this.#position = position;
     for (const { runId, tenantId } of gaps) await this.#rebuildRun(runId, tenantId);
@@ -279,20 +279,24 @@ export class ReadModels {
       fromSeq += page.length;
       if (page.length < limits.readRecordsMax) break;
     }
-    if (after !== undefined && after.tenantId === tenantId) await Promise.all(this.#store(this.#runs.get([tenantId, runId]), after));
+    const rebuilt = after;
+    if (rebuilt !== undefined && rebuilt.tenantId === tenantId) await this.#root.transaction(() => this.#store(this.#runs.get([tenantId, runId]), rebuilt));
   }
 
-  /** The writes that turn a run's row and index entries from `before` into `after`. */
-  #store(before: RunSummary | undefined, after: RunSummary): Array<Promise<boolean>> {
-    const writes: Array<Promise<boolean>> = [this.#runs.put([after.tenantId, after.runId], after)];
-    const old = new Map((before === undefined ? [] : indexKeys(before)).map((key) => [keyText(key), key]));
-    for (const key of indexKeys(after)) {
-      if (!old.delete(keyText(key))) writes.push(this.#index.put(key, null));
+  /** Turns a run's row and index entries from `before` into `after`; inside a write transaction. */
+  #store(before: RunSummary | undefined, after: RunSummary): void {
+    this.#runs.putSync([after.tenantId, after.runId], after);
+    if (before === undefined) {
+      for (const key of indexKeys(after)) this.#index.putSync(key, null);
+    } else {
+      const old = new Map(indexKeys(before).map((key) => [keyText(key), key]));
+      for (const key of indexKeys(after)) {
+        if (!old.delete(keyText(key))) this.#index.putSync(key, null);
+      }
+      for (const key of old.values()) this.#index.removeSync(key);
     }
-    for (const key of old.values()) writes.push(this.#index.remove(key));
-    if (before?.finishedAtMs !== undefined && before.finishedAtMs !== after.finishedAtMs) writes.push(this.#ended.remove([before.finishedAtMs, before.tenantId, before.runId]));
-    if (after.finishedAtMs !== undefined && before?.finishedAtMs !== after.finishedAtMs) writes.push(this.#ended.put([after.finishedAtMs, after.tenantId, after.runId], null));
-    return writes;
+    if (before?.finishedAtMs !== undefined && before.finishedAtMs !== after.finishedAtMs) this.#ended.removeSync([before.finishedAtMs, before.tenantId, before.runId]);
+    if (after.finishedAtMs !== undefined && before?.finishedAtMs !== after.finishedAtMs) this.#ended.putSync([after.finishedAtMs, after.tenantId, after.runId], null);
   }
 
   /** Reads the log after `position` and folds it in (at start, and after pending overflowed). */
@@ -461,9 +465,11 @@ export class ReadModels {
   async removeRun(tenantId: string, runId: string): Promise<void> {
     const run = this.#runs.get([tenantId, runId]);
     if (run === undefined) return;
-    const writes = [this.#runs.remove([tenantId, runId]), ...indexKeys(run).map((key) => this.#index.remove(key))];
-    if (run.finishedAtMs !== undefined) writes.push(this.#ended.remove([run.finishedAtMs, tenantId, runId]));
-    await Promise.all(writes);
+    await this.#root.transaction(() => {
+      this.#runs.removeSync([tenantId, runId]);
+      for (const key of indexKeys(run)) this.#index.removeSync(key);
+      if (run.finishedAtMs !== undefined) this.#ended.removeSync([run.finishedAtMs, tenantId, runId]);
+    });
   }
 
   async close(): Promise<void> {
