@@ -281,6 +281,8 @@ export class TenantQueue {
   /** Wake-ups of rate limits with waiters (lazy: an entry counts only while it is its window's `armedFor`). */
   #wakes = new MinHeap<RateWindow>();
   #notices: QueueNotice[] = [];
+  /** Actions whose next task (without a placement) found every worker full in the last `assign`. */
+  #starved = new Set<string>();
 
   get queuedCount(): number {
     return this.#tasks.size;
@@ -768,6 +770,7 @@ export class TenantQueue {
             const pick = lane.placement === undefined ? this.#rotate(action, workers, task.slotCost) : this.#place(action, workers, task.slotCost, lane.placement);
             if (pick === undefined) {
               if (lane.placement !== undefined) this.#notice(entry, WaitReason.noWorker, `no worker that ${describe(lane.placement)} has ${task.slotCost} free slot(s)`);
+              else this.#starved.add(action);
               break;
             }
             if (task.policy?.rateLimits !== undefined && task.policy.rateLimits.length > 0) {
@@ -792,6 +795,17 @@ export class TenantQueue {
         }
       }
     }
+    return out;
+  }
+
+  /**
+   * The actions whose next task found every worker registered for it full in the last `assign`
+   * (tasks with a placement are not counted), with those workers; the list is cleared.
+   */
+  takeStarved(): Array<{ action: string; workers: readonly string[] }> {
+    if (this.#starved.size === 0) return [];
+    const out = [...this.#starved].map((action) => ({ action, workers: this.#workersByAction.get(action) ?? [] }));
+    this.#starved.clear();
     return out;
   }
 

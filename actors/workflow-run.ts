@@ -19,7 +19,9 @@
  *     decides it is recorded (events matched) or recomputed from recorded times (sleeps).
  *  6. A durable task's checkpoints are events of its run, numbered 1, 2, 3… (node ids); only the
  *     last one may be pending, and a task whose last checkpoint is pending is evicted (it holds no
- *     slot). A checkpoint is replayed only by the same operation (its signature); anything else is
+ *     slot) or, under an eviction policy, resident (`TaskResident`: it keeps its slot and its
+ *     invocation until `evictAtMs`, when it is evicted; a wait that ends before resumes it in
+ *     place). A checkpoint is replayed only by the same operation (its signature); anything else is
  *     a non-determinism error.
  */
 import { assert, assertNever, KindlingError } from '../src/lib/errors.js';
@@ -100,6 +102,17 @@ export interface TaskState {
   /** Event conditions already matched, by index into `spec.conditions`. */
   readonly matches?: Readonly<Record<number, ConditionMatch>> | undefined;
   readonly durable?: DurableLog | undefined;
+  /**
+   * A durable task waiting on its worker (its eviction policy): since when, which invocation, and
+   * when it is evicted. Its execution timeout does not run meanwhile.
+   */
+  readonly resident?: Resident | undefined;
+}
+
+export interface Resident {
+  readonly invocation: number;
+  readonly sinceMs: number;
+  readonly evictAtMs: number;
 }
 
 /**
@@ -203,7 +216,9 @@ export type RunCommand =
   /** A child run a durable checkpoint spawned has finished; `result` is its outcome as JSON. */
   | { readonly type: 'ChildFinished'; readonly runId: string; readonly result: Payload }
   /** Runs a durable task again from checkpoint `nodeId`: earlier checkpoints are kept and replayed. */
-  | { readonly type: 'BranchDurable'; readonly task: string; readonly nodeId: number };
+  | { readonly type: 'BranchDurable'; readonly task: string; readonly nodeId: number }
+  /** Queued work needs the durable slot this resident task holds: evict it (if it still waits, and its policy allows it). */
+  | { readonly type: 'EvictResident'; readonly task: string; readonly attempt: number; readonly invocation: number };
 
 // ---------------------------------------------------------------------------------------------
 // Events (past-tense facts, stored in the run's stream)
@@ -261,12 +276,28 @@ export type RunEvent =
   | { readonly type: 'DurableMatched'; readonly task: string; readonly nodeId: number; readonly index: number; readonly eventId: string; readonly payload: Payload; readonly atMs: number }
   | { readonly type: 'DurableChildFinished'; readonly task: string; readonly nodeId: number; readonly runId: string; readonly result: Payload; readonly atMs: number }
   | { readonly type: 'DurableCompleted'; readonly task: string; readonly nodeId: number; readonly result: Payload; readonly atMs: number }
-  /** A durable task waits on its last checkpoint: invocation `invocation` leaves its worker and frees its slot. */
-  | { readonly type: 'TaskEvicted'; readonly task: string; readonly attempt: number; readonly invocation: number; readonly workerId: string; readonly atMs: number }
+  /**
+   * A durable task waits on its last checkpoint: invocation `invocation` leaves its worker and frees
+   * its slot. `reason` is set when it was resident: its ttl passed, queued work needed the slot, or
+   * its worker was lost or let it go.
+   */
+  | {
+      readonly type: 'TaskEvicted';
+      readonly task: string;
+      readonly attempt: number;
+      readonly invocation: number;
+      readonly workerId: string;
+      readonly reason?: EvictionReason;
+      readonly atMs: number;
+    }
+  /** A durable task waits on its last checkpoint on its worker, keeping its slot, until `evictAtMs` at the latest. */
+  | { readonly type: 'TaskResident'; readonly task: string; readonly attempt: number; readonly invocation: number; readonly nodeId: number; readonly evictAtMs: number; readonly atMs: number }
   /** A durable task keeps only its first `keep` checkpoints and runs again from there. */
   | { readonly type: 'DurableBranched'; readonly task: string; readonly keep: number; readonly atMs: number };
 
 export type RunEventType = RunEvent['type'];
+
+export type EvictionReason = 'ttl' | 'capacity' | 'worker lost';
 
 export interface DecideContext {
   readonly nowMs: number;
@@ -456,13 +487,33 @@ function checkpointResult(checkpoint: DurableCheckpoint, nowMs: number): Payload
   return undefined;
 }
 
-/** An evicted task whose pending checkpoint is now done: it is queued again to resume. */
+/**
+ * A waiting task whose pending checkpoint is now done: an evicted one is queued again to resume; a
+ * resident one goes on where it is (the engine hands the result to its invocation).
+ */
 function resumeIfDone(task: TaskState, checkpoint: DurableCheckpoint, nowMs: number, recorded: RunEvent[]): RunEvent[] {
   let after = checkpoint;
   for (const event of recorded) after = applyToCheckpoint(after, event);
   const result = checkpointResult(after, nowMs);
   if (result === undefined) return recorded;
-  return [...recorded, { type: 'DurableCompleted', task: task.name, nodeId: checkpoint.nodeId, result, atMs: nowMs }, queue(task, task.attempt, nowMs)];
+  const completed: RunEvent = { type: 'DurableCompleted', task: task.name, nodeId: checkpoint.nodeId, result, atMs: nowMs };
+  return isResident(task) ? [...recorded, completed] : [...recorded, completed, queue(task, task.attempt, nowMs)];
+}
+
+/** Whether a durable task waits on its worker (invariant 6). */
+export function isResident(task: TaskState): task is TaskState & { resident: Resident } {
+  return task.resident !== undefined && (task.status === 'running' || task.status === 'assigned');
+}
+
+/** How a durable task waits on its pending checkpoint: on its worker for its policy's ttl, else evicted at once. */
+function waitOn(task: TaskState, invocation: number, nodeId: number, nowMs: number): RunEvent {
+  const ttlMs = task.spec.eviction?.ttlMs ?? 0;
+  if (ttlMs > 0) return { type: 'TaskResident', task: task.name, attempt: task.attempt, invocation, nodeId, evictAtMs: nowMs + ttlMs, atMs: nowMs };
+  return { type: 'TaskEvicted', task: task.name, attempt: task.attempt, invocation, workerId: task.workerId ?? '', atMs: nowMs };
+}
+
+function evictResident(task: TaskState & { resident: Resident }, reason: EvictionReason, nowMs: number): RunEvent {
+  return { type: 'TaskEvicted', task: task.name, attempt: task.attempt, invocation: task.resident.invocation, workerId: task.workerId ?? '', reason, atMs: nowMs };
 }
 
 function applyToCheckpoint(checkpoint: DurableCheckpoint, event: RunEvent): DurableCheckpoint {
@@ -482,7 +533,6 @@ function decideCheckpoint(state: ActiveRun, command: Extract<RunCommand, { type:
   const checkpoints = task.durable.checkpoints;
   const known = checkpoints[command.nodeId - 1];
   const started = startedIfAssigned(task, nowMs);
-  const evicted: RunEvent = { type: 'TaskEvicted', task: task.name, attempt: task.attempt, invocation: command.invocation, workerId: task.workerId ?? '', atMs: nowMs };
   if (known !== undefined) {
     if (known.signature !== command.signature) {
       throw new NonDeterminismError(
@@ -491,7 +541,10 @@ function decideCheckpoint(state: ActiveRun, command: Extract<RunCommand, { type:
         `non-determinism at checkpoint ${command.nodeId} of task '${task.name}': the replay did ${command.signature}, the recorded run did ${known.signature}`,
       );
     }
-    return known.result === undefined ? [...started, evicted] : started;
+    if (known.result !== undefined) return started;
+    // Asked again (a retried request, a worker back after a lost connection): it waits as it did.
+    if (isResident(task) && task.resident.invocation === command.invocation) return [];
+    return [...started, waitOn(task, command.invocation, command.nodeId, nowMs)];
   }
   if (command.nodeId !== checkpoints.length + 1) {
     throw new KindlingError('INVALID_INPUT', `task '${task.name}' has ${checkpoints.length} checkpoints; the next is ${checkpoints.length + 1}, not ${command.nodeId}`, false);
@@ -505,7 +558,7 @@ function decideCheckpoint(state: ActiveRun, command: Extract<RunCommand, { type:
   const checkpoint = checkpointOf(recorded);
   const result = checkpointResult(checkpoint, nowMs);
   if (result !== undefined) return [...started, { ...recorded, result }];
-  return [...started, recorded, evicted];
+  return [...started, recorded, waitOn(task, command.invocation, command.nodeId, nowMs)];
 }
 
 function checkpointOf(event: Extract<RunEvent, { type: 'DurableCheckpointed' }>): DurableCheckpoint {
@@ -537,7 +590,7 @@ function decideEvent(state: ActiveRun, occurred: OccurredEvent, nowMs: number): 
         for (const event of matched) if (event.type === 'ConditionMatched') updated = { ...updated, matches: { ...updated.matches, [event.index]: { eventId: event.eventId, payload: event.payload } } };
         events.push(...judgeConditions(state, updated, task.waitingSinceMs ?? nowMs, nowMs));
       }
-    } else if (task.status === 'evicted') {
+    } else if (task.status === 'evicted' || isResident(task)) {
       const checkpoint = lastCheckpoint(task);
       if (checkpoint?.wait === undefined || checkpoint.result !== undefined) continue;
       const matched: RunEvent[] = [];
@@ -559,7 +612,7 @@ function decideChildFinished(state: ActiveRun, runId: string, result: Payload, n
       const children = checkpoint.children;
       if (children === undefined || checkpoint.result !== undefined || !children.runIds.includes(runId) || children.results[runId] !== undefined) continue;
       const finished: RunEvent = { type: 'DurableChildFinished', task: task.name, nodeId: checkpoint.nodeId, runId, result, atMs: nowMs };
-      if (task.status !== 'evicted') return [finished];
+      if (task.status !== 'evicted' && !isResident(task)) return [finished];
       return resumeIfDone(task, checkpoint, nowMs, [finished]);
     }
   }
@@ -698,7 +751,10 @@ export function decide(state: RunState, command: RunCommand, ctx: DecideContext)
       for (const task of Object.values(state.tasks)) {
         // A task that gave its slot back stays with its worker (and RUNNING) even when the worker
         // is lost: it is not run again elsewhere.
-        if ((task.status === 'assigned' || task.status === 'running') && task.workerId === command.workerId && task.slotReleased !== true) {
+        if (isResident(task) && task.workerId === command.workerId) {
+          // A resident waiter lost with its worker is evicted: it is queued again when its wait is over.
+          events.push(evictResident(task, 'worker lost', now));
+        } else if ((task.status === 'assigned' || task.status === 'running') && task.workerId === command.workerId && task.slotReleased !== true) {
           const next = task.attempt + 1;
           events.push({ type: 'TaskReassigned', task: task.name, attempt: next, workerId: command.workerId, atMs: now }, queue(task, next, now));
         }
@@ -708,6 +764,8 @@ export function decide(state: RunState, command: RunCommand, ctx: DecideContext)
     case 'RequeueTask': {
       const task = current(state, command.task, command.attempt, ['assigned', 'running']);
       if (task === undefined) return [];
+      // A resident waiter its worker let go (it is stopping) is evicted, to resume when its wait is over.
+      if (isResident(task)) return [evictResident(task, 'worker lost', now)];
       const next = task.attempt + 1;
       return [{ type: 'TaskReassigned', task: task.name, attempt: next, workerId: task.workerId ?? '', atMs: now }, queue(task, next, now)];
     }
@@ -731,6 +789,12 @@ export function decide(state: RunState, command: RunCommand, ctx: DecideContext)
       return withProgress(state, decideCheckpoint(state, command, now), now);
     case 'ChildFinished':
       return withProgress(state, decideChildFinished(state, command.runId, command.result, now), now);
+    case 'EvictResident': {
+      const task = state.tasks[command.task];
+      if (task === undefined || !isResident(task) || task.attempt !== command.attempt || task.resident.invocation !== command.invocation) return [];
+      if (task.spec.eviction?.allowCapacityEviction === false) return [];
+      return [evictResident(task, 'capacity', now)];
+    }
     default:
       return assertNever(command, 'run command');
   }
@@ -766,6 +830,12 @@ function fireDeadlines(state: ActiveRun, now: number): RunEvent[] {
         { type: 'TaskSchedulingTimedOut', task: task.name, attempt: task.attempt, atMs: now },
         { type: 'TaskFailed', task: task.name, attempt: task.attempt, error: `task was not assigned within its schedule timeout of ${task.spec.scheduleTimeoutMs} ms`, atMs: now },
       );
+    } else if (isResident(task)) {
+      // A wait that ended resumes it where it is; else its ttl evicts it.
+      const checkpoint = lastCheckpoint(task);
+      const resumed = checkpoint !== undefined && checkpoint.result === undefined && checkpoint.wait !== undefined ? resumeIfDone(task, checkpoint, now, []) : [];
+      if (resumed.length > 0) events.push(...resumed);
+      else if (task.resident.evictAtMs <= now) events.push(evictResident(task, 'ttl', now));
     } else if ((task.status === 'assigned' || task.status === 'running') && task.timeoutAtMs !== undefined && task.timeoutAtMs <= now) {
       events.push(
         { type: 'TaskTimedOut', task: task.name, attempt: task.attempt, workerId: task.workerId ?? '', atMs: now },
@@ -796,12 +866,15 @@ export function nextDeadline(state: RunState, nowMs: number): number | undefined
       // Due now if a tick now would decide something (a sleep ended before its timer was armed).
       const all = task.spec.conditions ?? [];
       due = judgeConditions(state, task, task.waitingSinceMs ?? 0, nowMs).length > 0 ? nowMs : nextSleepDeadline(all, allIndexes(all), task.waitingSinceMs ?? 0, nowMs);
-    } else if (task.status === 'evicted') {
+    } else if (task.status === 'evicted' || isResident(task)) {
       const checkpoint = lastCheckpoint(task);
       const wait = checkpoint?.wait;
+      due = undefined;
       if (wait !== undefined && checkpoint !== undefined && checkpoint.result === undefined) {
         due = checkpointResult(checkpoint, nowMs) !== undefined ? nowMs : nextSleepDeadline(wait.conditions, allIndexes(wait.conditions), wait.sinceMs, nowMs);
       }
+      // A resident waiter is evicted at its ttl, whatever it waits for.
+      if (task.resident !== undefined && task.status !== 'evicted' && (due === undefined || task.resident.evictAtMs < due)) due = task.resident.evictAtMs;
     }
     if (due !== undefined && (earliest === undefined || due < earliest)) earliest = due;
   }
@@ -839,6 +912,7 @@ function moved(
     retryAtMs?: number | undefined;
     waitingFor?: string | undefined;
     slotReleased?: boolean | undefined;
+    resident?: Resident | undefined;
   },
   output: Payload | undefined = task.output,
   error: string | undefined = task.error,
@@ -861,6 +935,7 @@ function moved(
     waitingSinceMs: keep.waitingSinceMs,
     matches: keep.matches,
     durable: keep.durable,
+    resident: at.resident,
   };
 }
 
@@ -947,7 +1022,16 @@ const evolvers: Evolvers = {
   },
   DurableMatched: (s, e) => withTask(s, withCheckpoint(taskOf(s, e.task), e.nodeId, (checkpoint) => applyToCheckpoint(checkpoint, e))),
   DurableChildFinished: (s, e) => withTask(s, withCheckpoint(taskOf(s, e.task), e.nodeId, (checkpoint) => applyToCheckpoint(checkpoint, e))),
-  DurableCompleted: (s, e) => withTask(s, withCheckpoint(taskOf(s, e.task), e.nodeId, (checkpoint) => applyToCheckpoint(checkpoint, e))),
+  DurableCompleted: (s, e) => {
+    const task = withCheckpoint(taskOf(s, e.task), e.nodeId, (checkpoint) => applyToCheckpoint(checkpoint, e));
+    if (!isResident(task)) return withTask(s, task);
+    // A resident waiter goes on: its execution timeout runs again, from now.
+    return withTask(s, moved(task, task.status, task.attempt, { workerId: task.workerId, timeoutAtMs: e.atMs + task.spec.executionTimeoutMs, slotReleased: task.slotReleased }));
+  },
+  TaskResident: (s, e) => {
+    const task = taskOf(s, e.task);
+    return withTask(s, moved(task, task.status, task.attempt, { workerId: task.workerId, slotReleased: task.slotReleased, resident: { invocation: e.invocation, sinceMs: e.atMs, evictAtMs: e.evictAtMs } }));
+  },
   TaskEvicted: (s, e) => {
     const task = taskOf(s, e.task);
     return withTask(s, moved(task, 'evicted', task.attempt, NONE));
@@ -1030,6 +1114,12 @@ export interface TaskEventView {
   readonly message?: string;
 }
 
+const EVICTION_MESSAGES: Record<EvictionReason, string> = {
+  ttl: 'it waited on its worker for its eviction ttl',
+  capacity: 'queued work needed its durable slot',
+  'worker lost': 'its worker stopped or was lost while it waited',
+};
+
 /** A run event as the task events Hatchet lists (`QUEUED`, `ASSIGNED`, `STARTED`, `FINISHED`, …). */
 export function taskEventsOf(event: RunEvent): TaskEventView[] {
   const view = (task: string, attempt: number, eventType: string, message?: string): TaskEventView => ({
@@ -1076,7 +1166,7 @@ export function taskEventsOf(event: RunEvent): TaskEventView[] {
     case 'TaskSkipped':
       return [view(event.task, event.attempt, 'SKIPPED')];
     case 'TaskEvicted':
-      return [view(event.task, event.attempt, 'DURABLE_EVICTED')];
+      return [view(event.task, event.attempt, 'DURABLE_EVICTED', event.reason === undefined ? undefined : EVICTION_MESSAGES[event.reason])];
     case 'DurableBranched':
       return [view(event.task, 0, 'DURABLE_RESTORING', `from checkpoint ${event.keep + 1}`)];
     case 'TaskAwaitingConditions':
@@ -1085,6 +1175,7 @@ export function taskEventsOf(event: RunEvent): TaskEventView[] {
     case 'DurableMatched':
     case 'DurableChildFinished':
     case 'DurableCompleted':
+    case 'TaskResident':
       return [];
     default:
       return assertNever(event, 'run event');

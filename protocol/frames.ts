@@ -115,6 +115,19 @@ export const TaskSpec = z.object({
   desiredWorkerLabels: desiredLabels.optional(),
   /** A durable task: it takes a durable slot, and its checkpoints are events in its run's stream. */
   durable: z.boolean().optional(),
+  /**
+   * A durable task's eviction policy: while a checkpoint waits, the task stays on its worker (its
+   * slot held, its invocation alive) for up to `ttlMs`, then is evicted. Without one (or with
+   * `ttlMs: 0`) it is evicted at once. `allowCapacityEviction` lets queued work that needs the
+   * durable slot evict it earlier, lowest `priority` first.
+   */
+  eviction: z
+    .strictObject({
+      ttlMs: z.number().int().nonnegative().max(engineLimits.durableResidentTtlMsMax),
+      allowCapacityEviction: z.boolean().default(true),
+      priority: z.number().int().min(-1000).max(1000).default(0),
+    })
+    .optional(),
   conditions: z.array(TaskCondition).max(engineLimits.conditionsPerTaskMax).optional(),
 });
 export type TaskSpec = z.infer<typeof TaskSpec>;
@@ -280,8 +293,28 @@ export interface DurableCheckpointView {
   readonly result?: Payload;
 }
 
-/** The reply to a `checkpoint` request. */
-export type CheckpointReply = { readonly done: true; readonly result: Payload } | { readonly done: false };
+/**
+ * The reply to a `checkpoint` request: done, with its result; or waiting — evicted (drop the
+ * invocation), or `resident` (keep it: a `checkpointResult` or an `evictTasks` frame follows).
+ */
+export type CheckpointReply = { readonly done: true; readonly result: Payload } | { readonly done: false; readonly resident?: true };
+
+/** A resident durable task's checkpoint is done: its invocation goes on with `result`. */
+export interface CheckpointResult {
+  readonly taskId: string;
+  readonly attempt: number;
+  readonly invocation: number;
+  readonly nodeId: number;
+  readonly result: Payload;
+}
+
+/** A resident durable task is evicted: its worker drops the invocation (the engine queues it again when its wait is over). */
+export interface EvictedInvocation {
+  readonly taskId: string;
+  readonly attempt: number;
+  readonly invocation: number;
+  readonly reason: 'ttl' | 'capacity';
+}
 
 export type RunStatus = 'QUEUED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
 
@@ -331,5 +364,7 @@ export type ServerFrame =
   | { t: 'reply'; req: number; ok: false; error: { code: string; message: string } }
   | { t: 'assign'; tasks: AssignedTask[] }
   | { t: 'cancelTasks'; tasks: Array<{ taskId: string; attempt: number }> }
+  | { t: 'checkpointResult'; items: CheckpointResult[] }
+  | { t: 'evictTasks'; tasks: EvictedInvocation[] }
   | { t: 'runFinished'; runs: FinishedRun[] }
   | { t: 'error'; code: string; message: string };

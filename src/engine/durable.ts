@@ -15,7 +15,7 @@
  *  2. A child that finishes is reported to its parent after the child's end is durable; a report
  *     lost to a crash is made again at start (`recheckChildren`), and a second report changes nothing.
  */
-import type { OccurredEvent, RunState } from '../../actors/workflow-run.js';
+import { isResident, type OccurredEvent, type RunState } from '../../actors/workflow-run.js';
 import { opSignature } from '../../protocol/durable.js';
 import type { CheckpointReply, ClientFrame, FinishedRun } from '../../protocol/frames.js';
 import type { Payload } from '../../protocol/payload.js';
@@ -109,9 +109,18 @@ export class DurableTasks {
     }
     if (events.some((event) => event.type === 'TaskEvicted')) return { done: false };
     const recorded = events.find((event) => event.type === 'DurableCheckpointed');
-    if (recorded !== undefined) return recorded.result === undefined ? { done: false } : { done: true, result: recorded.result };
-    // A replayed checkpoint: done (its result was recorded before the task was queued again), or fenced.
-    return known?.result === undefined ? { done: false } : { done: true, result: known.result };
+    if (recorded?.result !== undefined) return { done: true, result: recorded.result };
+    if (events.some((event) => event.type === 'TaskResident')) return { done: false, resident: true };
+    if (recorded !== undefined) return { done: false };
+    // A replayed checkpoint: done (its result was recorded before the task was queued again), or
+    // asked again while it waits on its worker (the result may have come meanwhile), or fenced.
+    if (known?.result !== undefined) return { done: true, result: known.result };
+    const now = host.peek(runId) ?? (await this.engine.readRun(runId));
+    const after = now.kind === 'active' ? now.tasks[taskName] : undefined;
+    const result = after?.durable?.checkpoints[frame.nodeId - 1]?.result;
+    if (after === undefined || after.attempt !== frame.attempt || after.durable?.invocation !== frame.invocation) return { done: false };
+    if (result !== undefined) return { done: true, result };
+    return isResident(after) ? { done: false, resident: true } : { done: false };
   }
 
   /** A child run finished: its durable parent, if it has one that is active, records it. */

@@ -38,7 +38,7 @@ import { decideWorker, evolveWorker, initialWorkerState, type WorkerCommand, typ
 import { encodeBatches } from '../../protocol/codec.js';
 import { ProtocolError, ProtocolErrorCode } from '../../protocol/errors.js';
 import { encodePayload, NULL_PAYLOAD, type Payload } from '../../protocol/payload.js';
-import type { AssignedTask, CheckpointReply, ClientFrame, FinishedRun, LogLine, PushedEvent, RateLimitDurationName, RegisteredWorkflow, RunDetails, ServerFrame, TriggerRun, WorkflowSpec } from '../../protocol/frames.js';
+import type { AssignedTask, CheckpointReply, CheckpointResult, ClientFrame, EvictedInvocation, FinishedRun, LogLine, PushedEvent, RateLimitDurationName, RegisteredWorkflow, RunDetails, ServerFrame, TriggerRun, WorkflowSpec } from '../../protocol/frames.js';
 import type { EventLog, LogRecord } from '../../store/log.js';
 import { BoundedMap } from '../lib/bounded-map.js';
 import { coalesce } from '../lib/coalesce.js';
@@ -53,6 +53,7 @@ import { type Authenticated, TenantRegistry, type TokenRecord, type TokenRole } 
 import { ReadModels } from './read-models.js';
 import { RunTimers } from './timers.js';
 import { DurableTasks, durablePool, workerOfPool } from './durable.js';
+import { Residents } from './residency.js';
 import { EventWaiters } from './event-waiters.js';
 import { type InternalRun, Triggers } from './triggers.js';
 import { Idempotency, IdempotencyCollision } from './idempotency.js';
@@ -115,6 +116,9 @@ interface WorkerEntry {
   lastSeenMs: number;
   assignOutbox: AssignedTask[];
   cancelOutbox: Array<{ taskId: string; attempt: number }>;
+  /** Resident durable tasks' checkpoint results and evictions (residency.ts). */
+  checkpointOutbox: CheckpointResult[];
+  evictOutbox: EvictedInvocation[];
 }
 
 interface WorkflowEntry {
@@ -197,6 +201,7 @@ export class Engine {
   readonly triggers: Triggers;
   readonly #waiters = new EventWaiters();
   readonly #durable: DurableTasks;
+  readonly #residents = new Residents();
   readonly #idempotency: Idempotency;
   readonly #retentionMs: number;
   readonly #retentionTimer: NodeJS.Timeout;
@@ -396,6 +401,7 @@ export class Engine {
         }
       }
     }
+    this.#residents.sync(runId, state);
     // A run that got past its workflow's concurrency gates holds their keys until it finishes.
     const first = Object.values(state.tasks)[0];
     if (started && first !== undefined && (state.workflow.concurrency?.length ?? 0) > 0) {
@@ -413,7 +419,7 @@ export class Engine {
   }
 
   #newWorker(workerId: string, tenantId: string, name: string, actions: string[], slots: number): WorkerEntry {
-    return { workerId, tenantId, name, actions, slots, labels: {}, paused: false, registeredAtMs: this.#clock(), session: undefined, lastSeenMs: this.#clock(), assignOutbox: [], cancelOutbox: [] };
+    return { workerId, tenantId, name, actions, slots, labels: {}, paused: false, registeredAtMs: this.#clock(), session: undefined, lastSeenMs: this.#clock(), assignOutbox: [], cancelOutbox: [], checkpointOutbox: [], evictOutbox: [] };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1094,8 +1100,32 @@ export class Engine {
         if (after.parentTaskId !== undefined && after.finished !== undefined) this.#durable.childFinished(after.parentTaskId, this.#tasks.get(after.parentTaskId)?.runId, runId, after.finished);
       } else if (event.type === 'DurableCheckpointed' && event.children !== undefined) {
         this.#durable.recheckChildren(runId, after);
+      } else if (event.type === 'DurableCompleted' || (event.type === 'TaskEvicted' && (event.reason === 'ttl' || event.reason === 'capacity'))) {
+        this.#tellResident(after, event);
       }
     }
+  }
+
+  /**
+   * A resident durable task's worker hears, once it is durable, that its wait is over (the
+   * invocation goes on) or that it is evicted (the invocation ends). A worker that misses it (its
+   * connection dropped) asks again with the checkpoint when it reconnects.
+   */
+  #tellResident(state: Extract<RunState, { kind: 'active' | 'finished' }>, event: Extract<RunEvent, { type: 'DurableCompleted' | 'TaskEvicted' }>): void {
+    const task = state.tasks[event.task];
+    if (task === undefined) return;
+    if (event.type === 'TaskEvicted') {
+      const worker = this.#workers.get(event.workerId);
+      if (worker?.session === undefined) return;
+      worker.evictOutbox.push({ taskId: task.taskId, attempt: event.attempt, invocation: event.invocation, reason: event.reason as EvictedInvocation['reason'] });
+    } else {
+      // Resumed in place: the task is still on its worker (an evicted one was queued instead).
+      if ((task.status !== 'running' && task.status !== 'assigned') || task.workerId === undefined) return;
+      const worker = this.#workers.get(task.workerId);
+      if (worker?.session === undefined) return;
+      worker.checkpointOutbox.push({ taskId: task.taskId, attempt: task.attempt, invocation: task.durable?.invocation ?? 1, nodeId: event.nodeId, result: event.result });
+    }
+    this.#scheduleFlush();
   }
 
   /**
@@ -1184,6 +1214,11 @@ export class Engine {
         default:
           break;
       }
+    }
+    if (this.#residents.hasRun(runId) || events.some((event) => event.type === 'TaskResident')) {
+      this.#residents.sync(runId, after);
+      // A new resident may make room for work queued behind a full durable pool.
+      this.#schedulePump();
     }
     this.#timers.set(runId, nextDeadline(after, this.#clock()));
   }
@@ -1285,8 +1320,14 @@ export class Engine {
         worker.session.send(bytes);
       }
       if (worker.cancelOutbox.length > 0) worker.session.send({ t: 'cancelTasks', tasks: worker.cancelOutbox });
+      if (worker.checkpointOutbox.length > 0) {
+        for (const { bytes } of encodeBatches(worker.checkpointOutbox, (items) => ({ t: 'checkpointResult', items }), engineLimits.frameBytesMax, engineLimits.frameItemsMax)) worker.session.send(bytes);
+      }
+      if (worker.evictOutbox.length > 0) worker.session.send({ t: 'evictTasks', tasks: worker.evictOutbox });
       worker.assignOutbox = [];
       worker.cancelOutbox = [];
+      worker.checkpointOutbox = [];
+      worker.evictOutbox = [];
     }
     for (const [session, runs] of this.#finishedOutbox) {
       for (const { bytes } of encodeBatches(runs, (batch) => ({ t: 'runFinished', runs: batch }), engineLimits.frameBytesMax, engineLimits.frameItemsMax)) session.send(bytes);
@@ -1311,8 +1352,29 @@ export class Engine {
           });
       }
       this.#recordNotices();
+      this.#evictForCapacity();
       this.#armRateWake();
     });
+  }
+
+  /**
+   * Work is queued for durable pools that are all full: a resident task on one of them, whose
+   * policy allows it, is evicted to make room (residency.ts). Costs nothing while no task is resident.
+   */
+  #evictForCapacity(): void {
+    const starved = this.#queue.takeStarved();
+    if (starved.length === 0 || !this.#residents.anyEvictable) return;
+    for (const { workers } of starved) {
+      const chosen = this.#residents.choose(workers);
+      if (chosen === undefined) continue;
+      this.#host
+        .send(chosen.runId, { type: 'EvictResident', task: chosen.task, attempt: chosen.attempt, invocation: chosen.invocation })
+        .catch(() => {})
+        .finally(() => {
+          this.#residents.settled(chosen.pool);
+          this.#schedulePump();
+        });
+    }
   }
 
   /** Records what the queue decided besides assignments: why tasks wait, cancellations, rejections. */

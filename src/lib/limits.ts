@@ -139,6 +139,8 @@ export const engineLimits = {
   durableChildrenPerCheckpointMax: 1000,
   /** Durable slots a worker may offer. */
   workerDurableSlotsMax: 100_000,
+  /** The longest a waiting durable task may stay on its worker before it is evicted (`evictionPolicy.ttl`): 7 days. */
+  durableResidentTtlMsMax: 7 * 24 * 3_600_000,
   /** Events `events.list` reads back at most (the newest first). */
   eventsListedMax: 1000,
   /**

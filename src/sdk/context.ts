@@ -331,7 +331,9 @@ export interface SleepForOptions {
  * run's own stream. A checkpoint the run already recorded is replayed from the recorded result (a
  * different operation at the same position is a `NonDeterminismError`); a new one is sent to the
  * engine, and when it has to wait the engine evicts the task (its slot is freed) and queues it
- * again once the wait is over, on any worker, which replays the function up to there.
+ * again once the wait is over, on any worker, which replays the function up to there — or, under
+ * an `evictionPolicy`, keeps it waiting on this worker for up to its ttl, and the checkpoint
+ * resolves in place when the wait ends within it.
  */
 export class DurableContext<T, K = {}> extends Context<T, K> {
   #node = 0;

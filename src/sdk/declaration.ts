@@ -33,6 +33,7 @@ import type {
   IdempotencyConfig,
   TaskFn,
 } from './task.js';
+import { DEFAULT_DURABLE_TASK_EVICTION_POLICY } from './task.js';
 import type { AnyRecord, InputType, JsonObject, OutputType, Resolved, RunManyOpt, RunOpts, UnknownInputType } from './types.js';
 
 // Declarations hold the options of tasks of every input and output type.
@@ -176,10 +177,29 @@ function taskSpec(opts: CreateBaseTaskOpts<any, any, unknown>, parents: readonly
     ...(labels === undefined ? {} : { desiredWorkerLabels: labels as TaskSpec['desiredWorkerLabels'] }),
     ...(extra.durable === true ? { durable: true } : {}),
     ...((): Partial<TaskSpec> => {
+      const policy = (opts as { evictionPolicy?: EvictionPolicy }).evictionPolicy;
+      return extra.durable === true && policy !== undefined ? { eviction: evictionSpec(opts.name, policy) } : {};
+    })(),
+    ...((): Partial<TaskSpec> => {
       const conditions = taskConditions(opts as CreateWorkflowTaskOpts<never, never>, extra.namespace ?? '');
       return conditions.length === 0 ? {} : { conditions };
     })(),
   };
+}
+
+/**
+ * A durable task's eviction policy as the engine takes it. A task that declares none is evicted
+ * as soon as it waits; one that declares a policy stays on its worker for `ttl` (default 15 m).
+ */
+function evictionSpec(task: string, policy: EvictionPolicy): NonNullable<TaskSpec['eviction']> {
+  let ttlMs: number;
+  try {
+    ttlMs = durationToMs(policy.ttl ?? (DEFAULT_DURABLE_TASK_EVICTION_POLICY.ttl as Duration));
+  } catch (error) {
+    throw new HatchetError(`durable task '${task}': evictionPolicy.ttl: ${(error as Error).message}`);
+  }
+  // The engine validates the rest (ranges); bad values come back as INVALID_INPUT.
+  return { ttlMs, allowCapacityEviction: policy.allowCapacityEviction ?? true, priority: policy.priority ?? 0 };
 }
 
 /** A workflow's idempotency as the engine takes it. */
@@ -412,7 +432,7 @@ export class WorkflowDeclaration<I extends InputType = UnknownInputType, O exten
       : (input: I & MiddlewareBefore, ctx: DurableContext<I & MiddlewareBefore>) => void,
     FnReturn = ReturnType<Fn> extends Promise<infer P> ? P : ReturnType<Fn>,
     TO extends OutputType = Name extends keyof O ? (O[Name] extends OutputType ? O[Name] : never) : FnReturn extends OutputType ? FnReturn : never,
-  >(options: Omit<CreateWorkflowTaskOpts<I, TO>, 'fn' | 'slotCost' | 'batch'> & { name: Name; fn: Fn }): CreateWorkflowDurableTaskOpts<I, TO> {
+  >(options: Omit<CreateWorkflowTaskOpts<I, TO>, 'fn' | 'slotCost' | 'batch'> & { name: Name; fn: Fn; evictionPolicy?: EvictionPolicy }): CreateWorkflowDurableTaskOpts<I, TO> {
     const opts = options as unknown as CreateWorkflowDurableTaskOpts<I, TO>;
     this.#add('durable', opts as CreateWorkflowTaskOpts<I, TO>);
     this.definition._durableTasks.push(opts);

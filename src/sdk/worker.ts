@@ -7,10 +7,13 @@
  *     cancelled locally (results after an abort are dropped, as in Hatchet).
  *  2. Results the connection could not carry are kept and sent again after a reconnect; the engine
  *     fences any that belong to a reassigned attempt.
- *  3. `stop()` lets the tasks in flight finish before the connection closes.
+ *  3. `stop()` lets the tasks in flight finish before the connection closes; durable tasks waiting
+ *     here (resident) are let go instead, and the engine evicts them.
+ *  4. A resident durable invocation waits for the engine's word (`checkpointResult`, `evictTasks`),
+ *     which may come before its checkpoint's reply; after a reconnect it asks again.
  */
 import { encodeBatches } from '../../protocol/codec.js';
-import type { AssignedTask, ClientFrame, ServerFrame } from '../../protocol/frames.js';
+import type { AssignedTask, CheckpointReply, ClientFrame, ServerFrame } from '../../protocol/frames.js';
 import { encodePayload, type Payload } from '../../protocol/payload.js';
 import { coalesce } from '../lib/coalesce.js';
 import { engineLimits } from '../lib/limits.js';
@@ -73,6 +76,10 @@ export class Worker {
   #connection: Connection | undefined;
   #workerId: string | undefined;
   readonly #running = new Map<string, { ctx: Context<unknown>; attempt: number; evicted?: boolean }>();
+  /** Durable invocations waiting here on a checkpoint (their task is resident), by task id. */
+  readonly #resident = new Map<string, { attempt: number; invocation: number; nodeId: number; settle: (outcome: CheckpointReply | 'ask again') => void }>();
+  /** What the engine said of a resident invocation before its checkpoint's reply came, by task id. */
+  readonly #early = new Map<string, { attempt: number; invocation: number; nodeId?: number; reply: CheckpointReply }>();
   #startedOutbox: Array<{ taskId: string; attempt: number }> = [];
   #resultOutbox: Result[] = [];
   #heartbeat: NodeJS.Timeout | undefined;
@@ -198,6 +205,8 @@ export class Worker {
         this.#heartbeat = setInterval(() => this.#connection?.send({ t: 'heartbeat' }), (this.#connection as Connection).heartbeatMs);
         this.#heartbeat.unref();
         this.#scheduleFlush();
+        // Word about resident invocations may have been lost with the connection: they ask again.
+        for (const waiting of [...this.#resident.values()]) waiting.settle('ask again');
       },
     });
     if (this.#opts.handleKill !== false) {
@@ -225,11 +234,15 @@ export class Worker {
     this.#stopping = true;
     // Registering again with no actions stops new assignments; any assignment already on its way
     // that this worker will not run is not in `running`, so the engine queues it again.
+    // Durable tasks waiting here are let go (not listed as held): the engine evicts them, and they
+    // resume by replay, on another worker, once their waits are over.
+    const resident = new Set(this.#resident.keys());
     if (this.#workerId !== undefined) {
       await this.#connection
-        ?.request({ t: 'register', name: this.name, actions: [], durableActions: [], durableSlots: this.#durableSlots, slots: this.#slots, labels: this.#labels(), workerId: this.#workerId, running: this.#held() })
+        ?.request({ t: 'register', name: this.name, actions: [], durableActions: [], durableSlots: this.#durableSlots, slots: this.#slots, labels: this.#labels(), workerId: this.#workerId, running: this.#held().filter((task) => !resident.has(task.taskId)) })
         .catch(() => {});
     }
+    for (const taskId of resident) this.#resident.get(taskId)?.settle({ done: false });
     while (this.#running.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
     await this.#flush();
     clearInterval(this.#heartbeat);
@@ -244,7 +257,11 @@ export class Worker {
 
   #onFrame(frame: ServerFrame): void {
     if (frame.t === 'assign') for (const task of frame.tasks) this.#run(task);
-    else if (frame.t === 'cancelTasks') {
+    else if (frame.t === 'checkpointResult') {
+      for (const item of frame.items) this.#residentOutcome(item.taskId, item.attempt, item.invocation, item.nodeId, { done: true, result: item.result });
+    } else if (frame.t === 'evictTasks') {
+      for (const item of frame.tasks) this.#residentOutcome(item.taskId, item.attempt, item.invocation, undefined, { done: false });
+    } else if (frame.t === 'cancelTasks') {
       for (const { taskId, attempt } of frame.tasks) {
         const running = this.#running.get(taskId);
         if (running !== undefined && running.attempt === attempt) running.ctx.abortController.abort(new TaskRunTerminatedError('cancelled'));
@@ -302,8 +319,57 @@ export class Worker {
     else logger.error(message, extra?.error, fields);
   }
 
-  /** Sends a checkpoint, again after a lost connection (the engine replays a known one). */
+  /**
+   * Sends a checkpoint and resolves once it is done or the invocation is evicted. A task that waits
+   * resident (its eviction policy) keeps its invocation here until the engine sends the result or
+   * evicts it; after a lost connection it asks again.
+   */
   async #checkpoint(task: AssignedTask, invocation: number, nodeId: number, op: Parameters<ContextHost['checkpoint']>[3]): ReturnType<ContextHost['checkpoint']> {
+    for (;;) {
+      const reply = await this.#sendCheckpoint(task, invocation, nodeId, op);
+      if (reply.done || reply.resident !== true) return reply;
+      const outcome = await this.#awaitResident(task, invocation, nodeId);
+      if (outcome !== 'ask again') return outcome;
+    }
+  }
+
+  #awaitResident(task: AssignedTask, invocation: number, nodeId: number): Promise<CheckpointReply | 'ask again'> {
+    const early = this.#early.get(task.taskId);
+    if (early !== undefined && early.attempt === task.attempt && early.invocation === invocation && (early.nodeId === undefined || early.nodeId === nodeId)) {
+      this.#early.delete(task.taskId);
+      return Promise.resolve(early.reply);
+    }
+    const signal = this.#running.get(task.taskId)?.ctx.abortController.signal;
+    if (signal === undefined || signal.aborted || this.#stopping) return Promise.resolve({ done: false });
+    return new Promise((resolve) => {
+      const settle = (outcome: CheckpointReply | 'ask again') => {
+        if (this.#resident.get(task.taskId)?.settle === settle) this.#resident.delete(task.taskId);
+        signal.removeEventListener('abort', cancelled);
+        resolve(outcome);
+      };
+      // A cancelled (or replaced) invocation stops waiting; the context goes no further.
+      const cancelled = () => settle({ done: false });
+      signal.addEventListener('abort', cancelled, { once: true });
+      this.#resident.get(task.taskId)?.settle({ done: false });
+      this.#resident.set(task.taskId, { attempt: task.attempt, invocation, nodeId, settle });
+    });
+  }
+
+  /** The engine's word on a resident invocation: to its waiting checkpoint, or kept until that waits. */
+  #residentOutcome(taskId: string, attempt: number, invocation: number, nodeId: number | undefined, reply: CheckpointReply): void {
+    const waiting = this.#resident.get(taskId);
+    if (waiting !== undefined && waiting.attempt === attempt && waiting.invocation === invocation && (nodeId === undefined || waiting.nodeId === nodeId)) {
+      waiting.settle(reply);
+      return;
+    }
+    const running = this.#running.get(taskId);
+    if (running !== undefined && running.attempt === attempt && (running.ctx.action.durable?.invocation ?? 1) === invocation) {
+      this.#early.set(taskId, { attempt, invocation, ...(nodeId === undefined ? {} : { nodeId }), reply });
+    }
+  }
+
+  /** Sends a checkpoint, again after a lost connection (the engine replays a known one). */
+  async #sendCheckpoint(task: AssignedTask, invocation: number, nodeId: number, op: Parameters<ContextHost['checkpoint']>[3]): ReturnType<ContextHost['checkpoint']> {
     for (let attempt = 0; ; attempt++) {
       const connection = this.#connection;
       if (connection === undefined) throw new EngineError('ENGINE_UNAVAILABLE', 'the worker is not connected');
@@ -374,7 +440,10 @@ export class Worker {
         },
       )
       .finally(() => {
-        if (this.#running.get(task.taskId)?.ctx.action === task) this.#running.delete(task.taskId);
+        if (this.#running.get(task.taskId)?.ctx.action === task) {
+          this.#running.delete(task.taskId);
+          this.#early.delete(task.taskId);
+        }
       });
   }
 
