@@ -3,15 +3,12 @@
  * worker, metadata, parent task and triggering event — without replaying a single run, so a list
  * stays fast with a million runs in the log.
  *
- * Owns: an LMDB environment of its own (beside the log, never inside it), with
- *  - `runs`:  [tenant, runId] → RunSummary (run-summary.ts);
- *  - `index`: [tenant, kind, …values, createdAtMs, runId] → null, one entry per way a run can be
- *             found (kinds below), so a filtered, newest-first page is one range read;
- *  - `ended`: [finishedAtMs, tenant, runId] → null, finished runs oldest first, for retention;
- *  - `meta`:  'position' → the log position the projection has folded everything up to.
+ * Owns: an LMDB environment of its own (beside the log, never inside it; its layout is in
+ * read-model-store.ts), written only by a worker thread (read-model-writer.ts) and read here.
  * Talks to: the engine, which hands it each run's durable events with their stream seq (effects of
- * the run host, after durability — nothing on the trigger → result path), and the log, which it
- * reads only to catch up after a start.
+ * the run host, after durability — nothing on the trigger → result path); the writer thread, which
+ * gets their lean copies (`summaryEvent`) every flush; and the log, which it reads only to catch
+ * up after a start.
  *
  * Invariants:
  *  1. Everything at or below `position` is folded in: a flush stores the rows and the position in
@@ -28,16 +25,17 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Database, open, type RootDatabase } from 'lmdb';
+import { Worker } from 'node:worker_threads';
 import type { RunEvent } from '../../actors/workflow-run.js';
 import type { RunStatus } from '../../protocol/frames.js';
 import type { EventLog } from '../../store/log.js';
 import { deferred } from '../lib/deferred.js';
 import { engineLimits, limits } from '../lib/limits.js';
+import { type Key, openReadModelDbs, type ReadModelDbs, type RunBatch } from './read-model-store.js';
+import type { WriterReply, WriterRequest } from './read-model-writer.js';
 import { runStream } from './run-host.js';
-import { type RunSummary, summarize, type TaskSummary } from './run-summary.js';
+import { type RunSummary, type SummaryEvent, summarize, summaryEvent, type TaskSummary } from './run-summary.js';
 
-type Key = Array<string | number>;
 const MAX_TIME = Number.MAX_SAFE_INTEGER;
 
 export interface RunQuery {
@@ -60,24 +58,6 @@ export interface RunPage {
   /** How many runs match in all. */
   readonly total: number;
 }
-
-/** The index entries of a run: every way it can be found. */
-function indexKeys(run: RunSummary): Key[] {
-  const { tenantId: t, createdAtMs: at, runId: id } = run;
-  const keys: Key[] = [
-    [t, 'all', at, id],
-    [t, 'st', run.status, at, id],
-    [t, 'wf', run.workflow, at, id],
-    [t, 'wfst', run.workflow, run.status, at, id],
-  ];
-  for (const [key, value] of Object.entries(run.additionalMetadata)) keys.push([t, 'md', key, value, at, id]);
-  if (run.parentTaskId !== undefined) keys.push([t, 'par', run.parentTaskId, at, id]);
-  if (run.triggeringEventId !== undefined) keys.push([t, 'ev', run.triggeringEventId, at, id]);
-  for (const worker of new Set(run.tasks.flatMap((task) => (task.workerId === undefined ? [] : [task.workerId])))) keys.push([t, 'wk', worker, at, id]);
-  return keys;
-}
-
-const keyText = (key: Key) => JSON.stringify(key);
 
 function matches(run: RunSummary, query: Omit<RunQuery, 'offset' | 'limit'>): boolean {
   if (query.sinceMs !== undefined && run.createdAtMs < query.sinceMs) return false;
@@ -124,7 +104,7 @@ interface Pending {
   readonly tenantId: string;
   /** The seq of `events[0]` in the run's stream. */
   readonly firstSeq: number;
-  readonly events: RunEvent[];
+  readonly events: SummaryEvent[];
 }
 
 export interface ReadModelOptions {
@@ -135,11 +115,12 @@ export interface ReadModelOptions {
 }
 
 export class ReadModels {
-  readonly #root: RootDatabase;
-  readonly #runs: Database<RunSummary, Key>;
-  readonly #index: Database<null, Key>;
-  readonly #ended: Database<null, Key>;
-  readonly #meta: Database<number, string>;
+  /** The environment, read here; every write goes to the writer thread. */
+  readonly #dbs: ReadModelDbs;
+  readonly #writer: Worker;
+  readonly #requests = new Map<number, { resolve(reply: Extract<WriterReply, { ok: true }>): void; reject(error: Error): void }>();
+  #requestId = 0;
+  #writerFailed: Error | undefined;
   readonly #temporary: string | undefined;
   readonly #flushMs: number;
   #pending = new Map<string, Pending>();
@@ -161,12 +142,13 @@ export class ReadModels {
   ) {
     this.#temporary = temporary ? path : undefined;
     this.#flushMs = flushMs;
-    this.#root = open({ path: join(path, 'read.mdb'), maxDbs: 8 });
-    this.#runs = this.#root.openDB<RunSummary, Key>({ name: 'runs' });
-    this.#index = this.#root.openDB<null, Key>({ name: 'index' });
-    this.#ended = this.#root.openDB<null, Key>({ name: 'ended' });
-    this.#meta = this.#root.openDB<number, string>({ name: 'meta' });
-    this.#position = this.#meta.get('position') ?? 0;
+    this.#dbs = openReadModelDbs(path);
+    this.#writer = new Worker(new URL('./read-model-writer.js', import.meta.url), { workerData: { directory: path } });
+    this.#writer.unref();
+    this.#writer.on('message', (reply: WriterReply) => this.#replied(reply));
+    this.#writer.on('error', (error) => this.#writerStopped(error));
+    this.#writer.on('exit', (code) => this.#writerStopped(new Error(`the read-model writer thread exited (${code})`)));
+    this.#position = this.#dbs.meta.get('position') ?? 0;
   }
 
   /** Opens (or creates) the read models and starts catching up with the log in the background. */
@@ -187,8 +169,8 @@ export class ReadModels {
   runEvents(runId: string, tenantId: string, events: readonly RunEvent[], firstSeq: number): void {
     if (this.#closed) return;
     const entry = this.#pending.get(runId);
-    if (entry !== undefined && entry.firstSeq + entry.events.length === firstSeq) entry.events.push(...events);
-    else if (entry === undefined) this.#pending.set(runId, { tenantId, firstSeq, events: [...events] });
+    if (entry !== undefined && entry.firstSeq + entry.events.length === firstSeq) for (const event of events) entry.events.push(summaryEvent(event));
+    else if (entry === undefined) this.#pending.set(runId, { tenantId, firstSeq, events: events.map(summaryEvent) });
     else {
       // Not contiguous (cannot happen by the host's invariant 3): let the log decide.
       this.#overflow();
@@ -214,9 +196,18 @@ export class ReadModels {
     if (this.#timer !== undefined || this.#catchingUp || this.#closed) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      void this.flush();
+      this.flush().catch(() => this.#flushFailed());
     }, this.#flushMs);
     this.#timer.unref();
+  }
+
+  /**
+   * A flush that failed (the log closing under it, the writer thread gone) took its events along:
+   * unless the read models are closing, the log is read again from `position` (invariant 3).
+   */
+  #flushFailed(): void {
+    if (this.#closed || this.#writerFailed !== undefined) return;
+    this.#overflow();
   }
 
   /** Stores what is pending, with the settled position (invariant 1). One flush at a time. */
@@ -238,34 +229,38 @@ export class ReadModels {
     return this.#flushing;
   }
 
-  /**
-   * Folds runs' events into their rows and moves the position, all in one transaction. The rows are
-   * written with synchronous puts inside it (no promise per put: this runs for every run).
-   */
-  async #write(batches: ReadonlyArray<{ runId: string; tenantId: string; firstSeq: number; events: readonly RunEvent[] }>, position: number): Promise<void> {
-    const gaps: Array<{ runId: string; tenantId: string }> = [];
-    const advances = position > this.#position;
-    await this.#root.transaction(() => {
-      for (const { runId, tenantId, firstSeq, events } of batches) {
-        // A run's first events have no row before them: nothing to read.
-        const before = firstSeq === 1 ? undefined : this.#runs.get([tenantId, runId]);
-        if (firstSeq > (before?.seq ?? 0) + 1) {
-          // Events missing between the row and these (a row lost with a damaged directory, say):
-          // the run's stream is the truth, folded whole below.
-          gaps.push({ runId, tenantId });
-          continue;
-        }
-        let after = before;
-        for (let i = 0; i < events.length; i++) {
-          // Invariant 2.
-          if (firstSeq + i === (after?.seq ?? 0) + 1) after = summarize(after, events[i] as RunEvent);
-        }
-        if (after !== undefined && after !== before) this.#store(before, after);
-      }
-      if (advances) this.#meta.putSync('position', position);
-    });
+  /** Sends a request to the writer thread; resolves once it is carried out (its writes stored). */
+  #request(request: Omit<Extract<WriterRequest, { op: 'fold' }>, 'id'> | Omit<Extract<WriterRequest, { op: 'replace' }>, 'id'> | Omit<Extract<WriterRequest, { op: 'remove' }>, 'id'> | { op: 'close' }) {
+    if (this.#writerFailed !== undefined) return Promise.reject(this.#writerFailed);
+    const id = ++this.#requestId;
+    const done = new Promise<Extract<WriterReply, { ok: true }>>((resolve, reject) => this.#requests.set(id, { resolve, reject }));
+    this.#writer.postMessage({ ...request, id });
+    return done;
+  }
+
+  #replied(reply: WriterReply): void {
+    const request = this.#requests.get(reply.id);
+    this.#requests.delete(reply.id);
+    // What the writer stored is what the next read here must see.
+    this.#dbs.root.resetReadTxn();
+    if (reply.ok) request?.resolve(reply);
+    else request?.reject(new Error(`the read models could not be written: ${reply.error}`));
+  }
+
+  #writerStopped(error: Error): void {
+    if (this.#closed) return;
+    this.#writerFailed = error;
+    for (const request of this.#requests.values()) request.reject(error);
+    this.#requests.clear();
+  }
+
+  /** Folds runs' events into their rows and moves the position, in one transaction of the writer. */
+  async #write(batches: readonly RunBatch[], position: number): Promise<void> {
+    const { gaps = [] } = await this.#request({ op: 'fold', batches, position });
     // Only once committed: a reader that sees the position must see the rows (invariant 1).
-    if (advances && position > this.#position) this.#position = position;
+    if (position > this.#position) this.#position = position;
+    // Events missing between a row and these (a row lost with a damaged directory, say): the run's
+    // stream is the truth, folded whole.
     for (const { runId, tenantId } of gaps) await this.#rebuildRun(runId, tenantId);
     this.#wake();
   }
@@ -275,28 +270,11 @@ export class ReadModels {
     let after: RunSummary | undefined;
     for (let fromSeq = 1; ; ) {
       const page = await this.log.readStream(runStream(runId), { fromSeq });
-      for (const record of page) after = summarize(after, record.data as RunEvent);
+      for (const record of page) after = summarize(after, summaryEvent(record.data as RunEvent));
       fromSeq += page.length;
       if (page.length < limits.readRecordsMax) break;
     }
-    const rebuilt = after;
-    if (rebuilt !== undefined && rebuilt.tenantId === tenantId) await this.#root.transaction(() => this.#store(this.#runs.get([tenantId, runId]), rebuilt));
-  }
-
-  /** Turns a run's row and index entries from `before` into `after`; inside a write transaction. */
-  #store(before: RunSummary | undefined, after: RunSummary): void {
-    this.#runs.putSync([after.tenantId, after.runId], after);
-    if (before === undefined) {
-      for (const key of indexKeys(after)) this.#index.putSync(key, null);
-    } else {
-      const old = new Map(indexKeys(before).map((key) => [keyText(key), key]));
-      for (const key of indexKeys(after)) {
-        if (!old.delete(keyText(key))) this.#index.putSync(key, null);
-      }
-      for (const key of old.values()) this.#index.removeSync(key);
-    }
-    if (before?.finishedAtMs !== undefined && before.finishedAtMs !== after.finishedAtMs) this.#ended.removeSync([before.finishedAtMs, before.tenantId, before.runId]);
-    if (after.finishedAtMs !== undefined && before?.finishedAtMs !== after.finishedAtMs) this.#ended.putSync([after.finishedAtMs, after.tenantId, after.runId], null);
+    if (after !== undefined && after.tenantId === tenantId) await this.#request({ op: 'replace', row: after });
   }
 
   /** Reads the log after `position` and folds it in (at start, and after pending overflowed). */
@@ -310,13 +288,14 @@ export class ReadModels {
         if (!this.#overflowed) break;
       }
     } catch (error) {
-      if (this.#closed) return;
+      // The log closing under a catch-up is the engine stopping: the next start catches up.
+      if (this.#closed || (error as { code?: string }).code === 'LOG_CLOSED') return;
       throw error;
     } finally {
       this.#catchingUp = false;
     }
     this.#schedule();
-    if (this.#waiters.length > 0) void this.flush();
+    if (this.#waiters.length > 0) this.flush().catch(() => this.#flushFailed());
   }
 
   async #readLog(): Promise<void> {
@@ -324,7 +303,7 @@ export class ReadModels {
       if (this.#closed) return;
       const page = await this.log.readAll({ after: this.#position, limit: 1000 });
       if (page.length === 0) return;
-      const byRun = new Map<string, { runId: string; tenantId: string; firstSeq: number; events: RunEvent[] }>();
+      const byRun = new Map<string, { runId: string; tenantId: string; firstSeq: number; events: SummaryEvent[] }>();
       for (const record of page) {
         if (!record.stream.startsWith('run:')) continue;
         const runId = record.stream.slice(4);
@@ -337,7 +316,7 @@ export class ReadModels {
           entry = { runId, tenantId, firstSeq: record.seq, events: [] };
           byRun.set(runId, entry);
         }
-        entry.events.push(event);
+        entry.events.push(summaryEvent(event));
       }
       await this.#write([...byRun.values()], page[page.length - 1]?.position ?? this.#position);
     }
@@ -361,7 +340,7 @@ export class ReadModels {
     const waited = deferred();
     const waiter = { position, resolve: () => waited.resolve() };
     this.#waiters.push(waiter);
-    if (!this.#catchingUp) void this.flush();
+    if (!this.#catchingUp) this.flush().catch(() => this.#flushFailed());
     const timer = setTimeout(() => waited.resolve(), timeoutMs);
     await waited.promise;
     clearTimeout(timer);
@@ -375,14 +354,14 @@ export class ReadModels {
 
   /** A run's summary, if it belongs to the tenant. */
   getRun(tenantId: string, runId: string): RunSummary | undefined {
-    return this.#runs.get([tenantId, runId]);
+    return this.#dbs.runs.get([tenantId, runId]);
   }
 
   /** The ids in the query's index ranges, newest first, each once; and whether each is a sure match. */
   *#candidates(query: Omit<RunQuery, 'offset' | 'limit'>): Generator<string, void, undefined> {
     const { prefixes } = drivingPrefixes(query);
     const iterators = prefixes.map((prefix) =>
-      this.#index
+      this.#dbs.index
         .getKeys({ start: [...prefix, query.untilMs ?? MAX_TIME, '\uffff'], end: [...prefix, query.sinceMs ?? 0], reverse: true })
         [Symbol.iterator](),
     );
@@ -409,7 +388,7 @@ export class ReadModels {
   /** Every matching run, newest first. */
   *#matching(query: Omit<RunQuery, 'offset' | 'limit'>): Generator<RunSummary, void, undefined> {
     for (const runId of this.#candidates(query)) {
-      const run = this.#runs.get([query.tenantId, runId]);
+      const run = this.#dbs.runs.get([query.tenantId, runId]);
       if (run !== undefined && matches(run, query)) yield run;
     }
   }
@@ -423,7 +402,7 @@ export class ReadModels {
       // A run off the page is only counted; with an exact index it need not even be read.
       for (const runId of this.#candidates(query)) {
         if (total >= query.offset && rows.length < query.limit) {
-          const run = this.#runs.get([query.tenantId, runId]);
+          const run = this.#dbs.runs.get([query.tenantId, runId]);
           if (run !== undefined) rows.push(run);
         }
         total += 1;
@@ -457,19 +436,13 @@ export class ReadModels {
   /** Finished runs that ended at or before `endedBeforeMs`, oldest first, at most `limit`. */
   endedBefore(endedBeforeMs: number, limit: number): Array<{ tenantId: string; runId: string }> {
     const out: Array<{ tenantId: string; runId: string }> = [];
-    for (const key of this.#ended.getKeys({ start: [0], end: [endedBeforeMs, '\uffff'], limit })) out.push({ tenantId: key[1] as string, runId: key[2] as string });
+    for (const key of this.#dbs.ended.getKeys({ start: [0], end: [endedBeforeMs, '\uffff'], limit })) out.push({ tenantId: key[1] as string, runId: key[2] as string });
     return out;
   }
 
   /** Removes a run's row and index entries (retention, deleted workflows). */
   async removeRun(tenantId: string, runId: string): Promise<void> {
-    const run = this.#runs.get([tenantId, runId]);
-    if (run === undefined) return;
-    await this.#root.transaction(() => {
-      this.#runs.removeSync([tenantId, runId]);
-      for (const key of indexKeys(run)) this.#index.removeSync(key);
-      if (run.finishedAtMs !== undefined) this.#ended.removeSync([run.finishedAtMs, tenantId, runId]);
-    });
+    await this.#request({ op: 'remove', tenantId, runId });
   }
 
   async close(): Promise<void> {
@@ -477,9 +450,11 @@ export class ReadModels {
     clearTimeout(this.#timer);
     if (!this.#catchingUp) await this.flush().catch(() => {});
     await this.#flushing?.catch(() => {});
+    await this.#request({ op: 'close' }).catch(() => {});
     this.#closed = true;
+    await this.#writer.terminate();
     for (const waiter of this.#waiters) waiter.resolve();
-    await this.#root.close();
+    await this.#dbs.root.close();
     if (this.#temporary !== undefined) rmSync(this.#temporary, { recursive: true, force: true });
   }
 }

@@ -45,6 +45,67 @@ export interface RunSummary {
 
 export const TRIGGERING_EVENT_KEY = 'hatchet__event_id';
 
+/**
+ * What `summarize` reads of a run event: the fields it folds and nothing else — no payloads, no
+ * workflow spec — so the read models can hand events to their writer thread cheaply.
+ */
+export type SummaryEvent =
+  | {
+      readonly type: 'RunCreated';
+      readonly atMs: number;
+      readonly runId: string;
+      readonly tenantId: string;
+      readonly workflow: string;
+      readonly additionalMetadata: Record<string, string>;
+      readonly parentTaskId?: string;
+      readonly taskIds: Readonly<Record<string, string>>;
+    }
+  | { readonly type: 'TaskQueued' | 'TaskRetrying' | 'TaskReassigned'; readonly task: string; readonly attempt: number; readonly atMs: number }
+  | { readonly type: 'TaskAssigned'; readonly task: string; readonly workerId: string; readonly atMs: number }
+  | { readonly type: 'TaskStarted' | 'TaskCompleted'; readonly task: string; readonly atMs: number }
+  | { readonly type: 'TaskFailed'; readonly task: string; readonly error: string; readonly atMs: number }
+  | { readonly type: 'TaskCancelled'; readonly task: string; readonly reason: string; readonly atMs: number }
+  | { readonly type: 'RunReplayed'; readonly tasks: ReadonlyArray<{ readonly task: string; readonly attempt: number }>; readonly atMs: number }
+  | { readonly type: 'RunFinished'; readonly status: RunStatus; readonly atMs: number }
+  /** Any other event: it only moves `updatedAtMs` and `seq`. */
+  | { readonly type: 'Other'; readonly atMs: number };
+
+/** The part of a run event its summary needs. */
+export function summaryEvent(event: RunEvent): SummaryEvent {
+  switch (event.type) {
+    case 'RunCreated':
+      return {
+        type: 'RunCreated',
+        atMs: event.atMs,
+        runId: event.runId,
+        tenantId: event.tenantId,
+        workflow: event.workflow.name,
+        additionalMetadata: event.additionalMetadata,
+        ...(event.parentTaskId === undefined ? {} : { parentTaskId: event.parentTaskId }),
+        taskIds: event.taskIds,
+      };
+    case 'TaskQueued':
+    case 'TaskRetrying':
+    case 'TaskReassigned':
+      return { type: event.type, task: event.task, attempt: event.attempt, atMs: event.atMs };
+    case 'TaskAssigned':
+      return { type: event.type, task: event.task, workerId: event.workerId, atMs: event.atMs };
+    case 'TaskStarted':
+    case 'TaskCompleted':
+      return { type: event.type, task: event.task, atMs: event.atMs };
+    case 'TaskFailed':
+      return { type: event.type, task: event.task, error: event.error, atMs: event.atMs };
+    case 'TaskCancelled':
+      return { type: event.type, task: event.task, reason: event.reason, atMs: event.atMs };
+    case 'RunReplayed':
+      return { type: event.type, tasks: event.tasks, atMs: event.atMs };
+    case 'RunFinished':
+      return { type: event.type, status: event.status, atMs: event.atMs };
+    default:
+      return { type: 'Other', atMs: 'atMs' in event ? event.atMs : 0 };
+  }
+}
+
 function withTask(run: RunSummary, name: string, change: (task: TaskSummary) => TaskSummary): RunSummary['tasks'] {
   return run.tasks.map((task) => (task.name === name ? change(task) : task));
 }
@@ -57,13 +118,13 @@ function liveStatus(tasks: readonly TaskSummary[]): RunStatus {
 }
 
 /** Folds one event (the run's event number `summary.seq + 1`) into the summary. */
-export function summarize(summary: RunSummary | undefined, event: RunEvent): RunSummary {
+export function summarize(summary: RunSummary | undefined, event: SummaryEvent): RunSummary {
   if (event.type === 'RunCreated') {
     const eventId = event.additionalMetadata[TRIGGERING_EVENT_KEY];
     return {
       runId: event.runId,
       tenantId: event.tenantId,
-      workflow: event.workflow.name,
+      workflow: event.workflow,
       status: 'QUEUED',
       createdAtMs: event.atMs,
       updatedAtMs: event.atMs,
@@ -114,11 +175,7 @@ export function summarize(summary: RunSummary | undefined, event: RunEvent): Run
     }
     case 'RunFinished':
       return { ...run, status: event.status, finishedAtMs: at, updatedAtMs: at, seq: run.seq + 1 };
-    case 'TaskTimedOut':
-    case 'TaskSchedulingTimedOut':
-    case 'TimeoutRefreshed':
-      break;
-    default:
+    case 'Other':
       break;
   }
   return { ...run, tasks, status: liveStatus(tasks), updatedAtMs: at, seq: run.seq + 1 };
