@@ -42,6 +42,14 @@ export const apiErrors = {
   tooLarge: (message: string) => new ApiError(413, 'BODY_TOO_LARGE', message),
 };
 
+/** A handler's answer that is not JSON (the Prometheus text format, say). */
+export class TextResponse {
+  constructor(
+    readonly contentType: string,
+    readonly text: string,
+  ) {}
+}
+
 export interface ApiRequest<Q, B> {
   readonly method: Method;
   readonly path: string;
@@ -179,6 +187,7 @@ export function mountRoutes(app: uWS.TemplatedApp, routes: readonly Route[], dep
         res.cork(() => {
           res.writeStatus(`${status} ${STATUS_TEXT[status] ?? ''}`.trim());
           if (status === 204) res.end();
+          else if (body instanceof TextResponse) res.writeHeader('content-type', body.contentType).end(body.text);
           else res.writeHeader('content-type', 'application/json').end(JSON.stringify(body));
         });
       };

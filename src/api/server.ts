@@ -1,6 +1,6 @@
 /**
- * The server: one uWebSockets.js app and port for the worker WebSocket (`/ws`), `GET /health`
- * and the REST API (`/api/...`). Composes what `src/engine/gateway.ts` and `src/api/routes/`
+ * The server: one uWebSockets.js app and port for the worker WebSocket (`/ws`), `GET /health`,
+ * `GET /metrics` and the REST API (`/api/...`). Composes what `src/engine/gateway.ts` and `src/api/routes/`
  * mount; anything else answers 404 in the API's error shape.
  */
 import uWS from 'uWebSockets.js';
@@ -9,6 +9,7 @@ import { type Gateway, listen, mountGateway } from '../engine/gateway.js';
 import { mountRoutes, type Route, route } from './http.js';
 import { openApiDocument } from './openapi.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { prometheusRoutes } from './routes/prometheus.js';
 import { rateLimitRoutes } from './routes/rate-limits.js';
 import { eventRoutes } from './routes/events.js';
 import { runRoutes } from './routes/runs.js';
@@ -19,7 +20,7 @@ import { webhookRoutes } from './routes/webhooks.js';
 import { workflowRoutes } from './routes/workflows.js';
 
 /** Every REST route, in one table (the OpenAPI document and its test read it too). */
-export function apiRoutes(engine: Engine): Route[] {
+export function apiRoutes(engine: Engine, options: { readonly publicMetrics?: boolean } = {}): Route[] {
   const routes: Route[] = [
     ...runRoutes(engine),
     ...workflowRoutes(engine),
@@ -30,6 +31,7 @@ export function apiRoutes(engine: Engine): Route[] {
     ...eventRoutes(engine),
     ...scheduledRoutes(engine),
     ...webhookRoutes(engine),
+    ...prometheusRoutes(engine, options),
   ];
   let document: Record<string, unknown> | undefined;
   routes.push(
@@ -55,12 +57,14 @@ export interface ServerOptions {
   readonly host?: string;
   /** The URL clients reach this server at, written into tokens (default http://localhost:<port>). */
   readonly publicUrl?: string;
+  /** Serve `GET /metrics` without a token (for a scraper on a private network); default: an admin token is needed. */
+  readonly publicMetrics?: boolean;
 }
 
 export async function startServer(engine: Engine, options: ServerOptions): Promise<Gateway> {
   const app = uWS.App();
   mountGateway(app, engine);
-  mountRoutes(app, apiRoutes(engine), { authenticate: (token) => engine.authenticate(token) });
+  mountRoutes(app, apiRoutes(engine, { publicMetrics: options.publicMetrics === true }), { authenticate: (token) => engine.authenticate(token) });
   app.any('/*', (res, req) => {
     const path = req.getUrl();
     res

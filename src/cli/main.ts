@@ -58,7 +58,8 @@ program
   .option('--data-dir <dir>', 'data directory (default: $KINDLING_DATA_DIR or ./.kindling)')
   .option('--worker-liveness <ms>', 'a worker silent this long loses its tasks (default 30000)')
   .option('--checkpoint-every <appends>', 'take a recovery checkpoint after this many appends (default 50000)')
-  .action(async (options: { port?: string; host: string; publicUrl?: string; dataDir?: string; workerLiveness?: string; checkpointEvery?: string }) => {
+  .option('--public-metrics', 'serve GET /metrics (Prometheus) without a token (default: it needs the admin token)')
+  .action(async (options: { port?: string; host: string; publicUrl?: string; dataDir?: string; workerLiveness?: string; checkpointEvery?: string; publicMetrics?: boolean }) => {
     const data = dataDir(options.dataDir);
     const port = Number(options.port ?? process.env.KINDLING_PORT ?? DEFAULT_PORT);
     const log = await LmdbLog.open({ path: logDir(data) });
@@ -77,7 +78,7 @@ program
       );
     }
     // Listening first, so the tokens minted below carry the address clients reach the engine at.
-    const gateway = await startServer(engine, { port, host: options.host, ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }) });
+    const gateway = await startServer(engine, { port, host: options.host, publicMetrics: options.publicMetrics === true, ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }) });
     const devToken = await ensureToken(engine, join(data, 'dev-token'), 'tenant');
     if (devToken !== undefined) {
       console.log(`kindling: created tenant 'default' and a development token (also in ${join(data, 'dev-token')}):\n\n  HATCHET_CLIENT_TOKEN=${devToken}\n`);

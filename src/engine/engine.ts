@@ -58,6 +58,7 @@ import { EventWaiters } from './event-waiters.js';
 import { type InternalRun, Triggers } from './triggers.js';
 import { Idempotency, IdempotencyCollision } from './idempotency.js';
 import { WebhookRegistry } from './webhooks.js';
+import { EngineMetrics } from './metrics.js';
 
 export const DEFAULT_TENANT = 'default';
 
@@ -199,6 +200,20 @@ export class Engine {
   #activeRuns = 0;
   /** Events, filters, schedules and crons: what starts runs besides a direct trigger. */
   readonly triggers: Triggers;
+  /** Prometheus metrics, counted from the run events applied here (`src/engine/metrics.ts`). */
+  readonly metrics = new EngineMetrics({
+    tenants: () => this.tenants.tenants().map((tenant) => tenant.tenantId),
+    slots: (tenantId) => {
+      let total = 0;
+      let used = 0;
+      for (const worker of this.listWorkers(tenantId)) {
+        if (!worker.connected) continue;
+        total += worker.slots;
+        used += Math.min(worker.slots, worker.usedSlots);
+      }
+      return { total, used };
+    },
+  });
   readonly #waiters = new EventWaiters();
   readonly #durable: DurableTasks;
   readonly #residents = new Residents();
@@ -223,6 +238,7 @@ export class Engine {
     this.#host = createRunHost(this.#log, this.#clock, {
       applied: (runId, before, events, after, firstSeq) => {
         this.#applied(runId, before, events, after);
+        this.metrics.applied(before, events, after);
         if (after.kind !== 'none') this.readModels.runEvents(runId, after.tenantId, events, firstSeq);
       },
       reconciled: (runId, state) => this.#reconciled(runId, state),
@@ -1340,6 +1356,7 @@ export class Engine {
     this.#pumpScheduled = true;
     queueMicrotask(() => {
       this.#pumpScheduled = false;
+      this.metrics.queueInvoked();
       for (const { task, workerId: pool, rateLimits, note } of this.#queue.assign(this.#clock())) {
         // A durable task's assignment names its worker's durable pool: the worker is the same.
         const workerId = workerOfPool(pool) as string;

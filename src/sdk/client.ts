@@ -8,7 +8,8 @@ import { decodePayload, encodePayload, type Payload } from '../../protocol/paylo
 import { chunkBySize } from '../lib/chunks.js';
 import { deferred, type Deferred } from '../lib/deferred.js';
 import { engineLimits } from '../lib/limits.js';
-import { type ClientConfig, engineUrl, loadConfig } from './config.js';
+import { type ClientConfig, type ClientOptions, engineUrl, loadConfig } from './config.js';
+import { traced } from './tracing.js';
 import { Connection, EngineError } from './connection.js';
 import { RestClient } from './rest.js';
 import { desiredLabels } from './policies.js';
@@ -89,13 +90,13 @@ export class HatchetClient<GlobalInput extends AnyRecord = {}, GlobalOutput exte
   /** Runs awaited in this turn, subscribed to together at its end. */
   readonly #toSubscribe: string[] = [];
 
-  constructor(config: Partial<ClientConfig> = {}, _options?: { config_path?: string; credentials?: unknown }, _axiosConfig?: unknown) {
+  constructor(config: ClientOptions = {}, _options?: { config_path?: string; credentials?: unknown }, _axiosConfig?: unknown) {
     this.config = loadConfig(config);
     this.logger = this.config.logger('HatchetClient', this.config.log_level);
   }
 
   static init<T extends AnyRecord = {}, U extends AnyRecord = {}>(
-    config: Omit<Partial<ClientConfig>, 'middleware'> = {},
+    config: Omit<ClientOptions, 'middleware'> = {},
     options?: { config_path?: string; credentials?: unknown },
     axiosConfig?: unknown,
   ): HatchetClient<T, U> {
@@ -306,9 +307,11 @@ export class HatchetClient<GlobalInput extends AnyRecord = {}, GlobalOutput exte
       this.logger.warn('ignoring childKey or sticky because run is not being spawned from a parent task (use ctx.runChild inside a task)');
     }
     const idempotent = typeof declaration !== 'string' && declaration.definition.idempotency !== undefined;
-    const ids = await this.#trigger(
+    const ids = await traced(inputs.length === 1 ? 'hatchet.run_workflow' : 'hatchet.run_workflows', { 'hatchet.step_name': name }, (carrier) => this.#trigger(
       inputs.map((input) => {
-        const metadata = parent === undefined ? options.additionalMetadata : { ...parent.additionalMetadata, ...(options.additionalMetadata ?? {}) };
+        const inherited = parent === undefined ? options.additionalMetadata : { ...parent.additionalMetadata, ...(options.additionalMetadata ?? {}) };
+        // The trigger's span is the parent of the tasks' spans (tracing.ts).
+        const metadata = carrier === undefined ? inherited : { ...inherited, ...carrier };
         return {
           workflow: name,
           input: inputPayload(name, input),
@@ -321,7 +324,9 @@ export class HatchetClient<GlobalInput extends AnyRecord = {}, GlobalOutput exte
         };
       }),
       idempotent,
-    );
+    ), (span, runIds) => {
+      if (runIds.length === 1) span.setAttribute('hatchet.child_workflow_run_id', runIds[0] as string);
+    });
     return ids.map((id) => new WorkflowRunRef<O>(id, this, standalone));
   }
 
@@ -340,12 +345,14 @@ export class HatchetClient<GlobalInput extends AnyRecord = {}, GlobalOutput exte
 
   /** @internal Pushes events over the WebSocket (at most 1,000 per request). */
   pushEvents(events: PushedEvent[]) {
-    return this.#conn
-      .request<{ events: Array<{ eventId: string; key: string; additionalMetadata: Record<string, string>; scope?: string; eventTimestampMs: number; runIds?: string[] }> }>({
-        t: 'pushEvents',
-        events,
-      })
-      .then((reply) => reply.events);
+    return traced(events.length === 1 ? 'hatchet.push_event' : 'hatchet.bulk_push_event', events.length === 1 ? { 'hatchet.event_key': events[0]?.key ?? '' } : {}, (carrier) =>
+      this.#conn
+        .request<{ events: Array<{ eventId: string; key: string; additionalMetadata: Record<string, string>; scope?: string; eventTimestampMs: number; runIds?: string[] }> }>({
+          t: 'pushEvents',
+          events: carrier === undefined ? events : events.map((event) => ({ ...event, additionalMetadata: { ...(event.additionalMetadata ?? {}), ...carrier } })),
+        })
+        .then((reply) => reply.events),
+    );
   }
 
   /** Runs a workflow by declaration or name; resolves with its run reference. */
@@ -371,11 +378,11 @@ export class HatchetClient<GlobalInput extends AnyRecord = {}, GlobalOutput exte
   /** @internal Used by `ctx.runChild` and friends. */
   async runChild(parent: AssignedTask, childIndex: number, workflow: unknown, input: unknown, options: ChildRunOpts, wait: boolean, workerId?: string): Promise<unknown> {
     const { name, standalone } = this.#workflowName(workflow);
-    const [id] = await this.#trigger([
+    const [id] = await traced('hatchet.run_workflow', { 'hatchet.step_name': name }, (carrier) => this.#trigger([
       {
         workflow: name,
         input: inputPayload(name, input),
-        additionalMetadata: { ...parent.additionalMetadata, ...(options.additionalMetadata ?? {}) },
+        additionalMetadata: { ...parent.additionalMetadata, ...(options.additionalMetadata ?? {}), ...(carrier ?? {}) },
         ...(options.priority === undefined ? {} : { priority: options.priority }),
         parentTaskId: parent.taskId,
         childIndex,
@@ -384,7 +391,7 @@ export class HatchetClient<GlobalInput extends AnyRecord = {}, GlobalOutput exte
         ...(options.sticky === true && workerId !== undefined && workerId !== '' ? { desiredWorkerId: workerId } : {}),
         ...(options.desiredWorkerLabels === undefined ? {} : { desiredWorkerLabels: desiredLabels(options.desiredWorkerLabels) as TriggerRun['desiredWorkerLabels'] }),
       },
-    ]);
+    ]));
     const ref = new WorkflowRunRef(id as string, this, standalone);
     return wait ? ref.result() : ref;
   }

@@ -23,13 +23,22 @@ export interface ClientConfig {
   tenant_id: string;
   cancellation_grace_period: number;
   cancellation_warning_threshold: number;
+  /**
+   * The worker's health-check HTTP server (`GET /health`, `GET /metrics`), opened by
+   * `worker.start()` when enabled (`HATCHET_CLIENT_WORKER_HEALTHCHECK_ENABLED`, `_PORT`: default 8001,
+   * 0 for any free port; `_EVENT_LOOP_BLOCK_THRESHOLD_SECONDS`: default 5).
+   */
+  healthcheck: { enabled: boolean; port: number; eventLoopBlockThresholdSeconds: number };
   /** Set through `withMiddleware`, which types the hooks. */
   middleware?: TaskMiddleware;
 }
 
 export const DEFAULT_PORT = 7077;
 
-export function loadConfig(overrides: Partial<ClientConfig> = {}): ClientConfig {
+/** What `HatchetClient.init` takes: any of the settings (the health check's one by one). */
+export type ClientOptions = Partial<Omit<ClientConfig, 'healthcheck'>> & { healthcheck?: Partial<ClientConfig['healthcheck']> };
+
+export function loadConfig(overrides: ClientOptions = {}): ClientConfig {
   const env = process.env;
   const dataDir = env.KINDLING_DATA_DIR ?? '.kindling';
   const devTokenPath = join(dataDir, 'dev-token');
@@ -52,6 +61,7 @@ export function loadConfig(overrides: Partial<ClientConfig> = {}): ClientConfig 
   if (overrides.logger !== undefined && typeof overrides.logger !== 'function') {
     throw new HatchetError('logger must be a function (context, logLevel) => Logger');
   }
+  const healthcheck = healthcheckConfig(overrides.healthcheck, env);
   const tls = (overrides.tls_config?.tls_strategy ?? env.HATCHET_CLIENT_TLS_STRATEGY ?? 'none') as ClientConfig['tls_config']['tls_strategy'];
   return {
     token,
@@ -65,8 +75,34 @@ export function loadConfig(overrides: Partial<ClientConfig> = {}): ClientConfig 
     tenant_id: overrides.tenant_id ?? claims.sub ?? '',
     cancellation_grace_period: overrides.cancellation_grace_period ?? 1000,
     cancellation_warning_threshold: overrides.cancellation_warning_threshold ?? 300,
+    healthcheck,
     ...(overrides.middleware === undefined ? {} : { middleware: overrides.middleware }),
   };
+}
+
+export const DEFAULT_HEALTHCHECK_PORT = 8001;
+
+/** The health-check settings: the options, else the environment, else off on port 8001; a bad value is refused. */
+function healthcheckConfig(options: Partial<ClientConfig['healthcheck']> | undefined, env: NodeJS.ProcessEnv): ClientConfig['healthcheck'] {
+  const enabledText = env.HATCHET_CLIENT_WORKER_HEALTHCHECK_ENABLED;
+  let enabled = options?.enabled;
+  if (enabled === undefined && enabledText !== undefined && enabledText !== '') {
+    const lowered = enabledText.toLowerCase();
+    if (lowered !== 'true' && lowered !== 'false') throw new HatchetError(`HATCHET_CLIENT_WORKER_HEALTHCHECK_ENABLED is '${enabledText}': use true or false`);
+    enabled = lowered === 'true';
+  }
+  const portText = env.HATCHET_CLIENT_WORKER_HEALTHCHECK_PORT;
+  const port = options?.port ?? (portText === undefined || portText === '' ? DEFAULT_HEALTHCHECK_PORT : /^\d{1,5}$/.test(portText) ? Number(portText) : Number.NaN);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    const given = options?.port !== undefined ? `healthcheck.port is ${String(options.port)}` : `HATCHET_CLIENT_WORKER_HEALTHCHECK_PORT is '${portText}'`;
+    throw new HatchetError(`${given}: a port is a whole number from 1 to 65535 (0 for any free port)`);
+  }
+  const thresholdText = env.HATCHET_CLIENT_WORKER_HEALTHCHECK_EVENT_LOOP_BLOCK_THRESHOLD_SECONDS;
+  const threshold = options?.eventLoopBlockThresholdSeconds ?? (thresholdText === undefined || thresholdText === '' ? 5 : Number(thresholdText));
+  if (!Number.isFinite(threshold) || threshold <= 0) {
+    throw new HatchetError(`the health check's event loop block threshold is '${String(thresholdText ?? threshold)}' (HATCHET_CLIENT_WORKER_HEALTHCHECK_EVENT_LOOP_BLOCK_THRESHOLD_SECONDS): use a number of seconds above 0`);
+  }
+  return { enabled: enabled ?? false, port, eventLoopBlockThresholdSeconds: threshold };
 }
 
 export function engineUrl(config: ClientConfig): string {

@@ -59,6 +59,11 @@ export class Connection {
     return this.#ready.promise;
   }
 
+  /** Whether the connection is open and through its handshake now. */
+  get connected(): boolean {
+    return this.#isReady;
+  }
+
   #connect(): void {
     if (this.#closed) return;
     const ws = new WebSocket(this.options.url, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });

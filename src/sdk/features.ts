@@ -728,8 +728,9 @@ export class MetricsClient {
     return this.host.rest.request('GET', '/api/v1/tenants/{tenant}/queue-metrics');
   }
 
+  /** The tenant's Prometheus series (`hatchet_tenant_*`, label `tenant_id`) in the text format. */
   scrapePrometheusMetrics(): Promise<string> {
-    return notYet('Prometheus metrics (metrics.scrapePrometheusMetrics)');
+    return this.host.rest.request('GET', '/api/v1/tenants/{tenant}/prometheus-metrics', { text: true });
   }
 
   getTaskStats(): Promise<TaskStats> {

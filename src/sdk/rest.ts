@@ -17,8 +17,8 @@ export class RestClient {
     readonly tenantId: () => Promise<string>,
   ) {}
 
-  /** `path` may hold `{tenant}`, replaced by the token's tenant. */
-  async request<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, options: { query?: Record<string, QueryValue>; body?: unknown } = {}): Promise<T> {
+  /** `path` may hold `{tenant}`, replaced by the token's tenant. `text`: the answer is not JSON (it is returned as it came). */
+  async request<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, options: { query?: Record<string, QueryValue>; body?: unknown; text?: boolean } = {}): Promise<T> {
     const resolved = path.includes('{tenant}') ? path.replace('{tenant}', encodeURIComponent(await this.tenantId())) : path;
     const url = new URL(resolved, this.baseUrl);
     for (const [key, value] of Object.entries(options.query ?? {})) {
@@ -37,6 +37,7 @@ export class RestClient {
       throw new EngineError('ENGINE_UNAVAILABLE', `the engine's REST API at ${this.baseUrl} did not answer: ${(error as Error).message}`);
     }
     const text = await response.text();
+    if (options.text === true && response.ok) return text as T;
     const body: unknown = text === '' ? undefined : JSON.parse(text);
     if (!response.ok) {
       const first = (body as { errors?: Array<{ code?: string; description?: string }> } | undefined)?.errors?.[0];

@@ -24,8 +24,10 @@ import { type BaseWorkflowDeclaration, type DeclaredTask, validateInput } from '
 import { HatchetError, NonRetryableError, TaskRunTerminatedError } from './errors.js';
 import type { WorkersClient } from './features.js';
 import type { Logger } from './logger.js';
+import { HealthServer } from './healthcheck.js';
 import { runWithMiddleware } from './middleware.js';
 import { taskContext } from './task-context.js';
+import { consumerSpan, endSpan, withContext } from './tracing.js';
 
 export interface CreateWorkerOpts {
   // biome-ignore lint/suspicious/noExplicitAny: a worker holds declarations of any input and output.
@@ -85,6 +87,8 @@ export class Worker {
   #heartbeat: NodeJS.Timeout | undefined;
   #stopped: (() => void) | undefined;
   #stopping = false;
+  #started = false;
+  #health: HealthServer | undefined;
   labels: WorkerLabels;
 
   private constructor(client: WorkerClient, name: string, opts: CreateWorkerOpts) {
@@ -178,12 +182,50 @@ export class Worker {
     await this.#client.workers.unpause(this.#registeredId());
   }
 
-  /** Connects and takes tasks; resolves when the worker stops. */
+  /** The port of the health-check server, while it is open (`healthcheck.enabled`). */
+  get healthcheckPort(): number | undefined {
+    return this.#health?.port;
+  }
+
+  /**
+   * Connects and takes tasks; resolves when the worker stops. With the health check enabled its
+   * server opens first, and a port it cannot listen on rejects this.
+   */
   start(): Promise<void> {
-    if (this.#connection !== undefined) throw new Error('the worker is already started');
+    if (this.#started) throw new Error('the worker is already started');
+    this.#started = true;
     const done = new Promise<void>((resolve) => {
       this.#stopped = resolve;
     });
+    const healthcheck = this.#client.config.healthcheck;
+    if (!healthcheck.enabled) {
+      this.#connect();
+      return done;
+    }
+    const source = {
+      name: this.name,
+      connected: () => this.#workerId !== undefined && this.#connection?.connected === true,
+      registered: () => this.#workerId !== undefined,
+      details: () => ({ slots: this.#slots, actions: [...this.#handlers.keys()], labels: this.#labels() }),
+    };
+    return HealthServer.start(source, healthcheck).then(async (health) => {
+      this.#health = health;
+      if (this.#stopping) {
+        await this.#closeHealth();
+        return;
+      }
+      this.#connect();
+      return done;
+    });
+  }
+
+  async #closeHealth(): Promise<void> {
+    const health = this.#health;
+    this.#health = undefined;
+    await health?.close();
+  }
+
+  #connect(): void {
     this.#connection = new Connection({
       url: engineUrl(this.#client.config),
       token: this.#client.config.token,
@@ -216,7 +258,6 @@ export class Worker {
       process.once('SIGTERM', kill);
       process.once('SIGINT', kill);
     }
-    return done;
   }
 
   /** Resolves once the worker is registered with the engine. */
@@ -247,6 +288,7 @@ export class Worker {
     await this.#flush();
     clearInterval(this.#heartbeat);
     this.#connection?.close();
+    await this.#closeHealth();
     this.#stopped?.();
   }
 
@@ -405,6 +447,20 @@ export class Worker {
     this.#running.set(task.taskId, { ctx, attempt: task.attempt });
     this.#startedOutbox.push({ taskId: task.taskId, attempt: task.attempt });
     this.#scheduleFlush();
+    // Nothing is made unless the program installed an OpenTelemetry SDK (tracing.ts).
+    const span = consumerSpan('hatchet.start_step_run', task.additionalMetadata, {
+      'hatchet.tenant_id': this.#client.config.tenant_id,
+      'hatchet.worker_id': this.#workerId ?? '',
+      'hatchet.workflow_run_id': task.runId,
+      'hatchet.step_run_id': task.taskId,
+      'hatchet.workflow_name': task.workflow,
+      'hatchet.action_name': task.action,
+      'hatchet.step_name': task.task,
+      'hatchet.retry_count': task.attempt,
+      ...(task.parentRunId === undefined ? {} : { 'hatchet.parent_workflow_run_id': task.parentRunId }),
+      ...(task.childIndex === undefined ? {} : { 'hatchet.child_workflow_index': task.childIndex }),
+      ...(task.childKey === undefined ? {} : { 'hatchet.child_workflow_key': task.childKey }),
+    });
     Promise.resolve()
       .then(() => {
         // A run whose input breaks the workflow's validator fails now: retrying the same input
@@ -418,10 +474,12 @@ export class Worker {
         if (fn === undefined) throw new NonRetryableError(`task '${task.action}' has no fn`);
         // Runs triggered from inside the task are its children (implicit parenting).
         const parent = { taskId: task.taskId, runId: task.runId, additionalMetadata: task.additionalMetadata, nextChildIndex: () => ctx.nextChildIndex(), durable: ctx instanceof DurableContext, ctx };
-        return taskContext.run(parent, () => runWithMiddleware(this.#client.config.middleware, ctx.input, ctx, fn));
+        const runTask = () => taskContext.run(parent, () => runWithMiddleware(this.#client.config.middleware, ctx.input, ctx, fn));
+        return span === undefined ? runTask() : withContext(span.context, runTask);
       })
       .then(
         (output: unknown) => {
+          if (span !== undefined) endSpan(span.span);
           if (ctx.cancelled || this.#isEvicted(task)) return;
           // An output JSON cannot carry fails the task for good: running it again cannot help.
           let payload: Payload;
@@ -434,6 +492,7 @@ export class Worker {
           this.#report({ taskId: task.taskId, attempt: task.attempt, ok: true, output: payload });
         },
         (error: unknown) => {
+          if (span !== undefined) endSpan(span.span, error);
           if (ctx.cancelled || this.#isEvicted(task)) return;
           const e = error instanceof Error ? error : new Error(String(error));
           this.#report({ taskId: task.taskId, attempt: task.attempt, ok: false, error: { message: e.message, ...(e.stack === undefined ? {} : { stack: e.stack }) }, nonRetryable: error instanceof NonRetryableError });

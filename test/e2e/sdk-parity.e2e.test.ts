@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { z } from 'zod';
-import { HatchetClient, HatchetError, Logger, type LogLevel, NotSupportedError } from '../../src/sdk/index.js';
+import { HatchetClient, Logger, type LogLevel } from '../../src/sdk/index.js';
 import type { Worker } from '../../src/sdk/worker.js';
 import { type EngineProcess, startEngine } from '../support/engine-process.js';
 
@@ -181,15 +181,4 @@ t.test('options of features this engine does not carry out yet are refused when 
   await start(hatchet, 'plain-worker', [plain]);
   t.same(await plain.run({}), { ok: true }, 'a workflow without them registers and runs');
 
-  const notYet = [
-    () => hatchet.metrics.scrapePrometheusMetrics(),
-  ];
-  for (const call of notYet) {
-    const error = await call().then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    t.ok(error instanceof NotSupportedError && error instanceof HatchetError, `${call.toString()} rejects with a NotSupportedError`);
-    t.match((error as Error).message, /is not supported by this engine yet$/);
-  }
 });

@@ -167,7 +167,6 @@ t.test('features this engine does not carry out yet reject with a NotSupportedEr
     ['decl.get', () => decl.get()],
     ['runs.subscribeToStream', () => hatchet.runs.subscribeToStream('r')[Symbol.asyncIterator]().next()],
     ['hatchet.api', async () => hatchet.api],
-    ['metrics.scrapePrometheusMetrics', () => hatchet.metrics.scrapePrometheusMetrics()],
   ];
   for (const method of ['putLog', 'putStream'] as const) calls.push([`events.${method}`, () => hatchet.events[method]('x', 'y')]);
   for (const [name, call] of calls) {
