@@ -24,6 +24,14 @@ export const ProtocolErrorCode = {
   PayloadTooLarge: 'PAYLOAD_TOO_LARGE',
   EngineBusy: 'ENGINE_BUSY',
   EngineUnavailable: 'ENGINE_UNAVAILABLE',
+  /** A frame about a task attempt this worker does not hold (another worker's, a stale attempt, another tenant's). */
+  TaskNotHeld: 'TASK_NOT_HELD',
+  /** A stream chunk over `streamChunkBytesMax`. */
+  StreamChunkTooLarge: 'STREAM_CHUNK_TOO_LARGE',
+  /** A connection already subscribes to `streamSubscriptionsPerConnectionMax` streams. */
+  TooManySubscriptions: 'STREAM_TOO_MANY_SUBSCRIPTIONS',
+  /** In a `streamEnd`: the subscriber read too slowly and its subscription was dropped. */
+  StreamSubscriberTooSlow: 'STREAM_SUBSCRIBER_TOO_SLOW',
 } as const;
 export type ProtocolErrorCode = (typeof ProtocolErrorCode)[keyof typeof ProtocolErrorCode];
 

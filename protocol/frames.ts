@@ -22,6 +22,8 @@ const labels = z
   .record(z.string().min(1).max(engineLimits.labelKeyCharsMax), z.union([z.string().max(engineLimits.labelValueCharsMax), z.number()], { error: 'a worker label value is a string or a number' }))
   .refine((l) => Object.keys(l).length <= engineLimits.labelsMax, `at most ${engineLimits.labelsMax} labels`);
 const taskRef = z.object({ taskId: id, attempt });
+/** Raw bytes (msgpack `bin`): a stream chunk. Its size is checked by the engine, with its own code. */
+const bytes = z.custom<Uint8Array>((value) => value instanceof Uint8Array, 'stream data is msgpack bin');
 /** A CEL expression over `input` and `additional_metadata` (the engine parses it at registration). */
 const cel = z.string().min(1).max(engineLimits.celExpressionCharsMax);
 /** A payload: JSON text as msgpack `bin` (payload.ts); held to `payloadBytesMax` by the engine. */
@@ -249,6 +251,10 @@ export const ClientFrame = z.discriminatedUnion('t', [
   z.object({ t: z.literal('listLogs'), req, taskId: id, limit: z.number().int().positive().max(engineLimits.logLinesPerRequestMax).default(engineLimits.logLinesPerRequestMax) }),
   z.object({ t: z.literal('replay'), req, runIds: z.array(id).min(1).max(engineLimits.frameItemsMax) }),
   z.object({ t: z.literal('pushEvents'), req, events: z.array(PushedEvent).min(1).max(engineLimits.eventsPerPushMax) }),
+  /** A chunk of a task attempt's live output; from the worker holding that attempt. With `req`, the reply says whether it was taken. */
+  z.object({ t: z.literal('putStream'), req: req.optional(), taskId: id, attempt, index: z.number().int().nonnegative(), data: bytes }),
+  z.object({ t: z.literal('subscribeStream'), req, runId: id }),
+  z.object({ t: z.literal('unsubscribeStream'), req: req.optional(), runId: id }),
   z.object({ t: z.literal('checkpoint'), req, taskId: id, attempt, invocation: z.number().int().positive(), nodeId: z.number().int().positive().max(engineLimits.durableCheckpointsMax), op: DurableOp }),
 ]);
 export type ClientFrame = z.infer<typeof ClientFrame>;
@@ -367,4 +373,6 @@ export type ServerFrame =
   | { t: 'checkpointResult'; items: CheckpointResult[] }
   | { t: 'evictTasks'; tasks: EvictedInvocation[] }
   | { t: 'runFinished'; runs: FinishedRun[] }
+  | { t: 'streamChunk'; runId: string; taskId: string; attempt: number; index: number; data: Uint8Array }
+  | { t: 'streamEnd'; runId: string; status?: FinishedRun['status']; error?: { code: string; message: string } }
   | { t: 'error'; code: string; message: string };

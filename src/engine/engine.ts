@@ -59,6 +59,7 @@ import { type InternalRun, Triggers } from './triggers.js';
 import { Idempotency, IdempotencyCollision } from './idempotency.js';
 import { WebhookRegistry } from './webhooks.js';
 import { EngineMetrics } from './metrics.js';
+import { RunStreams, type StreamChunk } from './streams.js';
 
 export const DEFAULT_TENANT = 'default';
 
@@ -73,6 +74,8 @@ export interface Session {
   /** Sends a frame, or the bytes of one already encoded. */
   send(frame: ServerFrame | Uint8Array): void;
   close(code: string, message: string): void;
+  /** Bytes sent that the socket has not written yet (live streams drop subscribers far behind). */
+  readonly bufferedBytes?: number;
 }
 
 export interface EngineOptions {
@@ -192,6 +195,8 @@ export class Engine {
     sizeOf: ({ finished }) => 128 + Object.values(finished.output ?? {}).reduce((sum, payload) => sum + payload.length, 0) + (finished.errors ?? []).reduce((sum, error) => sum + error.length, 0),
   });
   readonly #finishedOutbox = new Map<Session, FinishedRun[]>();
+  /** Live task output (`putStream`): ephemeral, never in the log (streams.ts). */
+  readonly #streams = new RunStreams();
   #pumpScheduled = false;
   readonly #sweeper: NodeJS.Timeout;
   /** The log position of the last checkpoint this engine wrote (0: none yet). */
@@ -853,6 +858,39 @@ export class Engine {
       if (subscribers.size === 0) this.#subscribers.delete(runId);
     }
     this.#finishedOutbox.delete(session);
+    this.#streams.sessionClosed(session);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Live streams (streams.ts)
+
+  /** A chunk of a task's live output; only the worker holding that attempt may send one. */
+  putStream(workerId: string, chunk: StreamChunk): void {
+    const where = this.#heldBy(workerId, chunk.taskId, chunk.attempt);
+    const tenantId = this.#tasks.get(chunk.taskId)?.tenantId;
+    if (where === undefined || tenantId === undefined) throw new ProtocolError(ProtocolErrorCode.TaskNotHeld, `task run '${chunk.taskId}' attempt ${chunk.attempt} is not held by this worker`);
+    this.#streams.put(where.runId, tenantId, chunk);
+  }
+
+  /** Subscribes a connection to a run's stream: the chunks kept so far, then live ones, then the end. */
+  async subscribeStream(session: Session, runId: string): Promise<void> {
+    const kept = this.#streams.tenantOf(runId);
+    const done = this.#finished.get(runId);
+    let status: FinishedRun['status'] | undefined;
+    if (kept !== undefined || done !== undefined) {
+      // Another tenant's run reads as one that does not exist.
+      if ((kept ?? done?.tenantId) !== session.tenantId) throw new ProtocolError(ProtocolErrorCode.RunNotFound, `run '${runId}' does not exist`);
+      status = done?.finished.status;
+    } else {
+      const state = await this.#tenantRun(session.tenantId, runId);
+      // Read again after the wait: the run may have ended meanwhile (#finished is set as it does).
+      status = this.#finished.get(runId)?.finished.status ?? (state.kind === 'finished' ? state.finished?.status : undefined);
+    }
+    this.#streams.subscribe(session, runId, status);
+  }
+
+  unsubscribeStream(session: Session, runId: string): void {
+    this.#streams.unsubscribe(session, runId);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1315,6 +1353,7 @@ export class Engine {
 
   #runFinished(runId: string, tenantId: string, finished: FinishedRun): void {
     this.#finished.set(runId, { tenantId, finished });
+    this.#streams.runFinished(runId, finished.status);
     const subscribers = this.#subscribers.get(runId);
     if (subscribers === undefined) return;
     this.#subscribers.delete(runId);

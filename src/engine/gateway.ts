@@ -70,6 +70,10 @@ class Connection implements Session {
     return this.#open;
   }
 
+  get bufferedBytes(): number {
+    return this.#open ? this.ws.getBufferedAmount() : 0;
+  }
+
   send(frame: ServerFrame | Uint8Array): void {
     if (!this.#open) return;
     const bytes = frame instanceof Uint8Array ? frame : encodeFrame(frame);
@@ -225,6 +229,13 @@ class Connection implements Session {
           })),
         }));
         return;
+      case 'subscribeStream':
+        this.#reply(frame.req, () => this.engine.subscribeStream(this, frame.runId));
+        return;
+      case 'unsubscribeStream':
+        this.engine.unsubscribeStream(this, frame.runId);
+        if (frame.req !== undefined) this.send({ t: 'reply', req: frame.req, ok: true, body: null });
+        return;
       case 'subscribe':
         if (frame.req === undefined) this.engine.subscribe(this, frame.runIds).catch(() => {});
         else this.#reply(frame.req, async () => ({ missing: await this.engine.subscribe(this, frame.runIds) }));
@@ -260,6 +271,19 @@ class Connection implements Session {
       case 'log':
         this.engine.taskLog(this.#workerId, frame.taskId, frame.attempt, frame.level, frame.message);
         return;
+      case 'putStream': {
+        // Passed on at once, in the order chunks arrive (before any later result of the attempt).
+        let refused: KindlingError | undefined;
+        try {
+          this.engine.putStream(this.#workerId, { taskId: frame.taskId, attempt: frame.attempt, index: frame.index, data: frame.data });
+        } catch (error) {
+          if (!(error instanceof KindlingError)) throw error;
+          refused = error;
+        }
+        if (frame.req === undefined) return;
+        this.send(refused === undefined ? { t: 'reply', req: frame.req, ok: true, body: null } : { t: 'reply', req: frame.req, ok: false, error: { code: refused.code, message: refused.message } });
+        return;
+      }
       case 'checkpoint': {
         const workerId = this.#workerId;
         this.#reply(frame.req, () => this.engine.durableCheckpoint(workerId, frame));

@@ -154,6 +154,22 @@ export const engineLimits = {
   listPageMax: 1000,
   /** Runs a bulk cancel or replay by filter acts on in one request. */
   bulkRunsMax: 10_000,
+  /** Largest chunk a task may stream (`ctx.putStream`), in bytes. */
+  streamChunkBytesMax: 64 * KiB,
+  /** Runs whose streams one connection may subscribe to at once. */
+  streamSubscriptionsPerConnectionMax: 1000,
+  /**
+   * Bytes a connection may have unsent before the engine drops its stream subscriptions
+   * (`STREAM_SUBSCRIBER_TOO_SLOW`) rather than buffer more chunks for it.
+   */
+  streamSubscriberBufferBytesMax: 1 * MiB,
+  /** The newest chunks kept of each run's stream for subscriptions that come late: at most this many… */
+  streamKeptChunksPerRunMax: 1000,
+  /** …and this many bytes of them… */
+  streamKeptBytesPerRunMax: 1 * MiB,
+  /** …for at most this many runs, holding this many bytes in all (the runs streamed to least lately go first). */
+  streamKeptRunsMax: 10_000,
+  streamKeptBytesMax: 64 * MiB,
 } as const;
 
 check(engineLimits.logLinesPerTaskMax <= engineLimits.logLinesPerRequestMax, 'one request returns all of a task\'s log lines');
@@ -164,3 +180,6 @@ check(
   engineLimits.inputJsonSchemaBytesMax * 2 <= limits.eventDataBytesMax,
   'a workflow registration event holds its input JSON Schema with room for its tasks',
 );
+check(engineLimits.streamSubscriberBufferBytesMax + engineLimits.streamChunkBytesMax * 2 <= engineLimits.connectionBufferBytesMax, 'a slow subscriber loses its streams before its connection is closed for backpressure');
+check(engineLimits.streamChunkBytesMax <= engineLimits.streamKeptBytesPerRunMax && engineLimits.streamKeptBytesPerRunMax <= engineLimits.streamKeptBytesMax, 'a kept stream holds at least one chunk');
+check(engineLimits.streamChunkBytesMax + 1 * KiB <= engineLimits.frameBytesMax, 'a frame holds a stream chunk and its envelope');

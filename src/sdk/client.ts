@@ -25,6 +25,7 @@ import {
   TaskWorkflowDeclaration,
   WorkflowDeclaration,
 } from './declaration.js';
+import { StreamSubscriptions } from './stream.js';
 import { BulkTriggerIdempotencyCollisionError, HatchetError, IdempotencyCollisionError, NotSupportedError } from './errors.js';
 import {
   CELClient,
@@ -89,6 +90,9 @@ export class HatchetClient<GlobalInput extends AnyRecord = {}, GlobalOutput exte
   readonly #waiting = new Map<string, Deferred<FinishedRun>>();
   /** Runs awaited in this turn, subscribed to together at its end. */
   readonly #toSubscribe: string[] = [];
+  /** Live streams this client reads (`runs.subscribeToStream`), and the workers it made (`events.putStream`). */
+  readonly #streams = new StreamSubscriptions(() => this.#conn);
+  readonly #workers = new Set<Worker>();
 
   constructor(config: ClientOptions = {}, _options?: { config_path?: string; credentials?: unknown }, _axiosConfig?: unknown) {
     this.config = loadConfig(config);
@@ -143,13 +147,14 @@ export class HatchetClient<GlobalInput extends AnyRecord = {}, GlobalOutput exte
         token: this.config.token,
         logger: this.logger,
         onFrame: (frame) => {
-          if (frame.t !== 'runFinished') return;
+          if (this.#streams.onFrame(frame) || frame.t !== 'runFinished') return;
           for (const run of frame.runs) {
             this.#waiting.get(run.runId)?.resolve(run);
             this.#waiting.delete(run.runId);
           }
         },
         onOpen: () => {
+          this.#streams.reconnected();
           // After a reconnect, ask again for every run still awaited.
           const runIds = [...this.#waiting.keys()];
           for (let i = 0; i < runIds.length; i += 1000) this.#connection?.send({ t: 'subscribe', runIds: runIds.slice(i, i + 1000) });
@@ -206,7 +211,24 @@ export class HatchetClient<GlobalInput extends AnyRecord = {}, GlobalOutput exte
   }
 
   worker(name: string, opts: CreateWorkerOpts | number = {}): Promise<Worker> {
-    return Worker.create(this, name, typeof opts === 'number' ? { slots: opts } : opts);
+    return Worker.create(this, name, typeof opts === 'number' ? { slots: opts } : opts).then((worker) => {
+      this.#workers.add(worker);
+      return worker;
+    });
+  }
+
+  /** @internal A run's live stream (`runs.subscribeToStream`). */
+  subscribeToStream(runId: string): AsyncGenerator<string, void, undefined> {
+    return this.#streams.iterate(runId);
+  }
+
+  /** @internal A chunk of a task's stream, sent by the worker of this client that runs it (`events.putStream`). */
+  putStream(taskId: string, data: string | Uint8Array, index?: number): Promise<void> {
+    for (const worker of this.#workers) {
+      const sent = worker.putStreamFor(taskId, data, index);
+      if (sent !== undefined) return sent;
+    }
+    return Promise.reject(new EngineError('TASK_NOT_HELD', `task run '${taskId}' is not running on a worker of this client; only the worker running a task streams for it`));
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: declarations of any input and output register alike.

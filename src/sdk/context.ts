@@ -9,7 +9,7 @@ import { decodePayload, encodePayload, type Payload } from '../../protocol/paylo
 import { type Conditions, Render, SleepCondition, UserEventCondition } from './conditions.js';
 import { type Duration, durationToMs } from './duration.js';
 import type { Priority } from './enums.js';
-import { AbortError, HatchetError, NonDeterminismError, NotSupportedError, TaskRunTerminatedError } from './errors.js';
+import { AbortError, HatchetError, NonDeterminismError, TaskRunTerminatedError } from './errors.js';
 import type { LogLevel } from './logger.js';
 import type { WorkflowRunRef } from './run-ref.js';
 import type { JsonObject, OutputType, RunOpts, WorkflowRef } from './types.js';
@@ -37,6 +37,8 @@ export interface ContextHost {
   resolveWorkflow(workflow: unknown): { name: string; standalone: string | undefined };
   /** Sends a durable checkpoint of this invocation; the reply says whether it is done. */
   checkpoint(task: AssignedTask, invocation: number, nodeId: number, op: DurableOp): Promise<CheckpointReply>;
+  /** Sends a chunk of the task's live stream. */
+  putStream(task: AssignedTask, index: number, data: string | Uint8Array): Promise<void>;
   /** The engine evicted this invocation (it waits): the worker forgets it and reports nothing for it. */
   evicted(task: AssignedTask): void;
   /** Prefixes the client's namespace to an event key. */
@@ -256,9 +258,13 @@ export class Context<T, K = {}> {
     this.host.releaseSlot(this.action);
   }
 
-  /** Streams a chunk to the run's subscribers. */
-  async putStream(_data: string | Uint8Array): Promise<void> {
-    throw new NotSupportedError('streaming from a task (ctx.putStream)');
+  /**
+   * Streams a chunk to the run's subscribers (live: not stored in the run's log). Resolves once the
+   * engine passed it on; rejects with `STREAM_CHUNK_TOO_LARGE` over 64 KiB, or `TASK_NOT_HELD`
+   * when this attempt is no longer the task's current one.
+   */
+  putStream(data: string | Uint8Array): Promise<void> {
+    return this.host.putStream(this.action, this._incrementStreamIndex(), data);
   }
 
   /** Cancels this task's run and aborts locally. */

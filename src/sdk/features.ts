@@ -37,6 +37,10 @@ export interface FeatureHost {
   /** Pushes events over the WebSocket; resolves once they are durable. */
   pushEvents(events: PushedEvent[]): Promise<Array<{ eventId: string; key: string; additionalMetadata: Record<string, string>; scope?: string; eventTimestampMs: number; runIds?: string[] }>>;
   resolveWorkflow(workflow: unknown): { name: string; standalone: string | undefined };
+  /** A run's live stream, over the WebSocket. */
+  subscribeToStream(runId: string): AsyncGenerator<string, void, undefined>;
+  /** A chunk of a task's stream, through the worker of this client running the task. */
+  putStream(taskId: string, data: string | Uint8Array, index?: number): Promise<void>;
 }
 
 type WorkflowArg = string | WorkflowRef;
@@ -269,11 +273,12 @@ export class RunsClient {
     return this.host.rest.request('POST', '/api/v1/stable/tenants/{tenant}/durable-tasks/branch', { body: { taskExternalId, nodeId, branchId } });
   }
 
-  /** The chunks a run's tasks stream with `ctx.putStream`. */
-  subscribeToStream(_workflowRunId: string): AsyncIterable<string> {
-    return {
-      [Symbol.asyncIterator]: () => ({ next: () => notYet('streaming (runs.subscribeToStream)') }),
-    };
+  /**
+   * The chunks a run's tasks stream with `ctx.putStream`, as strings in order (the newest ones
+   * already sent come first); the iteration ends when the run finishes.
+   */
+  subscribeToStream(workflowRunId: string): AsyncIterableIterator<string> {
+    return this.host.subscribeToStream(workflowRunId);
   }
 }
 
@@ -408,8 +413,10 @@ export class EventClient {
     return notYet('logs written through the events client (events.putLog); use ctx.log');
   }
 
-  putStream(_taskRunExternalId: string, _data: string | Uint8Array, _index?: number): Promise<void> {
-    return notYet('streaming (events.putStream)');
+  /** Streams a chunk for a task run that a worker of this client is running (`index`: its place; the context's next by default). */
+  putStream(taskRunExternalId: string, data: string | Uint8Array, index?: number): Promise<void> {
+    if (this.host === undefined) return notYet('streaming (events.putStream)');
+    return this.host.putStream(taskRunExternalId, data, index);
   }
 
   /** The newest events (newest first), each with the runs it started (`triggeredRuns`). */

@@ -329,6 +329,7 @@ export class Worker {
       resolveWorkflow: (workflow) => this.#client.resolveWorkflow(workflow),
       namespaced: (key) => (key.startsWith(this.#client.namespace) ? key : `${this.#client.namespace}${key}`),
       checkpoint: (task, invocation, nodeId, op) => this.#checkpoint(task, invocation, nodeId, op),
+      putStream: (task, index, data) => this.#putStream(task, index, data),
       evicted: (task) => {
         // Only this invocation: the task may already be assigned here again (same attempt) to resume.
         const running = this.#running.get(task.taskId);
@@ -359,6 +360,20 @@ export class Worker {
     else if (level === 'INFO') logger.info(message, fields);
     else if (level === 'WARN') logger.warn(message, extra?.error, fields);
     else logger.error(message, extra?.error, fields);
+  }
+
+  #putStream(task: AssignedTask, index: number, data: string | Uint8Array): Promise<void> {
+    const connection = this.#connection;
+    if (connection === undefined) return Promise.reject(new EngineError('ENGINE_UNAVAILABLE', 'the worker is not connected'));
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    return connection.request<null>({ t: 'putStream', taskId: task.taskId, attempt: task.attempt, index, data: bytes }).then(() => undefined);
+  }
+
+  /** `events.putStream`: a chunk for a task this worker runs; undefined when it runs no such task. */
+  putStreamFor(taskId: string, data: string | Uint8Array, index?: number): Promise<void> | undefined {
+    const running = this.#running.get(taskId);
+    if (running === undefined) return undefined;
+    return this.#putStream(running.ctx.action, index ?? running.ctx._incrementStreamIndex(), data);
   }
 
   /**

@@ -110,7 +110,11 @@ const task: AssignedTask = {
   childIndex: 3,
   childKey: 'key',
 };
+const streamed: Array<{ index: number; data: string | Uint8Array }> = [];
 const host: ContextHost = {
+  putStream: async (_task, index, data) => {
+    streamed.push({ index, data });
+  },
   refreshTimeout: () => {},
   releaseSlot: () => {},
   cancelRun: async () => {},
@@ -161,14 +165,12 @@ t.test('features this engine does not carry out yet reject with a NotSupportedEr
   const worker = await hatchet.worker('stub-worker', { workflows: [], handleKill: false });
   t.same(worker.getLabels(), {});
   const calls: Array<[string, () => unknown]> = [
-    ['ctx.putStream', () => ctx.putStream('chunk')],
     ['decl.metrics', () => decl.metrics()],
     ['decl.taskStatusMetrics', () => decl.taskStatusMetrics()],
     ['decl.get', () => decl.get()],
-    ['runs.subscribeToStream', () => hatchet.runs.subscribeToStream('r')[Symbol.asyncIterator]().next()],
     ['hatchet.api', async () => hatchet.api],
   ];
-  for (const method of ['putLog', 'putStream'] as const) calls.push([`events.${method}`, () => hatchet.events[method]('x', 'y')]);
+  calls.push(['events.putLog', () => hatchet.events.putLog('x', 'y')]);
   for (const [name, call] of calls) {
     const error = await Promise.resolve()
       .then(call)
@@ -179,6 +181,10 @@ t.test('features this engine does not carry out yet reject with a NotSupportedEr
     t.ok(error instanceof sdk.NotSupportedError, `${name} rejects with a NotSupportedError`);
     t.match((error as Error | undefined)?.message, /.+ is not supported by this engine yet$/, `${name} names the feature`);
   }
+  await ctx.putStream('a');
+  await ctx.putStream(new Uint8Array([98]));
+  t.same(streamed, [{ index: 0, data: 'a' }, { index: 1, data: new Uint8Array([98]) }], 'ctx.putStream numbers its chunks from 0');
+  await t.rejects(hatchet.events.putStream('not-running', 'y', 0), { code: 'TASK_NOT_HELD' }, 'events.putStream streams only for a task a worker of this client runs');
   t.equal(hatchet.event, hatchet.events, 'aliases: event');
   t.equal(hatchet.cron, hatchet.crons, 'aliases: cron');
   t.equal(hatchet.schedule, hatchet.scheduled, 'aliases: schedule');
