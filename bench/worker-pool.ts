@@ -47,8 +47,17 @@ function next<T extends FromWorker['type']>(child: ChildProcess, type: T, timeou
       if (message.type === type) done(undefined, message as Extract<FromWorker, { type: T }>);
       else if (message.type === 'failed') done(new Error(`a worker process failed: ${message.message}`));
     };
-    const onExit = (code: number | null) => done(new Error(`a worker process exited (${code}) before '${type}'`));
+    // A process may exit before its last messages are read off the channel (a large report, say):
+    // what it said counts until the channel is drained and closed.
+    const onExit = (code: number | null) => {
+      const fail = () => setImmediate(() => done(new Error(`a worker process exited (${code}) before '${type}'`)));
+      if (child.connected) child.once('disconnect', fail);
+      else fail();
+    };
+    let settled = false;
     const done = (error: Error | undefined, message?: Extract<FromWorker, { type: T }>) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       child.off('message', onMessage);
       child.off('exit', onExit);
