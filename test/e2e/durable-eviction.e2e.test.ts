@@ -8,6 +8,7 @@ import t from 'tap';
 import { HatchetClient } from '../../src/sdk/index.js';
 import type { Worker } from '../../src/sdk/worker.js';
 import { type EngineProcess, startEngine } from '../support/engine-process.js';
+import { until } from '../support/until.js';
 
 function clientFor(engine: EngineProcess) {
   return HatchetClient.init({ token: engine.token, host_port: engine.hostPort, api_url: `http://${engine.hostPort}`, log_level: 'ERROR' });
@@ -18,16 +19,6 @@ async function startWorker(hatchet: HatchetClient, name: string, workflows: unkn
   void worker.start();
   await worker.waitUntilReady();
   return worker;
-}
-
-async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 const evictions = async (hatchet: HatchetClient, runId: string) => (await hatchet.runs.get(runId)).taskEvents.filter((e) => e.eventType === 'DURABLE_EVICTED');

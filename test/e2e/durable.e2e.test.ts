@@ -12,18 +12,9 @@ import { HatchetClient, NonDeterminismError } from '../../src/sdk/index.js';
 import type { Worker } from '../../src/sdk/worker.js';
 import { type EngineProcess, startEngine } from '../support/engine-process.js';
 import { declareJourney } from '../support/journey.js';
+import { until } from '../support/until.js';
 
 const workerScript = fileURLToPath(new URL('../support/durable-worker.js', import.meta.url));
-
-async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** Pushes the event the journey waits for until the run ends (an event before the wait is not kept). */
 async function pushUntilDone(hatchet: HatchetClient, done: () => boolean): Promise<void> {

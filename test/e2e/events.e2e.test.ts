@@ -7,6 +7,7 @@ import t from 'tap';
 import { HatchetClient } from '../../src/sdk/index.js';
 import type { Worker } from '../../src/sdk/worker.js';
 import { type EngineProcess, startEngine } from '../support/engine-process.js';
+import { until } from '../support/until.js';
 
 let engine: EngineProcess;
 let hatchet: HatchetClient;
@@ -31,16 +32,6 @@ async function startWorker(name: string, workflows: NonNullable<Parameters<Hatch
 }
 
 /** Waits until `check` holds, polling; fails after `timeoutMs` (generous: the machine is loaded). */
-async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 t.test('an event fans out to every workflow listening for its key, wildcards included; its payload is the input', async (t) => {
   const seen: Array<{ who: string; input: unknown; byEvent: boolean; eventKey: string | undefined; metadata: Record<string, string> }> = [];
   const record = (who: string) => (input: Record<string, unknown>, ctx: { triggeredByEvent(): boolean; triggeringEventKey(): string | undefined; additionalMetadata(): Record<string, string> }) => {

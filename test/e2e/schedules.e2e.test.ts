@@ -7,6 +7,7 @@ import t from 'tap';
 import { HatchetClient } from '../../src/sdk/index.js';
 import type { Worker } from '../../src/sdk/worker.js';
 import { type EngineProcess, startEngine } from '../support/engine-process.js';
+import { until } from '../support/until.js';
 
 let engine: EngineProcess;
 let hatchet: HatchetClient;
@@ -22,16 +23,6 @@ t.teardown(async () => {
   hatchet.close();
   await engine.dispose();
 });
-
-async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 const scheduledTask = () =>
   hatchet.task({
