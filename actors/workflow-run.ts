@@ -632,7 +632,15 @@ function decideBranch(state: ActiveRun, command: Extract<RunCommand, { type: 'Br
   const branched: RunEvent = { type: 'DurableBranched', task: task.name, keep: command.nodeId - 1, atMs: nowMs };
   if (task.status === 'evicted') return [branched, queue(task, task.attempt + 1, nowMs)];
   // A finished task runs again as a new attempt, and so does every task downstream of it.
-  const again = new Set([task.name]);
+  return withProgress(state, [replayedFrom(state, [task.name], nowMs), branched], nowMs);
+}
+
+/**
+ * The tasks `from` and every task downstream of them (and the on-failure task, if the workflow
+ * has one) run again, each as its next attempt.
+ */
+function replayedFrom(state: RunState & { kind: 'active' | 'finished' }, from: readonly string[], nowMs: number): RunEvent {
+  const again = new Set(from);
   for (let grew = true; grew; ) {
     grew = false;
     for (const spec of state.workflow.tasks) {
@@ -643,8 +651,7 @@ function decideBranch(state: ActiveRun, command: Extract<RunCommand, { type: 'Br
     }
   }
   if (state.tasks[ON_FAILURE_TASK] !== undefined) again.add(ON_FAILURE_TASK);
-  const replayed: RunEvent = { type: 'RunReplayed', tasks: [...again].map((name) => ({ task: name, attempt: (state.tasks[name]?.attempt ?? 0) + 1 })), atMs: nowMs };
-  return withProgress(state, [replayed, branched], nowMs);
+  return { type: 'RunReplayed', tasks: [...again].map((name) => ({ task: name, attempt: (state.tasks[name]?.attempt ?? 0) + 1 })), atMs: nowMs };
 }
 
 function current(state: ActiveRun, name: string, attempt: number, statuses: readonly TaskStatus[]): TaskState | undefined {
@@ -666,20 +673,8 @@ export function decide(state: RunState, command: RunCommand, ctx: DecideContext)
   if (command.type === 'ReplayRun') {
     if (state.kind !== 'finished') return [];
     // Every task that did not complete, and everything downstream of one, runs again.
-    const again = new Set(Object.values(state.tasks).filter((task) => task.status !== 'completed' && task.name !== ON_FAILURE_TASK).map((task) => task.name));
-    for (let grew = true; grew; ) {
-      grew = false;
-      for (const spec of state.workflow.tasks) {
-        if (!again.has(spec.name) && spec.parents.some((parent) => again.has(parent))) {
-          again.add(spec.name);
-          grew = true;
-        }
-      }
-    }
-    if (state.tasks[ON_FAILURE_TASK] !== undefined) again.add(ON_FAILURE_TASK);
-    const tasks = [...again].map((name) => ({ task: name, attempt: (state.tasks[name]?.attempt ?? 0) + 1 }));
-    const replayed: RunEvent = { type: 'RunReplayed', tasks, atMs: now };
-    return withProgress(state, [replayed], now);
+    const unfinished = Object.values(state.tasks).filter((task) => task.status !== 'completed' && task.name !== ON_FAILURE_TASK);
+    return withProgress(state, [replayedFrom(state, unfinished.map((task) => task.name), now)], now);
   }
   if (command.type === 'BranchDurable') {
     if (state.kind === 'none') return [];

@@ -10,10 +10,8 @@ import type { Engine } from '../../engine/engine.js';
 import type { StoredEvent } from '../../engine/triggers.js';
 import { engineLimits } from '../../lib/limits.js';
 import { type Route, route } from '../http.js';
+import { iso, queryList, pagination } from '../views.js';
 
-const iso = (ms: number) => new Date(ms).toISOString();
-/** A query parameter that may be given once or repeated. */
-const list = z.union([z.string(), z.array(z.string())]).transform((value) => (Array.isArray(value) ? value : [value]));
 const page = { offset: z.coerce.number().int().nonnegative().default(0), limit: z.coerce.number().int().positive().max(engineLimits.eventsListedMax).default(50) };
 
 export function filterView(tenantId: string, filter: Filter) {
@@ -64,12 +62,12 @@ export function eventRoutes(engine: Engine): Route[] {
       method: 'GET',
       path: '/api/v1/stable/tenants/{tenant}/events',
       summary: 'The newest events, newest first, each with the runs it started',
-      query: z.strictObject({ ...page, keys: list.optional(), eventIds: list.optional() }),
+      query: z.strictObject({ ...page, keys: queryList.optional(), eventIds: queryList.optional() }),
       handle: async ({ tenantId, query }) => {
         const { rows, total } = await engine.triggers.listEvents(tenantId, query);
         return {
           rows: await Promise.all(rows.map((event) => eventView(engine, tenantId, event))),
-          pagination: { current_page: Math.floor(query.offset / query.limit) + 1, num_pages: Math.max(1, Math.ceil(total / query.limit)) },
+          pagination: pagination(query.offset, query.limit, total),
         };
       },
     }),
@@ -77,7 +75,7 @@ export function eventRoutes(engine: Engine): Route[] {
       method: 'GET',
       path: '/api/v1/stable/tenants/{tenant}/filters',
       summary: "The tenant's event filters",
-      query: z.strictObject({ ...page, workflowIds: list.optional(), scopes: list.optional() }),
+      query: z.strictObject({ ...page, workflowIds: queryList.optional(), scopes: queryList.optional() }),
       handle: ({ tenantId, query }) => {
         const filters = engine.triggers
           .listFilters(tenantId)
@@ -85,7 +83,7 @@ export function eventRoutes(engine: Engine): Route[] {
           .filter((filter) => query.scopes === undefined || query.scopes.includes(filter.scope));
         return {
           rows: filters.slice(query.offset, query.offset + query.limit).map((filter) => filterView(tenantId, filter)),
-          pagination: { current_page: Math.floor(query.offset / query.limit) + 1, num_pages: Math.max(1, Math.ceil(filters.length / query.limit)) },
+          pagination: pagination(query.offset, query.limit, filters.length),
         };
       },
     }),

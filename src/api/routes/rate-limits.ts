@@ -8,8 +8,8 @@ import { RateLimitDurations } from '../../../protocol/frames.js';
 import type { Engine } from '../../engine/engine.js';
 import { engineLimits } from '../../lib/limits.js';
 import { type Route, route } from '../http.js';
+import { iso, pagination } from '../views.js';
 
-const iso = (ms: number) => new Date(ms).toISOString();
 
 export function rateLimitRoutes(engine: Engine): Route[] {
   return [
@@ -40,7 +40,7 @@ export function rateLimitRoutes(engine: Engine): Route[] {
         const field = query.orderByField;
         rows.sort((a, b) => (a[field] < b[field] ? -1 : a[field] > b[field] ? 1 : 0) * (query.orderByDirection === 'asc' ? 1 : -1));
         const page = rows.slice(query.offset, query.offset + query.limit);
-        return { rows: page, pagination: { current_page: Math.floor(query.offset / query.limit) + 1, num_pages: Math.max(1, Math.ceil(rows.length / query.limit)) } };
+        return { rows: page, pagination: pagination(query.offset, query.limit, rows.length) };
       },
     }),
     route({

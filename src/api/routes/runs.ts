@@ -12,8 +12,8 @@ import type { RunQuery } from '../../engine/read-models.js';
 import type { RunSummary, TaskSummary } from '../../engine/run-summary.js';
 import { engineLimits } from '../../lib/limits.js';
 import { apiErrors, type Route, route } from '../http.js';
+import { iso, pagination } from '../views.js';
 
-const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 const ids = z.array(z.string().min(1).max(200)).max(engineLimits.frameItemsMax);
 
 const STATUSES = ['QUEUED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'] as const;
@@ -219,11 +219,9 @@ export function runRoutes(engine: Engine): Route[] {
           total = page.total;
           rows = page.rows.map((run) => ({ run }));
         }
-        const current = Math.floor(query.offset / query.limit) + 1;
-        const pages = Math.ceil(total / query.limit);
         return {
           rows: await withPayloads(tenantId, rows, query.include_payloads),
-          pagination: { current_page: current, num_pages: pages, ...(current < pages ? { next_page: current + 1 } : {}) },
+          pagination: pagination(query.offset, query.limit, total),
         };
       },
     }),

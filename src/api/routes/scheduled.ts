@@ -11,9 +11,8 @@ import { decodePayload, encodePayload } from '../../../protocol/payload.js';
 import type { Engine } from '../../engine/engine.js';
 import { KindlingError } from '../../lib/errors.js';
 import { apiErrors, type Route, route } from '../http.js';
+import { iso, pagination, queryList } from '../views.js';
 
-const iso = (ms: number) => new Date(ms).toISOString();
-const list = z.union([z.string(), z.array(z.string())]).transform((value) => (Array.isArray(value) ? value : [value]));
 const page = { offset: z.coerce.number().int().nonnegative().default(0), limit: z.coerce.number().int().positive().max(1000).default(50) };
 const order = { orderByField: z.string().max(50).optional(), orderByDirection: z.enum(['ASC', 'DESC', 'asc', 'desc']).optional() };
 const metadata = z.record(z.string(), z.string());
@@ -72,8 +71,6 @@ export function cronView(tenantId: string, cron: Cron) {
   };
 }
 
-const pagination = (offset: number, limit: number, total: number) => ({ current_page: Math.floor(offset / limit) + 1, num_pages: Math.max(1, Math.ceil(total / limit)) });
-
 const triggerAt = z.string().refine((value) => Number.isFinite(Date.parse(value)), 'triggerAt is an ISO 8601 time');
 
 export function scheduledRoutes(engine: Engine): Route[] {
@@ -102,7 +99,7 @@ export function scheduledRoutes(engine: Engine): Route[] {
       method: 'GET',
       path: '/api/v1/tenants/{tenant}/workflows/scheduled',
       summary: "The tenant's scheduled runs, soonest first",
-      query: z.strictObject({ ...page, ...order, workflowId: z.string().max(200).optional(), parentWorkflowRunId: z.string().optional(), parentStepRunId: z.string().optional(), additionalMetadata: list.optional(), statuses: list.optional() }),
+      query: z.strictObject({ ...page, ...order, workflowId: z.string().max(200).optional(), parentWorkflowRunId: z.string().optional(), parentStepRunId: z.string().optional(), additionalMetadata: queryList.optional(), statuses: queryList.optional() }),
       handle: async ({ tenantId, query }) => {
         const want = metadataOf(query.additionalMetadata);
         let rows = await Promise.all(
@@ -143,7 +140,7 @@ export function scheduledRoutes(engine: Engine): Route[] {
       summary: 'Delete scheduled runs by id, or every one a filter selects; answers per id',
       body: z.strictObject({
         scheduledWorkflowRunIds: z.array(z.string().max(200)).max(1000).optional(),
-        filter: z.strictObject({ workflowId: z.string().optional(), additionalMetadata: list.optional(), statuses: list.optional() }).optional(),
+        filter: z.strictObject({ workflowId: z.string().optional(), additionalMetadata: queryList.optional(), statuses: queryList.optional() }).optional(),
       }),
       handle: async ({ tenantId, body }) => {
         if (body.scheduledWorkflowRunIds === undefined && body.filter === undefined) throw apiErrors.badRequest('give scheduledWorkflowRunIds or a filter');
@@ -205,7 +202,7 @@ export function scheduledRoutes(engine: Engine): Route[] {
       method: 'GET',
       path: '/api/v1/tenants/{tenant}/workflows/crons',
       summary: "The tenant's crons",
-      query: z.strictObject({ ...page, ...order, workflowId: z.string().max(200).optional(), workflowName: z.string().max(200).optional(), cronName: z.string().max(200).optional(), additionalMetadata: list.optional() }),
+      query: z.strictObject({ ...page, ...order, workflowId: z.string().max(200).optional(), workflowName: z.string().max(200).optional(), cronName: z.string().max(200).optional(), additionalMetadata: queryList.optional() }),
       handle: ({ tenantId, query }) => {
         const want = metadataOf(query.additionalMetadata);
         const workflow = query.workflowId ?? query.workflowName;

@@ -8,8 +8,8 @@ import { z } from 'zod';
 import type { Engine } from '../../engine/engine.js';
 import { TENANT_ID_PATTERN, type TenantRecord, type TokenRecord } from '../../engine/tenants.js';
 import { apiErrors, type Route, route } from '../http.js';
+import { iso } from '../views.js';
 
-const iso = (ms: number) => new Date(ms).toISOString();
 
 function tenantView(tenant: TenantRecord) {
   // Hatchet's SDK warns unless the tenant reports engine version V1.

@@ -10,8 +10,8 @@ import { type Webhook, type WebhookAuth, WEBHOOK_AUTH_TYPES, WEBHOOK_SOURCES, ve
 import { CEL_EXPRESSION_CHARS_MAX } from '../../lib/cel.js';
 import { engineLimits } from '../../lib/limits.js';
 import { ApiError, apiErrors, type Route, route } from '../http.js';
+import { iso, pagination } from '../views.js';
 
-const iso = (ms: number) => new Date(ms).toISOString();
 
 export function webhookView(webhook: Webhook) {
   return {
@@ -91,9 +91,7 @@ export function webhookRoutes(engine: Engine): Route[] {
         const all = (await engine.webhooks.list(tenantId))
           .filter((w) => (query.sourceNames === undefined || query.sourceNames.includes(w.sourceName)) && (query.webhookNames === undefined || query.webhookNames.includes(w.name)))
           .sort((a, b) => a.name.localeCompare(b.name));
-        const current = Math.floor(query.offset / query.limit) + 1;
-        const pages = Math.ceil(all.length / query.limit);
-        return { rows: all.slice(query.offset, query.offset + query.limit).map(webhookView), pagination: { current_page: current, num_pages: pages, ...(current < pages ? { next_page: current + 1 } : {}) } };
+        return { rows: all.slice(query.offset, query.offset + query.limit).map(webhookView), pagination: pagination(query.offset, query.limit, all.length) };
       },
     }),
     route({

@@ -6,8 +6,8 @@
 import { z } from 'zod';
 import type { Engine, WorkerView } from '../../engine/engine.js';
 import { type Route, route } from '../http.js';
+import { iso } from '../views.js';
 
-const iso = (ms: number) => new Date(ms).toISOString();
 
 /** A worker as Hatchet's `Worker`. */
 export function workerView(worker: WorkerView, tenantId: string) {

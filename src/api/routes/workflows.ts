@@ -6,8 +6,8 @@ import { z } from 'zod';
 import type { Engine } from '../../engine/engine.js';
 import { engineLimits } from '../../lib/limits.js';
 import { apiErrors, type Route, route } from '../http.js';
+import { iso, pagination } from '../views.js';
 
-const iso = (ms: number) => new Date(ms).toISOString();
 
 function workflowView(tenantId: string, workflow: ReturnType<Engine['listWorkflows']>[number]) {
   return {
@@ -42,11 +42,9 @@ export function workflowRoutes(engine: Engine): Route[] {
           .listWorkflows(tenantId)
           .filter((workflow) => query.name === undefined || workflow.name.includes(query.name.toLowerCase()))
           .sort((a, b) => a.name.localeCompare(b.name));
-        const current = Math.floor(query.offset / query.limit) + 1;
-        const pages = Math.ceil(all.length / query.limit);
         return {
           rows: all.slice(query.offset, query.offset + query.limit).map((workflow) => workflowView(tenantId, workflow)),
-          pagination: { current_page: current, num_pages: pages, ...(current < pages ? { next_page: current + 1 } : {}) },
+          pagination: pagination(query.offset, query.limit, all.length),
         };
       },
     }),
