@@ -80,7 +80,6 @@ type TriggerData = Record<string, Record<string, unknown>>;
 export class Context<T, K = {}> {
   /** The input as the engine delivered it (before middleware). */
   input: T;
-  readonly controller = new AbortController();
   readonly action: AssignedTask;
   readonly worker: ContextWorker;
   #childIndex = 0;
@@ -100,12 +99,24 @@ export class Context<T, K = {}> {
     this.worker = new ContextWorker(host);
   }
 
+  /**
+   * Made on first use: an AbortSignal is an EventTarget, costly to build, and most tasks never ask
+   * for it. Nothing can abort a controller no one has been given, so until then the task is not
+   * cancelled.
+   */
+  #controller: AbortController | undefined;
+
+  get controller(): AbortController {
+    this.#controller ??= new AbortController();
+    return this.#controller;
+  }
+
   get abortController(): AbortController {
     return this.controller;
   }
 
   get cancelled(): boolean {
-    return this.controller.signal.aborted;
+    return this.#controller?.signal.aborted ?? false;
   }
 
   /** The output of a parent task, typed by that task's `fn` when given the task itself. */
