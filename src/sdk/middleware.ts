@@ -69,20 +69,30 @@ export function appendMiddleware(chain: TaskMiddleware | undefined, middleware: 
   return hooks;
 }
 
-/** Runs `fn` between the chain's hooks (the semantics at the top of this file). */
-export async function runWithMiddleware(
+const noHooks = (hooks: unknown): boolean => hooks === undefined || hooks === null || (Array.isArray(hooks) && hooks.length === 0);
+
+/**
+ * Runs `fn` between the chain's hooks (the semantics at the top of this file); with no hooks, it is
+ * just `fn(input, ctx)`, its value or promise returned as it is (and what it throws, thrown).
+ */
+export function runWithMiddleware(
   chain: TaskMiddleware | undefined,
   input: unknown,
   ctx: Context<unknown>,
   fn: (input: unknown, ctx: Context<unknown>) => unknown,
-): Promise<unknown> {
+): unknown {
+  if (chain === undefined || (noHooks(chain.before) && noHooks(chain.after))) return fn(input, ctx);
+  return runWithHooks(chain, input, ctx, fn);
+}
+
+async function runWithHooks(chain: TaskMiddleware, input: unknown, ctx: Context<unknown>, fn: (input: unknown, ctx: Context<unknown>) => unknown): Promise<unknown> {
   let current = input;
-  for (const before of list(chain?.before)) {
+  for (const before of list(chain.before)) {
     const replaced = await before(current, ctx);
     if (replaced !== undefined) current = replaced;
   }
   let output = await fn(current, ctx);
-  for (const after of list(chain?.after)) {
+  for (const after of list(chain.after)) {
     const replaced = await after(output, ctx, current);
     if (replaced !== undefined) output = replaced;
   }

@@ -75,12 +75,13 @@ export async function traced<T>(name: string, attributes: Attributes, fn: (carri
 
 /**
  * A consumer span for a task run, its parent the trace context in the run's metadata (or the
- * active context when there is none), and the context to run the task in.
+ * active context when there is none), and the context to run the task in. Its attributes are made
+ * only when there is a span to give them to.
  */
-export function consumerSpan(name: string, metadata: Readonly<Record<string, string>>, attributes: Attributes): { span: Span; context: Context } | undefined {
+export function consumerSpan(name: string, metadata: Readonly<Record<string, string>>, attributes: () => Attributes): { span: Span; context: Context } | undefined {
   if (!tracingOn()) return undefined;
   const parent = metadata.traceparent === undefined ? context.active() : w3c.extract(context.active(), metadata as Record<string, string>, metadataGetter);
-  const span = tracer().startSpan(name, { kind: SpanKind.CONSUMER, attributes: { instrumentor: 'hatchet', ...attributes } }, parent);
+  const span = tracer().startSpan(name, { kind: SpanKind.CONSUMER, attributes: { instrumentor: 'hatchet', ...attributes() } }, parent);
   return { span, context: trace.setSpan(parent, span) };
 }
 

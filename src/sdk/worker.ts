@@ -82,7 +82,11 @@ export class Worker {
   readonly #resident = new Map<string, { attempt: number; invocation: number; nodeId: number; settle: (outcome: CheckpointReply | 'ask again') => void }>();
   /** What the engine said of a resident invocation before its checkpoint's reply came, by task id. */
   readonly #early = new Map<string, { attempt: number; invocation: number; nodeId?: number; reply: CheckpointReply }>();
-  #startedOutbox: Array<{ taskId: string; attempt: number }> = [];
+  /**
+   * Tasks started whose start is not sent yet: task id → attempt, in the order they started (a
+   * newer attempt of a task takes the place of an older one, which the engine would fence anyway).
+   */
+  readonly #startedOutbox = new Map<string, number>();
   #resultOutbox: Result[] = [];
   #heartbeat: NodeJS.Timeout | undefined;
   #stopped: (() => void) | undefined;
@@ -311,9 +315,22 @@ export class Worker {
     }
   }
 
+  /** What every task's context asks of this worker: made once, shared by all of them. */
+  #host: ContextHost | undefined;
+
   #contextHost(): ContextHost {
+    this.#host ??= this.#makeContextHost();
+    return this.#host;
+  }
+
+  #makeContextHost(): ContextHost {
     const worker = this;
-    const ctxLogger = this.#client.config.logger('ctx', this.#client.config.log_level);
+    // The tasks' logger, made when the first line is logged.
+    let logger: Logger | undefined;
+    const ctxLogger = () => {
+      logger ??= this.#client.config.logger('ctx', this.#client.config.log_level);
+      return logger;
+    };
     return {
       get workerId() {
         return worker.#workerId ?? '';
@@ -339,8 +356,8 @@ export class Worker {
         }
       },
       hasWorkflow: (name) => this.#workflows.some((workflow) => workflow.name === name.toLowerCase() || workflow.name === `${this.#client.namespace}${name.toLowerCase()}`),
-      log: (task, message, level, extra) => this.#log(ctxLogger, task, message, level, extra),
-      logUtil: (key, message, extra) => ctxLogger.util?.(key, message, extra),
+      log: (task, message, level, extra) => this.#log(ctxLogger(), task, message, level, extra),
+      logUtil: (key, message, extra) => ctxLogger().util?.(key, message, extra),
     };
   }
 
@@ -460,10 +477,10 @@ export class Worker {
     }
     const ctx: Context<unknown> = handler.task.kind === 'durable' ? new DurableContext(task, this.#contextHost()) : new Context(task, this.#contextHost());
     this.#running.set(task.taskId, { ctx, attempt: task.attempt });
-    this.#startedOutbox.push({ taskId: task.taskId, attempt: task.attempt });
+    this.#startedOutbox.set(task.taskId, task.attempt);
     this.#scheduleFlush();
     // Nothing is made unless the program installed an OpenTelemetry SDK (tracing.ts).
-    const span = consumerSpan('hatchet.start_step_run', task.additionalMetadata, {
+    const span = consumerSpan('hatchet.start_step_run', task.additionalMetadata, () => ({
       'hatchet.tenant_id': this.#client.config.tenant_id,
       'hatchet.worker_id': this.#workerId ?? '',
       'hatchet.workflow_run_id': task.runId,
@@ -475,7 +492,14 @@ export class Worker {
       ...(task.parentRunId === undefined ? {} : { 'hatchet.parent_workflow_run_id': task.parentRunId }),
       ...(task.childIndex === undefined ? {} : { 'hatchet.child_workflow_index': task.childIndex }),
       ...(task.childKey === undefined ? {} : { 'hatchet.child_workflow_key': task.childKey }),
-    });
+    }));
+    // The task ends here: it is no longer running (unless a newer invocation replaced it).
+    const ended = () => {
+      if (this.#running.get(task.taskId)?.ctx.action === task) {
+        this.#running.delete(task.taskId);
+        this.#early.delete(task.taskId);
+      }
+    };
     Promise.resolve()
       .then(() => {
         // A run whose input breaks the workflow's validator fails now: retrying the same input
@@ -494,31 +518,33 @@ export class Worker {
       })
       .then(
         (output: unknown) => {
-          if (span !== undefined) endSpan(span.span);
-          if (ctx.cancelled || this.#isEvicted(task)) return;
-          // An output JSON cannot carry fails the task for good: running it again cannot help.
-          let payload: Payload;
           try {
-            payload = encodePayload(output, `the output of task '${task.task}'`);
-          } catch (error) {
-            this.#report({ taskId: task.taskId, attempt: task.attempt, ok: false, error: { message: (error as Error).message }, nonRetryable: true });
-            return;
+            if (span !== undefined) endSpan(span.span);
+            if (ctx.cancelled || this.#isEvicted(task)) return;
+            // An output JSON cannot carry fails the task for good: running it again cannot help.
+            let payload: Payload;
+            try {
+              payload = encodePayload(output, `the output of task '${task.task}'`);
+            } catch (error) {
+              this.#report({ taskId: task.taskId, attempt: task.attempt, ok: false, error: { message: (error as Error).message }, nonRetryable: true });
+              return;
+            }
+            this.#report({ taskId: task.taskId, attempt: task.attempt, ok: true, output: payload });
+          } finally {
+            ended();
           }
-          this.#report({ taskId: task.taskId, attempt: task.attempt, ok: true, output: payload });
         },
         (error: unknown) => {
-          if (span !== undefined) endSpan(span.span, error);
-          if (ctx.cancelled || this.#isEvicted(task)) return;
-          const e = error instanceof Error ? error : new Error(String(error));
-          this.#report({ taskId: task.taskId, attempt: task.attempt, ok: false, error: { message: e.message, ...(e.stack === undefined ? {} : { stack: e.stack }) }, nonRetryable: error instanceof NonRetryableError });
+          try {
+            if (span !== undefined) endSpan(span.span, error);
+            if (ctx.cancelled || this.#isEvicted(task)) return;
+            const e = error instanceof Error ? error : new Error(String(error));
+            this.#report({ taskId: task.taskId, attempt: task.attempt, ok: false, error: { message: e.message, ...(e.stack === undefined ? {} : { stack: e.stack }) }, nonRetryable: error instanceof NonRetryableError });
+          } finally {
+            ended();
+          }
         },
-      )
-      .finally(() => {
-        if (this.#running.get(task.taskId)?.ctx.action === task) {
-          this.#running.delete(task.taskId);
-          this.#early.delete(task.taskId);
-        }
-      });
+      );
   }
 
   /** Whether this invocation was evicted (or replaced by a newer one): its outcome is not the task's. */
@@ -527,6 +553,8 @@ export class Worker {
   }
 
   #report(result: Result): void {
+    // A task whose result goes out needs no separate start: the result implies it.
+    if (this.#startedOutbox.get(result.taskId) === result.attempt) this.#startedOutbox.delete(result.taskId);
     this.#resultOutbox.push(result);
     this.#scheduleFlush();
   }
@@ -537,15 +565,14 @@ export class Worker {
   async #flush(): Promise<void> {
     const connection = this.#connection;
     if (connection === undefined) return;
-    // A task whose result goes out in this flush needs no separate start: the result implies it.
-    if (this.#startedOutbox.length > 0 && this.#resultOutbox.length > 0) {
-      const reported = new Set(this.#resultOutbox.map((result) => `${result.taskId}:${result.attempt}`));
-      this.#startedOutbox = this.#startedOutbox.filter((task) => !reported.has(`${task.taskId}:${task.attempt}`));
-    }
-    let sent = true;
-    while (this.#startedOutbox.length > 0 && sent) {
-      sent = connection.send({ t: 'started', tasks: this.#startedOutbox.slice(0, 1000) });
-      if (sent) this.#startedOutbox = this.#startedOutbox.slice(1000);
+    while (this.#startedOutbox.size > 0) {
+      const tasks: Array<{ taskId: string; attempt: number }> = [];
+      for (const [taskId, attempt] of this.#startedOutbox) {
+        tasks.push({ taskId, attempt });
+        if (tasks.length === 1000) break;
+      }
+      if (!connection.send({ t: 'started', tasks })) break;
+      for (const { taskId } of tasks) this.#startedOutbox.delete(taskId);
     }
     // Batched by size as well as count, so a batch of large outputs never outgrows a frame.
     for (const { bytes, count } of encodeBatches(this.#resultOutbox, (items) => ({ t: 'results', items }), engineLimits.frameBytesMax, engineLimits.frameItemsMax)) {
