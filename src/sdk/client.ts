@@ -239,9 +239,13 @@ export class HatchetClient<GlobalInput extends AnyRecord = {}, GlobalOutput exte
   // -------------------------------------------------------------------------------------------
   // Running
 
-  async #trigger(runs: TriggerRun[], idempotent = false): Promise<string[]> {
-    if (runs.length === 1) return [await this.#triggerOne(runs[0] as TriggerRun)];
+  #trigger(runs: TriggerRun[], idempotent = false): Promise<string[]> {
+    if (runs.length === 1) return this.#triggerOne(runs[0] as TriggerRun);
     if (idempotent) return this.#triggerEach(runs);
+    return this.#triggerAll(runs);
+  }
+
+  async #triggerAll(runs: TriggerRun[]): Promise<string[]> {
     const ids: string[] = [];
     // At most 500 runs, and half a frame of inputs, per request.
     for (const chunk of chunkBySize(runs, (run) => run.input.length + 256, engineLimits.frameBytesMax / 2, 500)) {
@@ -252,15 +256,16 @@ export class HatchetClient<GlobalInput extends AnyRecord = {}, GlobalOutput exte
   }
 
   /** Single runs triggered in one turn, sent together at its end (each answered on its own). */
-  #oneByOne: Array<{ run: TriggerRun; done: Deferred<string> }> = [];
+  #oneByOne: Array<{ run: TriggerRun; done: Deferred<string[]> }> = [];
 
   /**
-   * Triggers one run. Calls made in the same turn share a `trigger` frame with `each: true`, so a
-   * program that starts runs one by one pays one round trip per batch, not per run — and one
-   * run's error (a workflow not registered, say) is its caller's alone.
+   * Triggers one run; resolves with its id (alone in a list, as `#trigger` answers). Calls made in
+   * the same turn share a `trigger` frame with `each: true`, so a program that starts runs one by
+   * one pays one round trip per batch, not per run — and one run's error (a workflow not
+   * registered, say) is its caller's alone.
    */
-  #triggerOne(run: TriggerRun): Promise<string> {
-    const done = deferred<string>();
+  #triggerOne(run: TriggerRun): Promise<string[]> {
+    const done = deferred<string[]>();
     if (this.#oneByOne.length === 0) queueMicrotask(() => this.#sendOneByOne());
     this.#oneByOne.push({ run, done });
     return done.promise;
@@ -293,7 +298,7 @@ export class HatchetClient<GlobalInput extends AnyRecord = {}, GlobalOutput exte
         ({ results }) => {
           chunk.forEach(({ done }, i) => {
             const result = results[i];
-            if (result !== undefined && 'runId' in result) done.resolve(result.runId);
+            if (result !== undefined && 'runId' in result) done.resolve([result.runId]);
             else if (result?.error.code === 'IDEMPOTENCY_COLLISION') done.reject(new IdempotencyCollisionError(result.error.existingRunId ?? ''));
             else done.reject(new EngineError(result?.error.code ?? 'ENGINE_UNAVAILABLE', result?.error.message ?? 'the engine did not answer for this run'));
           });
@@ -329,26 +334,35 @@ export class HatchetClient<GlobalInput extends AnyRecord = {}, GlobalOutput exte
       this.logger.warn('ignoring childKey or sticky because run is not being spawned from a parent task (use ctx.runChild inside a task)');
     }
     const idempotent = typeof declaration !== 'string' && declaration.definition.idempotency !== undefined;
-    const ids = await traced(inputs.length === 1 ? 'hatchet.run_workflow' : 'hatchet.run_workflows', { 'hatchet.step_name': name }, (carrier) => this.#trigger(
-      inputs.map((input) => {
-        const inherited = parent === undefined ? options.additionalMetadata : { ...parent.additionalMetadata, ...(options.additionalMetadata ?? {}) };
-        // The trigger's span is the parent of the tasks' spans (tracing.ts).
-        const metadata = carrier === undefined ? inherited : { ...inherited, ...carrier };
-        return {
-          workflow: name,
-          input: inputPayload(name, input),
-          ...(metadata === undefined ? {} : { additionalMetadata: metadata }),
-          ...(options.priority === undefined ? {} : { priority: options.priority }),
-          ...(options.desiredWorkerLabels === undefined ? {} : { desiredWorkerLabels: desiredLabels(options.desiredWorkerLabels) as TriggerRun['desiredWorkerLabels'] }),
-          ...(parent === undefined
-            ? {}
-            : { parentTaskId: parent.taskId, childIndex: parent.nextChildIndex(), ...(options.childKey === undefined || inputs.length > 1 ? {} : { childKey: options.childKey }) }),
-        };
-      }),
-      idempotent,
-    ), (span, runIds) => {
-      if (runIds.length === 1) span.setAttribute('hatchet.child_workflow_run_id', runIds[0] as string);
-    });
+    const inherited = parent === undefined ? options.additionalMetadata : { ...parent.additionalMetadata, ...(options.additionalMetadata ?? {}) };
+    let labels: TriggerRun['desiredWorkerLabels'];
+    const runsWith = (carrier: Record<string, string> | undefined): TriggerRun[] => {
+      // The trigger's span is the parent of the tasks' spans (tracing.ts).
+      const metadata = carrier === undefined ? inherited : { ...inherited, ...carrier };
+      return inputs.map((input) => {
+        const run: TriggerRun = { workflow: name, input: inputPayload(name, input) };
+        if (metadata !== undefined) run.additionalMetadata = metadata;
+        if (options.priority !== undefined) run.priority = options.priority;
+        if (options.desiredWorkerLabels !== undefined) {
+          labels ??= desiredLabels(options.desiredWorkerLabels) as TriggerRun['desiredWorkerLabels'];
+          run.desiredWorkerLabels = labels;
+        }
+        if (parent !== undefined) {
+          run.parentTaskId = parent.taskId;
+          run.childIndex = parent.nextChildIndex();
+          if (options.childKey !== undefined && inputs.length === 1) run.childKey = options.childKey;
+        }
+        return run;
+      });
+    };
+    const ids = await traced(
+      inputs.length === 1 ? 'hatchet.run_workflow' : 'hatchet.run_workflows',
+      { 'hatchet.step_name': name },
+      (carrier) => this.#trigger(runsWith(carrier), idempotent),
+      (span, runIds) => {
+        if (runIds.length === 1) span.setAttribute('hatchet.child_workflow_run_id', runIds[0] as string);
+      },
+    );
     return ids.map((id) => new WorkflowRunRef<O>(id, this, standalone));
   }
 

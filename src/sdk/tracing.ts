@@ -57,11 +57,21 @@ export function endSpan(span: Span, error?: unknown): void {
 
 /**
  * Runs `fn` inside a producer span: `fn` gets the carrier to put in the runs' (or events')
- * metadata, or `undefined` when tracing is off (then this is just `fn()`).
+ * metadata, or `undefined` when tracing is off (then this is just `fn()`, what it throws a
+ * rejection).
  */
-export async function traced<T>(name: string, attributes: Attributes, fn: (carrier: Record<string, string> | undefined) => Promise<T>, onResult?: (span: Span, result: T) => void): Promise<T> {
-  const made = producerSpan(name, attributes);
-  if (made === undefined) return fn(undefined);
+export function traced<T>(name: string, attributes: Attributes, fn: (carrier: Record<string, string> | undefined) => Promise<T>, onResult?: (span: Span, result: T) => void): Promise<T> {
+  let made: ReturnType<typeof producerSpan>;
+  try {
+    made = producerSpan(name, attributes);
+    if (made === undefined) return fn(undefined);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return inSpan(made, fn, onResult);
+}
+
+async function inSpan<T>(made: { span: Span; carrier: Record<string, string> }, fn: (carrier: Record<string, string>) => Promise<T>, onResult?: (span: Span, result: T) => void): Promise<T> {
   try {
     const result = await fn(made.carrier);
     onResult?.(made.span, result);
