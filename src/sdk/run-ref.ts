@@ -34,8 +34,11 @@ export class WorkflowRunRef<T> {
    * The run's output: `{ [taskName]: output }`, or the task's own output for a standalone task. A run
    * that failed or was cancelled rejects with an array of error strings, as Hatchet's SDK does.
    */
-  async result(): Promise<T> {
-    const finished = await this.watcher.finished(this.workflowRunId);
+  result(): Promise<T> {
+    return this.watcher.finished(this.workflowRunId).then((finished) => this.#outputOf(finished));
+  }
+
+  #outputOf(finished: FinishedRun): T {
     if (finished.status !== 'COMPLETED') throw finished.errors ?? [`run ${finished.status.toLowerCase()}`];
     const output = finished.output ?? {};
     if (this._standaloneTaskName !== undefined) {
