@@ -20,7 +20,7 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-export const Scenarios = ['load', ...WorkloadIds, 'w5-durable', 'all', 'log'] as const;
+export const Scenarios = ['load', ...WorkloadIds, 'w5-durable', 'w5-backlog', 'all', 'log'] as const;
 export type Scenario = (typeof Scenarios)[number];
 
 export interface BenchPlan {
@@ -44,7 +44,7 @@ export function benchCommand(name: string, defaultScenarios: readonly Scenario[]
   return new Command(name)
     .description(
       'Load-test a Kindling deployment (or one started here) and, with --vs bullmq, BullMQ on Redis side by side.\n' +
-        `Scenarios: load (the flags below shape it), ${WorkloadIds.join(', ')} (fixed workloads; --smoke for their small sizes), w5-durable (W1 with durable tasks asleep, alone), all (w1–w7), log (the event log against its floors; in a checkout only).\n` +
+        `Scenarios: load (the flags below shape it), ${WorkloadIds.join(', ')} (fixed workloads; --smoke for their small sizes), w5-durable (W1 with durable tasks asleep, alone), w5-backlog (the backlogs of 10k and 100k, alone), all (w1–w7), log (the event log against its floors; in a checkout only).\n` +
         `Default: ${defaultScenarios.join(' ')}.`,
     )
     .argument('[scenario...]', `what to run: ${Scenarios.join(', ')}`)
@@ -151,8 +151,9 @@ export function planOf(args: readonly string[], options: Options, given: (flag: 
 
   const smoke = options.smoke === true;
   const workloads: Workload[] = [...(scenarios.has('load') ? [loadWorkload(options, given)] : []), ...fixed.flatMap((id) => fixedWorkloads(id, smoke))];
-  // W5's durable row also comes alone, by its own name.
+  // W5's durable row and its backlog rows also come alone, by their own names.
   if (scenarios.has('w5-durable') && !fixed.includes('w5')) workloads.push(...fixedWorkloads('w5', smoke).filter((workload) => workload.kind === 'load' && workload.background !== undefined));
+  if (scenarios.has('w5-backlog') && !fixed.includes('w5')) workloads.push(...fixedWorkloads('w5', smoke).filter((workload) => workload.kind === 'backlog'));
   const token = (options.token as string | undefined) ?? process.env.HATCHET_CLIENT_TOKEN;
   return {
     workloads,

@@ -36,13 +36,16 @@ t.test('the load scenario: each flag lands in the workload', async (t) => {
   t.match(byDefault, { trigger: { mode: 'direct', ratePerSecond: 10, durationMs: 10_000, total: undefined }, workers: { processes: 1, slots: 100 } }, "Hatchet's load-test defaults");
 });
 
-t.test("scenarios: all is w1–w7, w5's durable row comes by name, remote engines and peers", async (t) => {
+t.test("scenarios: all is w1–w7, w5's durable row and backlog rows come by name, remote engines and peers", async (t) => {
   const all = plan({}, [], ['all']);
   t.same([...new Set(all.workloads.map((w) => w.scenario.split(' ')[0]))], ['w1', 'w2', 'w3', 'w4', 'w5', 'w6', 'w7']);
   t.equal(all.log, undefined);
   const durable = plan({}, [], ['w5-durable']);
   t.match(durable, { workloads: [{ kind: 'load', scenario: 'w5 durable · W1 with 10k durable tasks asleep', background: { durableSleepers: 10_000 } }] });
   t.equal(durable.workloads.length, 1);
+  const backlogs = plan({}, [], ['w5-backlog']);
+  t.match(backlogs.workloads, [{ kind: 'backlog', scenario: 'w5 backlog · 10k', tasks: 10_000 }, { kind: 'backlog', scenario: 'w5 backlog · 100k', tasks: 100_000 }]);
+  t.equal(backlogs.workloads.length, 2);
   const remote = plan({ url: 'ws://10.0.0.5:7077/ws', token: 'kl_x', enginePid: '42', vs: 'bullmq' }, ['url', 'token', 'enginePid', 'vs']);
   t.match(remote, { remote: { url: 'ws://10.0.0.5:7077/ws', token: 'kl_x', pid: 42 }, subjects: ['kindling', 'bullmq'] });
   t.throws(() => plan({ wait: 'forever' }), /--wait must be a duration/);
