@@ -115,6 +115,7 @@ export class LmdbLog implements EventLog {
       this.#root = open({
         path: join(this.path, 'log.mdb'),
         maxDbs: 8,
+        mapSize: limits.lmdbMapBytesInitial,
         overlappingSync: options.durability === 'relaxed',
       });
       this.#records = this.#root.openDB<Buffer, number>({ name: 'records', encoding: 'binary' });

@@ -17,6 +17,7 @@
  */
 import { join } from 'node:path';
 import { type Database, open, type RootDatabase } from 'lmdb';
+import { limits } from '../lib/limits.js';
 import { type RunSummary, type SummaryEvent, summarize } from './run-summary.js';
 
 export type Key = Array<string | number>;
@@ -38,7 +39,7 @@ export interface RunBatch {
 }
 
 export function openReadModelDbs(directory: string): ReadModelDbs {
-  const root = open({ path: join(directory, 'read.mdb'), maxDbs: 8 });
+  const root = open({ path: join(directory, 'read.mdb'), maxDbs: 8, mapSize: limits.lmdbMapBytesInitial });
   return {
     root,
     runs: root.openDB<RunSummary, Key>({ name: 'runs' }),

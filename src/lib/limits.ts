@@ -9,6 +9,7 @@
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
 
 export const limits = {
   /** Longest stream name, in UTF-8 bytes. Stream names become LMDB keys and NATS subject tokens. */
@@ -37,6 +38,14 @@ export const limits = {
   natsHeaderBytesMax: 1 * KiB,
   /** JetStream's default `max_payload`; a server configured lower is refused at connect. */
   natsPayloadBytesDefault: 1 * MiB,
+  /**
+   * The address space an LMDB environment maps at open (the log's and the read models'). Not a
+   * bound on the data: a file that outgrows it is mapped again, larger. But lmdb-js leaves every
+   * earlier map in place when it grows one, for readers still on it, so a map that starts small
+   * and doubles holds the file's pages once per map it went through: starting large keeps one.
+   * Reserving address space costs nothing until pages are read.
+   */
+  lmdbMapBytesInitial: 16 * GiB,
 } as const;
 
 export type Limits = typeof limits;

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open } from 'lmdb';
@@ -153,4 +153,17 @@ t.test('lmdb log: a first append is planned without reading, and its condition r
   t.same(await log.readStream('run:gone'), []);
   t.equal(await log.streamVersion('run:gone'), 0);
   t.same((await log.readStream('run:taken', { fromSeq: 2 })).map((r) => r.type), ['B', 'C']);
+});
+
+t.test('lmdb log: a log that grows to megabytes is mapped into memory once, not once per size it went through', async (t) => {
+  const path = dir();
+  const log = await LmdbLog.open({ path });
+  t.teardown(() => log.close());
+  // About 4 MB of events: lmdb-js would otherwise start with a map of 128 KB and double it five times.
+  const data = { text: 'x'.repeat(4000) };
+  for (let i = 0; i < 10; i++) await Promise.all(Array.from({ length: 100 }, (_, k) => log.append(`run:${i}-${k}`, [{ type: 'A', data }], { expectedVersion: 'no-stream' })));
+  t.equal((await log.readAll({ limit: 1 })).length, 1);
+  const file = join(path, 'log.mdb');
+  const maps = readFileSync('/proc/self/maps', 'utf8').split('\n').filter((line) => line.endsWith(` ${file}`));
+  t.equal(maps.length, 1, `mapped once: ${maps.join('; ')}`);
 });
