@@ -30,8 +30,11 @@
  *     that `send` refuses with ENGINE_BUSY (backpressure, DESIGN invariant 8).
  *  5. Idle actors — nothing waiting, in flight or deferred — stay in memory up to `memory.bytesMax`
  *     (as `memory.sizeOf` counts them); beyond that the least recently used leave it, and their
- *     next command loads them from the log again. A backlog of queued runs costs memory for its
- *     index entries, not for every run's state and input.
+ *     next command loads them from the log again. Idle actors that `memory.waiting` names (waiting
+ *     for their turn, such as queued runs) have a budget of their own, `memory.waiting.bytesMax`,
+ *     which keeps the first to wait: once it is full, the next to go idle leaves memory at once. A
+ *     queue is served oldest first, so what stays is what is needed next, and a backlog of queued
+ *     runs costs memory for its index entries, not for every run's state and input.
  */
 import { isDeepStrictEqual } from 'node:util';
 import { ProtocolError, ProtocolErrorCode } from '../../protocol/errors.js';
@@ -81,7 +84,12 @@ export interface ActorHostOptions<S, C, E extends { readonly type: string }> {
   /** How long deferrable events may wait for the next append before they are written alone. */
   readonly deferMs?: number;
   /** The memory idle actors may hold (invariant 5); without it, every active actor stays. */
-  readonly memory?: { readonly bytesMax: number; sizeOf(state: S): number };
+  readonly memory?: {
+    readonly bytesMax: number;
+    sizeOf(state: S): number;
+    /** Idle actors waiting for their turn, held to a budget of their own (invariant 5). */
+    readonly waiting?: { readonly bytesMax: number; is(state: S): boolean };
+  };
 }
 
 interface Pending<C, E> {
@@ -150,6 +158,9 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
   /** Idle actors in memory, least recently used first, with the bytes each holds. */
   readonly #idle = new Map<string, number>();
   #idleBytes = 0;
+  /** Idle actors waiting for their turn, first to wait first, with the bytes each holds. */
+  readonly #waiting = new Map<string, number>();
+  #waitingBytes = 0;
 
   constructor(options: ActorHostOptions<S, C, E>) {
     this.#log = options.log;
@@ -162,9 +173,14 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
     this.#memory = options.memory;
   }
 
-  /** Idle actors in memory and the bytes they hold (invariant 5). */
+  /** Idle actors in memory and the bytes they hold (invariant 5), waiting ones included. */
   get idle(): { actors: number; bytes: number } {
-    return { actors: this.#idle.size, bytes: this.#idleBytes };
+    return { actors: this.#idle.size + this.#waiting.size, bytes: this.#idleBytes + this.#waitingBytes };
+  }
+
+  /** Idle actors in memory that wait for their turn, and the bytes they hold (invariant 5). */
+  get waiting(): { actors: number; bytes: number } {
+    return { actors: this.#waiting.size, bytes: this.#waitingBytes };
   }
 
   /** Actors in memory. */
@@ -414,9 +430,20 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
     }
     const memory = this.#memory;
     if (memory === undefined) return;
-    // Invariant 5: idle and active — it may leave memory if others were used more recently.
+    // Invariant 5: idle and active — it may leave memory if others were used more recently…
     this.#busy(id);
     const bytes = memory.sizeOf(actor.durableState);
+    const waiting = memory.waiting;
+    if (waiting !== undefined && waiting.is(actor.durableState)) {
+      // …or, waiting for its turn, if those that waited before it fill their budget.
+      if (this.#waitingBytes + bytes > waiting.bytesMax) {
+        this.#actors.delete(id);
+        return;
+      }
+      this.#waiting.set(id, bytes);
+      this.#waitingBytes += bytes;
+      return;
+    }
     this.#idle.set(id, bytes);
     this.#idleBytes += bytes;
     for (const [oldest, size] of this.#idle) {
@@ -430,8 +457,14 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
   /** The actor is in use: it is not idle until it is again. */
   #busy(id: string): void {
     const bytes = this.#idle.get(id);
-    if (bytes === undefined) return;
-    this.#idle.delete(id);
-    this.#idleBytes -= bytes;
+    if (bytes !== undefined) {
+      this.#idle.delete(id);
+      this.#idleBytes -= bytes;
+      return;
+    }
+    const waiting = this.#waiting.get(id);
+    if (waiting === undefined) return;
+    this.#waiting.delete(id);
+    this.#waitingBytes -= waiting;
   }
 }

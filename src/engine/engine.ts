@@ -87,8 +87,10 @@ export interface EngineOptions {
   readonly heartbeatMs?: number;
   /** A recovery checkpoint is taken each time this many appends were made (default `engineLimits.checkpointEveryAppends`). */
   readonly checkpointEveryAppends?: number;
-  /** Memory idle active runs may hold before the least recently used leave it (default `engineLimits.idleRunsBytesMax`). */
+  /** Memory idle runs with a task on a worker may hold before the least recently used leave it (default `engineLimits.idleRunsBytesMax`). */
   readonly idleRunsBytesMax?: number;
+  /** Memory idle runs with no task on a worker may hold; past it, runs leave memory as they go idle (default `engineLimits.idleWaitingRunsBytesMax`). */
+  readonly idleWaitingRunsBytesMax?: number;
   /**
    * The key API tokens are signed with (32 bytes or more). Tokens outlive a restart only if the
    * same key is given again (`kindling start` keeps it in the data directory); without one the
@@ -248,7 +250,10 @@ export class Engine {
       },
       reconciled: (runId, state) => this.#reconciled(runId, state),
       decided: (runId, before, events, after, command) => this.#decided(runId, before, events, after, command),
-    }, options.idleRunsBytesMax);
+    }, {
+      ...(options.idleRunsBytesMax === undefined ? {} : { idleBytesMax: options.idleRunsBytesMax }),
+      ...(options.idleWaitingRunsBytesMax === undefined ? {} : { waitingBytesMax: options.idleWaitingRunsBytesMax }),
+    });
     this.#rateLimits = createRateLimitsHost(this.#log, this.#clock, {
       applied: (tenantId, _before, events) => {
         for (const event of events) this.#queue.setRateLimit(rateLimitQueueKey(tenantId, event.key), event.limit, windowMs(event.duration));

@@ -32,8 +32,36 @@ function runBytes(state: RunState): number {
   return bytes;
 }
 
-export function createRunHost(log: EventLog, clock: () => number, effects: RunEffects, idleBytesMax: number = engineLimits.idleRunsBytesMax): RunHost {
-  return new ActorHost({ log, clock, decider: runDecider, stream: runStream, effects, memory: { bytesMax: idleBytesMax, sizeOf: runBytes } });
+/**
+ * A run none of whose tasks is on a worker — queued, retrying, asleep, waiting for events or
+ * children — waits for its turn: it keeps to the budget of waiting runs (actor-host invariant 5).
+ */
+export function runWaits(state: RunState): boolean {
+  if (state.kind !== 'active') return false;
+  for (const task of Object.values(state.tasks)) if (task.status === 'assigned' || task.status === 'running') return false;
+  return true;
+}
+
+export interface RunMemory {
+  /** Idle runs with a task on a worker (default `engineLimits.idleRunsBytesMax`). */
+  readonly idleBytesMax?: number;
+  /** Idle runs waiting for their turn (default `engineLimits.idleWaitingRunsBytesMax`). */
+  readonly waitingBytesMax?: number;
+}
+
+export function createRunHost(log: EventLog, clock: () => number, effects: RunEffects, memory: RunMemory = {}): RunHost {
+  return new ActorHost({
+    log,
+    clock,
+    decider: runDecider,
+    stream: runStream,
+    effects,
+    memory: {
+      bytesMax: memory.idleBytesMax ?? engineLimits.idleRunsBytesMax,
+      sizeOf: runBytes,
+      waiting: { bytesMax: memory.waitingBytesMax ?? engineLimits.idleWaitingRunsBytesMax, is: runWaits },
+    },
+  });
 }
 
 /** A run's state from the log: its newest snapshot, then the events after it. */

@@ -89,10 +89,16 @@ export const engineLimits = {
   /** Worker slots. */
   workerSlotsMax: 100_000,
   /**
-   * Memory idle active runs (queued, or waiting on a worker) may hold, their inputs included; the
-   * least recently used beyond it leave memory and are read from the log when next needed.
+   * Memory idle active runs with a task on a worker may hold, their inputs included; the least
+   * recently used beyond it leave memory and are read from the log when next needed…
    */
   idleRunsBytesMax: 64 * MiB,
+  /**
+   * …and the memory idle runs with no task on a worker (queued, retrying, waiting) may hold: the
+   * first to wait stay up to it, and the rest of a backlog leaves memory as soon as it goes idle,
+   * to be read from the log when its turn comes.
+   */
+  idleWaitingRunsBytesMax: 8 * MiB,
   /** Finished runs the engine remembers for subscriptions that arrive after the run ended… */
   recentlyFinishedRunsMax: 100_000,
   /** …and the bytes of their outputs it may hold for that; older ones are read from the log. */

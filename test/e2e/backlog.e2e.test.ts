@@ -8,7 +8,7 @@ import { inProcessEngine } from '../support/in-process-engine.js';
 
 t.test('a backlog beyond the idle-run memory budget drains completely; evicted runs can be cancelled and read', async (t) => {
   // About 30 idle runs' worth: a backlog of 400 keeps most of them out of memory.
-  const running = await inProcessEngine({ engine: { idleRunsBytesMax: 40_000 } });
+  const running = await inProcessEngine({ engine: { idleRunsBytesMax: 40_000, idleWaitingRunsBytesMax: 40_000 } });
   t.teardown(() => running.close());
   const { engine } = running;
   const hatchet = HatchetClient.init({ token: running.tokens.default as string, host_port: running.hostPort, log_level: 'OFF' });
@@ -34,4 +34,30 @@ t.test('a backlog beyond the idle-run memory budget drains completely; evicted r
   t.equal(outcomes[0], 'failed', 'the cancelled one was cancelled, though it was out of memory');
   t.same(outcomes.slice(1), Array.from({ length: 399 }, (_, i) => i + 1), 'every other run ran once, with its own input');
   t.equal(engine.stats.activeRuns, 0);
+});
+
+t.test('queued runs keep to the budget of waiting runs: past it they leave memory as they are created, and each is read back from the log when assigned', async (t) => {
+  // Only the waiting budget is small (about 10 runs' worth); runs on a worker keep the default one.
+  const running = await inProcessEngine({ engine: { idleWaitingRunsBytesMax: 13_000 } });
+  t.teardown(() => running.close());
+  const { engine } = running;
+  const hatchet = HatchetClient.init({ token: running.tokens.default as string, host_port: running.hostPort, log_level: 'OFF' });
+  t.teardown(() => hatchet.close());
+  const double = hatchet.task({ name: 'double-backlog', fn: (input: { i: number }) => ({ twice: input.i * 2 }) });
+  await hatchet.putWorkflow(double);
+
+  const refs = await double.runNoWait(Array.from({ length: 300 }, (_, i) => ({ i })));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  t.equal(engine.stats.queued, 300, 'all 300 are queued');
+  t.ok(engine.stats.runsInMemory > 0 && engine.stats.runsInMemory <= 12, `and ${engine.stats.runsInMemory} of them are in memory, the budget's worth`);
+  const last = refs[299]?.workflowRunId as string;
+  t.equal((await hatchet.runs.get(last)).run.status, 'QUEUED', 'one out of memory reads as queued');
+
+  const worker = await hatchet.worker('waiting-backlog-worker', { workflows: [double], slots: 7, handleKill: false });
+  void worker.start();
+  t.teardown(() => worker.stop());
+  const outputs = await Promise.all(refs.map((ref) => ref.result()));
+  t.same(outputs, Array.from({ length: 300 }, (_, i) => ({ twice: i * 2 })), 'every run ran with its own input, read back from the log');
+  t.equal(engine.stats.activeRuns, 0);
+  t.equal(engine.stats.runsInMemory, 0, 'finished runs leave memory');
 });

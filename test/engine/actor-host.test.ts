@@ -229,6 +229,35 @@ t.test('actor host: idle active actors beyond the memory budget leave memory, le
   t.equal(actors.peek('e'), undefined, 'a stopped actor leaves memory as before');
 });
 
+t.test('actor host: idle actors waiting for their turn keep to a budget of their own, the first to wait staying; the others come back from the log', async (t) => {
+  const log = new MemoryLog();
+  // An odd total waits (a queued run, say); an even one is on a worker and uses the other budget.
+  const actors = new ActorHost<State, Command, Event>({
+    log,
+    clock: () => 0,
+    decider: counter,
+    stream: (id) => `counter:${id}`,
+    effects: { applied: () => {}, decided: () => {}, reconciled: () => {} },
+    memory: { bytesMax: 2, sizeOf: () => 1, waiting: { bytesMax: 3, is: (state) => state.total % 2 === 1 } },
+  });
+  for (const id of ['a', 'b', 'c', 'd', 'e']) await actors.send(id, { type: 'Add', n: 1 });
+  t.same(actors.waiting, { actors: 3, bytes: 3 }, 'three wait in memory');
+  t.same(['a', 'b', 'c', 'd', 'e'].map((id) => actors.peek(id)?.total), [1, 1, 1, undefined, undefined], 'the first three to wait stayed; the later ones left at once');
+  await actors.send('d', { type: 'Add', n: 10 });
+  t.equal(actors.peek('d'), undefined, "'d' still waits and the budget is still full: it leaves again, its event in the log");
+  t.same((await log.readStream('counter:d')).map((record) => record.data), [{ type: 'Added', n: 1 }, { type: 'Added', n: 10 }]);
+  await actors.send('a', { type: 'Add', n: 1 });
+  t.equal(actors.peek('a')?.total, 2, "'a' no longer waits: it moved to the other budget");
+  t.same(actors.waiting, { actors: 2, bytes: 2 });
+  t.same(actors.idle, { actors: 3, bytes: 3 });
+  await actors.send('e', { type: 'Add', n: 2 });
+  t.equal(actors.peek('e')?.total, 3, "'e' came back from the log with its total, and took the place 'a' left");
+  t.same(actors.waiting, { actors: 3, bytes: 3 });
+  await actors.send('b', { type: 'Stop' });
+  t.equal(actors.peek('b'), undefined, 'a stopped actor leaves memory…');
+  t.same(actors.waiting, { actors: 2, bytes: 2 }, '…and gives its place back');
+});
+
 t.test('actor host: a fresh actor is not read from the log; if its stream was not new, its command is refused and the actor reloaded', async (t) => {
   const log = new MemoryLog();
   await host(log).actors.send('a', { type: 'Add', n: 5 });
