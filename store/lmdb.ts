@@ -225,7 +225,7 @@ export class LmdbLog implements EventLog {
     // Evict before inserting, so the head about to be used is never the one evicted. Evicted
     // oldest-loaded first: most streams (runs) are short-lived, and an evicted head is only read
     // again from disk.
-    if (this.#heads.size >= limits.streamHeadCacheMax) this.#evictHeads();
+    if (this.#heads.size >= limits.lmdbStreamHeadCacheMax) this.#evictHeads();
     this.#heads.set(stream, head);
     return head;
   }
@@ -251,7 +251,7 @@ export class LmdbLog implements EventLog {
 
   #evictHeads(): void {
     for (const [stream, head] of this.#heads) {
-      if (this.#heads.size < limits.streamHeadCacheMax * 0.9) return;
+      if (this.#heads.size < limits.lmdbStreamHeadCacheMax * 0.9) return;
       if (head.inFlight === 0) this.#heads.delete(stream);
     }
   }

@@ -30,8 +30,13 @@ export const limits = {
   readRecordsMax: 10_000,
   /** Records one tail reads ahead of its consumer; a slow consumer pauses the tail, not the log. */
   tailBufferRecordsMax: 1000,
-  /** Streams whose head version a log keeps in memory (entries with appends in flight are kept). */
+  /** Streams whose head version a log keeps in memory (entries with appends in flight are kept)… */
   streamHeadCacheMax: 100_000,
+  /**
+   * …on LMDB, where a head not kept is one local read, fewer: a backlog of queued runs must not
+   * hold a head for every run's stream.
+   */
+  lmdbStreamHeadCacheMax: 10_000,
   /** JetStream publishes awaiting their acknowledgement at once; more wait for a free slot. */
   jetstreamPublishesInFlightMax: 2048,
   /** Headroom a NATS message needs beyond its payload for headers (message id, expectations). */
