@@ -200,13 +200,6 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
     return this.#actors.get(id)?.state;
   }
 
-  /** Ids of the actors in memory whose durable state is active. */
-  activeIds(): string[] {
-    const ids: string[] = [];
-    for (const [id, actor] of this.#actors) if (this.#decider.isActive(actor.durableState)) ids.push(id);
-    return ids;
-  }
-
   /** The durable state of an actor in memory. */
   peekDurable(id: string): S | undefined {
     return this.#actors.get(id)?.durableState;

@@ -203,8 +203,11 @@ export class Engine {
   readonly #sweeper: NodeJS.Timeout;
   /** The log position of the last checkpoint this engine wrote (0: none yet). */
   #checkpointPosition = 0;
-  /** Runs that have not finished (in memory or not). */
-  #activeRuns = 0;
+  /**
+   * Runs that have not finished, in memory or not: what a checkpoint names, since a run idle long
+   * enough leaves memory (actor-host invariant 5) and must still be recovered after a restart.
+   */
+  readonly #activeRuns = new Set<string>();
   /** Events, filters, schedules and crons: what starts runs besides a direct trigger. */
   readonly triggers: Triggers;
   /** Prometheus metrics, counted from the run events applied here (`src/engine/metrics.ts`). */
@@ -328,7 +331,7 @@ export class Engine {
       this.#host.adopt(runId, state, version);
       this.#adoptHolds(runId, state);
     }
-    this.#activeRuns = recovered.runs.size;
+    for (const runId of recovered.runs.keys()) this.#activeRuns.add(runId);
     for (const [runId, { state }] of recovered.runs) this.#adoptQueued(runId, state);
     await this.triggers.start(new Map([...this.#workflows].map(([tenantId, workflows]) => [tenantId, [...workflows.byName.values()].map((entry) => entry.spec)])));
     await this.#idempotency.start(this.#workflows.keys(), async (runId) => (await this.#readRun(runId)).kind !== 'active');
@@ -352,7 +355,7 @@ export class Engine {
       try {
         const position = await this.#log.settledPosition();
         const workers = [...this.#workerActors].filter(([, actor]) => actor.state.kind === 'registered').map(([workerId]) => workerId);
-        await writeCheckpoint(this.#log, { position, runs: this.#host.activeIds(), workers, rateLimitUsage: this.#rateLimitWindows() });
+        await writeCheckpoint(this.#log, { position, runs: [...this.#activeRuns], workers, rateLimitUsage: this.#rateLimitWindows() });
         this.#checkpointPosition = position;
       } catch {
         // Best effort, like a snapshot: without it the next start reads more of the log.
@@ -1150,10 +1153,10 @@ export class Engine {
     for (const event of events) {
       if (event.type === 'RunCreated' || event.type === 'RunReplayed') {
         this.#finished.delete(runId);
-        this.#activeRuns += 1;
+        this.#activeRuns.add(runId);
       } else if (event.type === 'RunFinished') {
         if (after.finished !== undefined) this.#runFinished(runId, after.tenantId, after.finished);
-        this.#activeRuns -= 1;
+        this.#activeRuns.delete(runId);
         // Once the end is durable: its idempotency key is free, and a durable parent hears of it.
         this.#idempotency.release(runId);
         if (after.parentTaskId !== undefined && after.finished !== undefined) this.#durable.childFinished(after.parentTaskId, this.#tasks.get(after.parentTaskId)?.runId, runId, after.finished);
@@ -1581,7 +1584,7 @@ export class Engine {
   }
 
   get stats() {
-    return { activeRuns: this.#activeRuns, runsInMemory: this.#host.activeCount, queued: this.#queue.queuedCount, workers: this.#workers.size, checkpointPosition: this.#checkpointPosition };
+    return { activeRuns: this.#activeRuns.size, runsInMemory: this.#host.activeCount, queued: this.#queue.queuedCount, workers: this.#workers.size, checkpointPosition: this.#checkpointPosition };
   }
 
   /** Stops the engine's timers and takes a last checkpoint, so the next start reads little. */

@@ -2,6 +2,7 @@
  * A backlog larger than the memory idle runs may hold: most queued runs leave memory, and every
  * one is still assigned, cancelled, read and finished as if it had stayed (actor-host invariant 5).
  */
+import { randomBytes } from 'node:crypto';
 import t from 'tap';
 import { HatchetClient } from '../../src/sdk/index.js';
 import { inProcessEngine } from '../support/in-process-engine.js';
@@ -60,4 +61,33 @@ t.test('queued runs keep to the budget of waiting runs: past it they leave memor
   t.same(outputs, Array.from({ length: 300 }, (_, i) => ({ twice: i * 2 })), 'every run ran with its own input, read back from the log');
   t.equal(engine.stats.activeRuns, 0);
   t.equal(engine.stats.runsInMemory, 0, 'finished runs leave memory');
+});
+
+t.test('a backlog mostly out of memory survives a restart: the checkpoint names every active run, not only those in memory', async (t) => {
+  // The same signing key after the restart, so the tokens still hold.
+  const running = await inProcessEngine({ engine: { idleWaitingRunsBytesMax: 13_000, signingKey: randomBytes(32) } });
+  t.teardown(() => running.close());
+  const connect = () => HatchetClient.init({ token: running.tokens.default as string, host_port: running.hostPort, log_level: 'OFF' });
+  const before = connect();
+  const echo = before.task({ name: 'echo-restart', fn: (input: { i: number }) => ({ i: input.i }) });
+  await before.putWorkflow(echo);
+  const refs = await echo.runNoWait(Array.from({ length: 200 }, (_, i) => ({ i })));
+  const ids = refs.map((ref) => ref.workflowRunId);
+  await before.close();
+  t.ok(running.engine.stats.runsInMemory < 20, `${running.engine.stats.runsInMemory} of 200 in memory before the restart`);
+
+  // A clean restart checkpoints at close, and the next start reads only the log after it.
+  await running.restart();
+  t.equal(running.engine.stats.activeRuns, 200, 'all 200 are active again');
+  t.equal(running.engine.stats.queued, 200, 'and queued again');
+
+  const after = connect();
+  t.teardown(() => after.close());
+  const again = after.task({ name: 'echo-restart', fn: (input: { i: number }) => ({ i: input.i }) });
+  const worker = await after.worker('restart-backlog-worker', { workflows: [again], slots: 10, handleKill: false });
+  void worker.start();
+  t.teardown(() => worker.stop());
+  const outputs = await Promise.all(ids.map((id) => after.runRef(id).result()));
+  // A run read by its id answers with each task's output under the task's name.
+  t.same(outputs, Array.from({ length: 200 }, (_, i) => ({ 'echo-restart': { i } })), 'every run ran after the restart, with its own input');
 });
