@@ -106,77 +106,179 @@ export function summaryEvent(event: RunEvent): SummaryEvent {
   }
 }
 
-function withTask(run: RunSummary, name: string, change: (task: TaskSummary) => TaskSummary): RunSummary['tasks'] {
-  return run.tasks.map((task) => (task.name === name ? change(task) : task));
-}
+/** A summary being folded, in place: every field there, an absent one undefined. */
+type Draft<T> = { -readonly [K in keyof T]-?: Record<never, never> extends Pick<T, K> ? T[K] | undefined : T[K] };
+type RunDraft = Omit<Draft<RunSummary>, 'tasks'> & { tasks: Array<Draft<TaskSummary>> };
 
 /** The run's status from its tasks while it has not finished (invariant 2). */
-function liveStatus(tasks: readonly TaskSummary[]): RunStatus {
+function liveStatus(tasks: ReadonlyArray<{ readonly status: TaskRunStatus }>): RunStatus {
   if (tasks.some((task) => task.status === 'RUNNING')) return 'RUNNING';
   if (tasks.some((task) => task.status === 'COMPLETED' || task.status === 'FAILED')) return 'RUNNING';
   return 'QUEUED';
 }
 
+function created(event: Extract<SummaryEvent, { type: 'RunCreated' }>): RunDraft {
+  const eventId = event.additionalMetadata[TRIGGERING_EVENT_KEY];
+  return {
+    runId: event.runId,
+    tenantId: event.tenantId,
+    workflow: event.workflow,
+    status: 'QUEUED',
+    createdAtMs: event.atMs,
+    updatedAtMs: event.atMs,
+    startedAtMs: undefined,
+    finishedAtMs: undefined,
+    additionalMetadata: event.additionalMetadata,
+    parentTaskId: event.parentTaskId,
+    triggeringEventId: eventId,
+    tasks: Object.entries(event.taskIds).map(([name, taskId]) => ({ name, taskId, status: 'QUEUED', attempt: 0, workerId: undefined, error: undefined, startedAtMs: undefined, finishedAtMs: undefined })),
+    seq: 1,
+  };
+}
+
+function draftOf(run: RunSummary): RunDraft {
+  return {
+    runId: run.runId,
+    tenantId: run.tenantId,
+    workflow: run.workflow,
+    status: run.status,
+    createdAtMs: run.createdAtMs,
+    updatedAtMs: run.updatedAtMs,
+    startedAtMs: run.startedAtMs,
+    finishedAtMs: run.finishedAtMs,
+    additionalMetadata: run.additionalMetadata,
+    parentTaskId: run.parentTaskId,
+    triggeringEventId: run.triggeringEventId,
+    tasks: run.tasks.map((task) => ({
+      name: task.name,
+      taskId: task.taskId,
+      status: task.status,
+      attempt: task.attempt,
+      workerId: task.workerId,
+      error: task.error,
+      startedAtMs: task.startedAtMs,
+      finishedAtMs: task.finishedAtMs,
+    })),
+    seq: run.seq,
+  };
+}
+
+/** Folds one event other than RunCreated into a draft, in place. */
+function apply(run: RunDraft, event: Exclude<SummaryEvent, { type: 'RunCreated' }>): void {
+  const at = event.atMs;
+  run.updatedAtMs = at;
+  run.seq += 1;
+  if (event.type === 'RunFinished') {
+    run.status = event.status;
+    run.finishedAtMs = at;
+    return;
+  }
+  if (event.type === 'RunReplayed') {
+    const again = new Map(event.tasks.map((task) => [task.task, task.attempt]));
+    for (const task of run.tasks) {
+      const attempt = again.get(task.name);
+      if (attempt === undefined) continue;
+      task.status = 'QUEUED';
+      task.attempt = attempt;
+      task.error = undefined;
+      task.finishedAtMs = undefined;
+      task.workerId = undefined;
+    }
+    run.finishedAtMs = undefined;
+  } else if (event.type !== 'Other') {
+    for (const task of run.tasks) {
+      if (task.name !== event.task) continue;
+      switch (event.type) {
+        case 'TaskQueued':
+        case 'TaskRetrying':
+        case 'TaskReassigned':
+          task.status = 'QUEUED';
+          task.attempt = event.attempt;
+          task.workerId = undefined;
+          break;
+        case 'TaskAssigned':
+          task.status = 'RUNNING';
+          task.workerId = event.workerId;
+          break;
+        case 'TaskStarted':
+          task.status = 'RUNNING';
+          task.startedAtMs = at;
+          break;
+        case 'TaskCompleted':
+          task.status = 'COMPLETED';
+          task.error = undefined;
+          task.finishedAtMs = at;
+          break;
+        case 'TaskFailed':
+          task.status = 'FAILED';
+          task.error = event.error;
+          task.finishedAtMs = at;
+          break;
+        case 'TaskCancelled':
+          task.status = 'CANCELLED';
+          task.error = event.reason;
+          task.finishedAtMs = at;
+          break;
+      }
+    }
+    if (event.type === 'TaskStarted' && run.startedAtMs === undefined) run.startedAtMs = at;
+  }
+  run.status = liveStatus(run.tasks);
+}
+
+/** The summary a draft stands for: its absent fields left out rather than undefined. */
+function summaryOf(run: RunDraft): RunSummary {
+  return {
+    runId: run.runId,
+    tenantId: run.tenantId,
+    workflow: run.workflow,
+    status: run.status,
+    createdAtMs: run.createdAtMs,
+    updatedAtMs: run.updatedAtMs,
+    ...(run.startedAtMs === undefined ? {} : { startedAtMs: run.startedAtMs }),
+    ...(run.finishedAtMs === undefined ? {} : { finishedAtMs: run.finishedAtMs }),
+    additionalMetadata: run.additionalMetadata,
+    ...(run.parentTaskId === undefined ? {} : { parentTaskId: run.parentTaskId }),
+    ...(run.triggeringEventId === undefined ? {} : { triggeringEventId: run.triggeringEventId }),
+    tasks: run.tasks.map((task) => ({
+      name: task.name,
+      taskId: task.taskId,
+      status: task.status,
+      attempt: task.attempt,
+      ...(task.workerId === undefined ? {} : { workerId: task.workerId }),
+      ...(task.error === undefined ? {} : { error: task.error }),
+      ...(task.startedAtMs === undefined ? {} : { startedAtMs: task.startedAtMs }),
+      ...(task.finishedAtMs === undefined ? {} : { finishedAtMs: task.finishedAtMs }),
+    })),
+    seq: run.seq,
+  };
+}
+
+/**
+ * Folds a run's events numbered `firstSeq`, `firstSeq + 1`, … into its summary, each only if it is
+ * the next one (invariant 1; the others are skipped): the same as `summarize` one event at a time,
+ * with one copy of the summary for them all rather than one per event. Answers `summary` itself
+ * when none is folded.
+ */
+export function summarizeFrom(summary: RunSummary | undefined, events: readonly SummaryEvent[], firstSeq: number): RunSummary | undefined {
+  let draft: RunDraft | undefined;
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i] as SummaryEvent;
+    if (firstSeq + i !== (draft?.seq ?? summary?.seq ?? 0) + 1) continue;
+    if (event.type === 'RunCreated') {
+      draft = created(event);
+      continue;
+    }
+    if (draft === undefined) {
+      if (summary === undefined) throw new Error(`a run summary starts with RunCreated, not ${event.type}`);
+      draft = draftOf(summary);
+    }
+    apply(draft, event);
+  }
+  return draft === undefined ? summary : summaryOf(draft);
+}
+
 /** Folds one event (the run's event number `summary.seq + 1`) into the summary. */
 export function summarize(summary: RunSummary | undefined, event: SummaryEvent): RunSummary {
-  if (event.type === 'RunCreated') {
-    const eventId = event.additionalMetadata[TRIGGERING_EVENT_KEY];
-    return {
-      runId: event.runId,
-      tenantId: event.tenantId,
-      workflow: event.workflow,
-      status: 'QUEUED',
-      createdAtMs: event.atMs,
-      updatedAtMs: event.atMs,
-      additionalMetadata: event.additionalMetadata,
-      ...(event.parentTaskId === undefined ? {} : { parentTaskId: event.parentTaskId }),
-      ...(eventId === undefined ? {} : { triggeringEventId: eventId }),
-      tasks: Object.entries(event.taskIds).map(([name, taskId]) => ({ name, taskId, status: 'QUEUED' as const, attempt: 0 })),
-      seq: 1,
-    };
-  }
-  if (summary === undefined) throw new Error(`a run summary starts with RunCreated, not ${event.type}`);
-  const at = event.atMs;
-  let tasks = summary.tasks;
-  let run: RunSummary = summary;
-  switch (event.type) {
-    case 'TaskQueued':
-    case 'TaskRetrying':
-    case 'TaskReassigned':
-      tasks = withTask(run, event.task, ({ workerId: _w, ...task }) => ({ ...task, status: 'QUEUED', attempt: event.attempt }));
-      break;
-    case 'TaskAssigned':
-      tasks = withTask(run, event.task, (task) => ({ ...task, status: 'RUNNING', workerId: event.workerId }));
-      break;
-    case 'TaskStarted':
-      tasks = withTask(run, event.task, (task) => ({ ...task, status: 'RUNNING', startedAtMs: at }));
-      if (run.startedAtMs === undefined) run = { ...run, startedAtMs: at };
-      break;
-    case 'TaskCompleted':
-      tasks = withTask(run, event.task, ({ error: _e, ...task }) => ({ ...task, status: 'COMPLETED', finishedAtMs: at }));
-      break;
-    case 'TaskFailed':
-      tasks = withTask(run, event.task, (task) => ({ ...task, status: 'FAILED', error: event.error, finishedAtMs: at }));
-      break;
-    case 'TaskCancelled':
-      tasks = withTask(run, event.task, (task) => ({ ...task, status: 'CANCELLED', error: event.reason, finishedAtMs: at }));
-      break;
-    case 'RunReplayed': {
-      const again = new Map(event.tasks.map((task) => [task.task, task.attempt]));
-      tasks = run.tasks.map((task) => {
-        const attempt = again.get(task.name);
-        if (attempt === undefined) return task;
-        const { error: _e, finishedAtMs: _f, workerId: _w, ...rest } = task;
-        return { ...rest, status: 'QUEUED' as const, attempt };
-      });
-      const { finishedAtMs: _f, ...rest } = run;
-      run = rest;
-      break;
-    }
-    case 'RunFinished':
-      return { ...run, status: event.status, finishedAtMs: at, updatedAtMs: at, seq: run.seq + 1 };
-    case 'Other':
-      break;
-  }
-  return { ...run, tasks, status: liveStatus(tasks), updatedAtMs: at, seq: run.seq + 1 };
+  return summarizeFrom(summary, [event], (summary?.seq ?? 0) + 1) as RunSummary;
 }

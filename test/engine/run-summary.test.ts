@@ -5,7 +5,7 @@
 import t from 'tap';
 import { decide, evolve, initialState, type RunCommand, type RunEvent, type RunState, runStatus, taskRunStatus } from '../../actors/workflow-run.js';
 import { encodePayload } from '../../protocol/payload.js';
-import { type RunSummary, summarize, summaryEvent } from '../../src/engine/run-summary.js';
+import { type RunSummary, summarize, summarizeFrom, summaryEvent } from '../../src/engine/run-summary.js';
 
 const spec = (name: string, parents: string[] = [], retries = 0) => ({ name, parents, executionTimeoutMs: 1000, scheduleTimeoutMs: 60_000, retries, slotCost: 1 });
 
@@ -41,4 +41,29 @@ t.test('run summary: every step of a run reads as the run actor reports it', asy
   step({ type: 'CancelRun', reason: 'enough' });
   t.match(summary, { status: 'CANCELLED', tasks: [{ status: 'CANCELLED', error: 'enough' }, { status: 'CANCELLED' }] });
   t.throws(() => summarize(undefined, { type: 'TaskStarted', task: 'a', atMs: 1 }), /starts with RunCreated/);
+});
+
+t.test('run summary: folding a run\'s events in one call is folding them one at a time, each once', async (t) => {
+  let state: RunState = initialState();
+  const events: RunEvent[] = [];
+  const step = (command: RunCommand) => {
+    for (const event of decide(state, command, { nowMs: 1_000 + events.length })) {
+      state = evolve(state, event);
+      events.push(event);
+    }
+  };
+  step({ type: 'CreateRun', runId: 'r1', tenantId: 'acme', taskIds: { a: 'ta', b: 'tb' }, workflow: { name: 'wf', tasks: [spec('a', [], 1), spec('b', ['a'])] }, input: encodePayload({}, 'input'), additionalMetadata: { k: 'v' }, priority: 1 });
+  step({ type: 'AssignTask', task: 'a', attempt: 0, workerId: 'w1' });
+  step({ type: 'StartTask', task: 'a', attempt: 0 });
+  step({ type: 'FailTask', task: 'a', attempt: 0, error: 'boom', nonRetryable: true });
+  step({ type: 'ReplayRun' });
+  step({ type: 'AssignTask', task: 'a', attempt: 1, workerId: 'w2' });
+  const lean = events.map(summaryEvent);
+  let oneByOne: RunSummary | undefined;
+  for (const event of lean) oneByOne = summarize(oneByOne, event);
+  t.same(summarizeFrom(undefined, lean, 1), oneByOne, 'all at once');
+  const head = summarizeFrom(undefined, lean.slice(0, 3), 1);
+  t.same(summarizeFrom(head, lean.slice(1), 2), oneByOne, 'events already folded are skipped');
+  t.equal(summarizeFrom(head, lean.slice(5), 6), head, 'events after a gap are not folded');
+  t.notOk('workerId' in (oneByOne?.tasks[1] ?? {}), 'an absent field is left out, not undefined');
 });
