@@ -1,6 +1,6 @@
 /**
  * The read models' writer: a worker thread that owns every write to the read-model environment,
- * so folding runs into rows and index entries — a dozen LMDB puts per run — costs the engine's
+ * so folding runs into rows and index entries — a few LMDB puts per run — costs the engine's
  * thread nothing but handing over each run's lean events (read-models.ts).
  *
  * Talks to: the engine's thread only, by messages (`WriterRequest` → `WriterReply`), answered in

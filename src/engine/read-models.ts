@@ -4,7 +4,9 @@
  * stays fast with a million runs in the log.
  *
  * Owns: an LMDB environment of its own (beside the log, never inside it; its layout is in
- * read-model-store.ts), written only by a worker thread (read-model-writer.ts) and read here.
+ * read-model-store.ts), written only by a worker thread (read-model-writer.ts) and read here —
+ * but for emptying one of an older layout when it is opened, before that thread starts (a
+ * projection: it is rebuilt from the log).
  * Talks to: the engine, which hands it each run's durable events with their stream seq (effects of
  * the run host, after durability — nothing on the trigger → result path); the writer thread, which
  * gets their lean copies (`summaryEvent`) every flush; and the log, which it reads only to catch
@@ -31,7 +33,7 @@ import type { RunStatus } from '../../protocol/frames.js';
 import type { EventLog } from '../../store/log.js';
 import { deferred } from '../lib/deferred.js';
 import { engineLimits, limits } from '../lib/limits.js';
-import { type Key, openReadModelDbs, type ReadModelDbs, type RunBatch } from './read-model-store.js';
+import { getRow, getRowAt, hasEnded, type Key, type LiveValue, openReadModelDbs, type ReadModelDbs, type RunBatch, STATUSES, statusCode } from './read-model-store.js';
 import type { WriterReply, WriterRequest } from './read-model-writer.js';
 import { runStream } from './run-host.js';
 import { type RunSummary, type SummaryEvent, summarize, summaryEvent, type TaskSummary } from './run-summary.js';
@@ -71,33 +73,46 @@ function matches(run: RunSummary, query: Omit<RunQuery, 'offset' | 'limit'>): bo
   return true;
 }
 
-/**
- * The index prefixes whose union holds every match, and whether a run found there must still be
- * checked against the query (a filter the prefixes do not capture). A run may be in several.
- */
-function drivingPrefixes(query: Omit<RunQuery, 'offset' | 'limit'>): { prefixes: Key[]; exact: boolean } {
-  const prefixes = prefixesOf(query);
-  const kind = prefixes[0]?.[1];
-  const used = new Set<string>(
-    kind === 'wfst' ? ['workflows', 'statuses'] : kind === 'wf' ? ['workflows'] : kind === 'st' ? ['statuses'] : kind === 'md' ? ['metadata'] : kind === 'wk' ? ['workerId'] : kind === 'par' ? ['parentTaskId'] : kind === 'ev' ? ['triggeringEventId'] : [],
-  );
-  const given = (['statuses', 'workflows', 'metadata'] as const).filter((field) => (query[field]?.length ?? 0) > 0);
-  const givenIds = (['workerId', 'parentTaskId', 'triggeringEventId'] as const).filter((field) => query[field] !== undefined);
-  return { prefixes, exact: [...given, ...givenIds].every((field) => used.has(field)) };
+/** A range of the index that holds matches; of a 'live' range, only the entries `accept` passes. */
+interface Range {
+  readonly prefix: Key;
+  readonly accept?: (value: LiveValue) => boolean;
 }
 
-function prefixesOf(query: Omit<RunQuery, 'offset' | 'limit'>): Key[] {
+type Filter = 'statuses' | 'workflows' | 'metadata' | 'workerId' | 'parentTaskId' | 'triggeringEventId';
+
+/**
+ * The index ranges whose union holds every match; whether a run found there must still be checked
+ * against the query (`exact`: no filter the ranges do not capture); and whether no run is in two
+ * of them (`disjoint`), so that their sizes add up to the count.
+ */
+function drivingRanges(query: Omit<RunQuery, 'offset' | 'limit'>): { ranges: Range[]; exact: boolean; disjoint: boolean } {
+  const given: Filter[] = [
+    ...(['statuses', 'workflows', 'metadata'] as const).filter((field) => (query[field]?.length ?? 0) > 0),
+    ...(['workerId', 'parentTaskId', 'triggeringEventId'] as const).filter((field) => query[field] !== undefined),
+  ];
+  const plan = planOf(query);
+  return { ranges: plan.ranges, exact: given.every((field) => plan.captures.includes(field)), disjoint: plan.disjoint };
+}
+
+function planOf(query: Omit<RunQuery, 'offset' | 'limit'>): { ranges: Range[]; captures: Filter[]; disjoint: boolean } {
   const t = query.tenantId;
-  const statuses = query.statuses ?? [];
+  if (query.parentTaskId !== undefined) return { ranges: [{ prefix: [t, 'par', query.parentTaskId] }], captures: ['parentTaskId'], disjoint: true };
+  if (query.triggeringEventId !== undefined) return { ranges: [{ prefix: [t, 'ev', query.triggeringEventId] }], captures: ['triggeringEventId'], disjoint: true };
+  if (query.metadata !== undefined && query.metadata.length > 0) {
+    return { ranges: query.metadata.map(([key, value]) => ({ prefix: [t, 'md', key, value] })), captures: ['metadata'], disjoint: query.metadata.length === 1 };
+  }
+  if (query.workerId !== undefined) return { ranges: [{ prefix: [t, 'wk', query.workerId] }], captures: ['workerId'], disjoint: true };
+  // By status and workflow: an ended run is in 'st' and 'wfst', a live one in 'live', never both.
   const workflows = query.workflows ?? [];
-  if (query.parentTaskId !== undefined) return [[t, 'par', query.parentTaskId]];
-  if (query.triggeringEventId !== undefined) return [[t, 'ev', query.triggeringEventId]];
-  if (query.metadata !== undefined && query.metadata.length > 0) return query.metadata.map(([key, value]) => [t, 'md', key, value]);
-  if (query.workerId !== undefined) return [[t, 'wk', query.workerId]];
-  if (workflows.length > 0 && statuses.length > 0) return workflows.flatMap((workflow) => statuses.map((status) => [t, 'wfst', workflow, status]));
-  if (workflows.length > 0) return workflows.map((workflow) => [t, 'wf', workflow]);
-  if (statuses.length > 0) return statuses.map((status) => [t, 'st', status]);
-  return [[t, 'all']];
+  const statuses = (query.statuses?.length ?? 0) > 0 ? (query.statuses as readonly RunStatus[]) : STATUSES;
+  const ranges: Range[] = statuses
+    .filter(hasEnded)
+    .flatMap((status) => (workflows.length === 0 ? [{ prefix: [t, 'st', status] }] : workflows.map((workflow) => ({ prefix: [t, 'wfst', workflow, status] }))));
+  const live = statuses.filter((status) => !hasEnded(status)).map(statusCode);
+  if (live.length === 2 && workflows.length === 0) ranges.push({ prefix: [t, 'live'] });
+  else if (live.length > 0) ranges.push({ prefix: [t, 'live'], accept: ([status, workflow]) => live.includes(status) && (workflows.length === 0 || workflows.includes(workflow)) });
+  return { ranges, captures: ['statuses', 'workflows'], disjoint: true };
 }
 
 interface Pending {
@@ -142,7 +157,7 @@ export class ReadModels {
   ) {
     this.#temporary = temporary ? path : undefined;
     this.#flushMs = flushMs;
-    this.#dbs = openReadModelDbs(path);
+    this.#dbs = openReadModelDbs(path, { reset: true });
     this.#writer = new Worker(new URL('./read-model-writer.js', import.meta.url), { workerData: { directory: path } });
     this.#writer.unref();
     this.#writer.on('message', (reply: WriterReply) => this.#replied(reply));
@@ -354,17 +369,25 @@ export class ReadModels {
 
   /** A run's summary, if it belongs to the tenant. */
   getRun(tenantId: string, runId: string): RunSummary | undefined {
-    return this.#dbs.runs.get([tenantId, runId]);
+    return getRow(this.#dbs, tenantId, runId);
   }
 
-  /** The ids in the query's index ranges, newest first, each once; and whether each is a sure match. */
-  *#candidates(query: Omit<RunQuery, 'offset' | 'limit'>): Generator<string, void, undefined> {
-    const { prefixes } = drivingPrefixes(query);
-    const iterators = prefixes.map((prefix) =>
-      this.#dbs.index
-        .getKeys({ start: [...prefix, query.untilMs ?? MAX_TIME, '\uffff'], end: [...prefix, query.sinceMs ?? 0], reverse: true })
-        [Symbol.iterator](),
-    );
+  /** The bounds of a range, newest first, within the query's time window. */
+  #bounds(prefix: Key, query: Omit<RunQuery, 'offset' | 'limit'>) {
+    return { start: [...prefix, query.untilMs ?? MAX_TIME, '\uffff'], end: [...prefix, query.sinceMs ?? 0], reverse: true };
+  }
+
+  /** The runs in the ranges, newest first, each once: their creation times and ids. */
+  *#candidates(ranges: readonly Range[], query: Omit<RunQuery, 'offset' | 'limit'>): Generator<{ at: number; runId: string }, void, undefined> {
+    const iterators = ranges.map(({ prefix, accept }) => {
+      const bounds = this.#bounds(prefix, query);
+      if (accept === undefined) return this.#dbs.index.getKeys(bounds)[Symbol.iterator]();
+      return this.#dbs.index
+        .getRange(bounds)
+        .filter(({ value }) => value !== null && accept(value))
+        .map(({ key }) => key)
+        [Symbol.iterator]();
+    });
     const heads = iterators.map((iterator) => iterator.next());
     let previous = '';
     for (;;) {
@@ -381,33 +404,55 @@ export class ReadModels {
       const runId = key[key.length - 1] as string;
       if (runId === previous) continue;
       previous = runId;
-      yield runId;
+      yield { at: key[key.length - 2] as number, runId };
     }
+  }
+
+  /**
+   * How many entries the ranges hold (disjoint ones): counted by LMDB without reading them out, but
+   * for those filtered by value (live ones, few), which are read.
+   */
+  #count(ranges: readonly Range[], query: Omit<RunQuery, 'offset' | 'limit'>): number {
+    let count = 0;
+    for (const { prefix, accept } of ranges) {
+      const start = [...prefix, query.sinceMs ?? 0];
+      const end = [...prefix, query.untilMs ?? MAX_TIME, '\uffff'];
+      if (accept === undefined) count += this.#dbs.index.getKeysCount({ start, end });
+      else for (const { value } of this.#dbs.index.getRange({ start, end })) if (value !== null && accept(value)) count += 1;
+    }
+    return count;
   }
 
   /** Every matching run, newest first. */
   *#matching(query: Omit<RunQuery, 'offset' | 'limit'>): Generator<RunSummary, void, undefined> {
-    for (const runId of this.#candidates(query)) {
-      const run = this.#dbs.runs.get([query.tenantId, runId]);
-      if (run !== undefined && matches(run, query)) yield run;
+    const { ranges, exact } = drivingRanges(query);
+    for (const { at, runId } of this.#candidates(ranges, query)) {
+      const run = getRowAt(this.#dbs, query.tenantId, at, runId);
+      if (run !== undefined && (exact || matches(run, query))) yield run;
     }
   }
 
   /** A page of runs, newest first, and how many match in all. */
   listRuns(query: RunQuery): RunPage {
-    const { exact } = drivingPrefixes(query);
+    const { ranges, exact, disjoint } = drivingRanges(query);
     const rows: RunSummary[] = [];
     let total = 0;
     if (exact) {
-      // A run off the page is only counted; with an exact index it need not even be read.
-      for (const runId of this.#candidates(query)) {
-        if (total >= query.offset && rows.length < query.limit) {
-          const run = this.#dbs.runs.get([query.tenantId, runId]);
-          if (run !== undefined) rows.push(run);
+      // A run off the page is only counted: with an exact index it need not even be read, and with
+      // disjoint ranges the count is their sizes.
+      const countable = disjoint;
+      for (const { at, runId } of this.#candidates(ranges, query)) {
+        if (total >= query.offset) {
+          if (rows.length === query.limit) {
+            if (countable) break;
+          } else {
+            const run = getRowAt(this.#dbs, query.tenantId, at, runId);
+            if (run !== undefined) rows.push(run);
+          }
         }
         total += 1;
       }
-      return { rows, total };
+      return { rows, total: countable && rows.length === query.limit ? this.#count(ranges, query) : total };
     }
     for (const run of this.#matching(query)) {
       if (total >= query.offset && rows.length < query.limit) rows.push(run);
