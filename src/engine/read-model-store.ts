@@ -32,7 +32,16 @@
  *  3. The environment holds one layout: one written in another (no 'layout', or a different one)
  *     is emptied when opened for the engine (`openReadModelDbs(…, { reset: true })`, before the
  *     writer thread starts), so it is rebuilt from the log rather than misread.
+ *  4. Commits are not fsync'd (`noSync`): the read models are a projection, and a rebuildable one
+ *     need not make every flush wait for the disk — or make the log's fsyncs queue behind its own.
+ *     A process crash (`kill -9`) loses nothing the OS holds, and the OS writes it back. A machine
+ *     that stopped without writing back may leave the environment damaged, so the engine empties
+ *     and rebuilds it when the machine has restarted since it was last opened and it was not
+ *     closed cleanly: `read.boot` beside it names the boot it was opened under, or says `clean`
+ *     once a close has flushed it to disk. Where the boot cannot be told (no
+ *     /proc/sys/kernel/random/boot_id), commits are fsync'd instead.
  */
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Database, open, type RootDatabase } from 'lmdb';
 import type { RunStatus } from '../../protocol/frames.js';
@@ -123,8 +132,61 @@ export interface RunBatch {
  * Opens the environment. With `reset` (the engine's thread, before its writer starts), one of
  * another layout is emptied first (invariant 3): answers whether it was.
  */
+/** This boot of the machine, if the OS says (invariant 4). */
+function currentBoot(): string | undefined {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const BOOT = currentBoot();
+const BOOT_MARKER = 'read.boot';
+const CLEAN = 'clean';
+
+/** Writes a small file and flushes it to disk before returning. */
+function writeDurably(path: string, text: string): void {
+  const fd = openSync(path, 'w');
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Invariant 4, on the engine's thread before the environment is opened: empties it if the machine
+ * restarted since it was opened without a clean close, then marks it open under this boot.
+ */
+function checkBoot(directory: string): void {
+  if (BOOT === undefined) return;
+  mkdirSync(directory, { recursive: true });
+  const marker = join(directory, BOOT_MARKER);
+  const last = existsSync(marker) ? readFileSync(marker, 'utf8') : undefined;
+  if (last !== undefined && last !== CLEAN && last !== BOOT) {
+    rmSync(join(directory, 'read.mdb'), { force: true });
+    rmSync(join(directory, 'read.mdb-lock'), { force: true });
+  }
+  writeDurably(marker, BOOT);
+}
+
+/** Invariant 4, once the environment is closed: flushes it to disk and marks it closed cleanly. */
+export function markClosedCleanly(directory: string): void {
+  if (BOOT === undefined) return;
+  const fd = openSync(join(directory, 'read.mdb'), 'r+');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  writeDurably(join(directory, BOOT_MARKER), CLEAN);
+}
+
 export function openReadModelDbs(directory: string, options: { reset?: boolean } = {}): ReadModelDbs & { readonly reset: boolean } {
-  const root = open({ path: join(directory, 'read.mdb'), maxDbs: 8, mapSize: limits.lmdbMapBytesInitial });
+  if (options.reset === true) checkBoot(directory);
+  const root = open({ path: join(directory, 'read.mdb'), maxDbs: 8, mapSize: limits.lmdbMapBytesInitial, noSync: BOOT !== undefined });
   const dbs = {
     root,
     runs: root.openDB<Row, Key>({ name: 'runs' }),

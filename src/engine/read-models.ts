@@ -22,7 +22,9 @@
  *     pending grows past its bound it is dropped, and the catch-up reads the log again instead.
  *  4. Memory is bounded: pending holds at most `readModelPendingEventsMax` events.
  * After `kill -9`, the directory holds a consistent projection at some position; the next start
- * folds the log from there. Deleting the directory rebuilds everything from the log.
+ * folds the log from there. After the machine itself stopped without a clean close, the directory
+ * is rebuilt (read-model-store.ts, invariant 4: its commits are not fsync'd). Deleting the
+ * directory rebuilds everything from the log.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,7 +35,7 @@ import type { RunStatus } from '../../protocol/frames.js';
 import type { EventLog } from '../../store/log.js';
 import { deferred } from '../lib/deferred.js';
 import { engineLimits, limits } from '../lib/limits.js';
-import { getRow, getRowAt, hasEnded, type Key, type LiveValue, openReadModelDbs, type ReadModelDbs, type RunBatch, STATUSES, statusCode } from './read-model-store.js';
+import { getRow, getRowAt, hasEnded, type Key, type LiveValue, markClosedCleanly, openReadModelDbs, type ReadModelDbs, type RunBatch, STATUSES, statusCode } from './read-model-store.js';
 import type { WriterReply, WriterRequest } from './read-model-writer.js';
 import { runStream } from './run-host.js';
 import { type RunSummary, type SummaryEvent, summarize, summaryEvent, type TaskSummary } from './run-summary.js';
@@ -137,6 +139,7 @@ export class ReadModels {
   #requestId = 0;
   #writerFailed: Error | undefined;
   readonly #temporary: string | undefined;
+  readonly #path: string;
   readonly #flushMs: number;
   #pending = new Map<string, Pending>();
   #pendingEvents = 0;
@@ -156,6 +159,7 @@ export class ReadModels {
     flushMs: number,
   ) {
     this.#temporary = temporary ? path : undefined;
+    this.#path = path;
     this.#flushMs = flushMs;
     this.#dbs = openReadModelDbs(path, { reset: true });
     this.#writer = new Worker(new URL('./read-model-writer.js', import.meta.url), { workerData: { directory: path } });
@@ -501,6 +505,7 @@ export class ReadModels {
     for (const waiter of this.#waiters) waiter.resolve();
     await this.#dbs.root.close();
     if (this.#temporary !== undefined) rmSync(this.#temporary, { recursive: true, force: true });
+    else markClosedCleanly(this.#path);
   }
 }
 

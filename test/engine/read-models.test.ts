@@ -1,9 +1,11 @@
 /**
  * The read models on a real LMDB directory: a run moves between status-filtered pages as its
  * status changes (and back when replayed), counts follow it, removal leaves no entry behind, and a
- * directory written in an older layout is emptied and rebuilt from the log rather than misread.
+ * directory written in an older layout is emptied and rebuilt from the log rather than misread, as
+ * is one the machine may not have written back (it restarted since the directory was opened, with
+ * no clean close in between).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open } from 'lmdb';
@@ -160,4 +162,51 @@ t.test('read models: a directory of an older layout is emptied and rebuilt from 
   const again = ReadModels.open(new MemoryLog(), { path: directory });
   t.equal(again.getRun(TENANT, 'r1')?.status, 'RUNNING');
   await again.close();
+});
+
+t.test('read models: a directory the machine may not have written back is rebuilt; one closed cleanly, or left by a crashed process, is kept', async (t) => {
+  const bootFile = '/proc/sys/kernel/random/boot_id';
+  const boot = (() => {
+    try {
+      return readFileSync(bootFile, 'utf8').trim();
+    } catch {
+      return undefined;
+    }
+  })();
+  if (boot === undefined) {
+    t.pass(`${bootFile} is missing here: commits are fsync'd and there is nothing to rebuild`);
+    return;
+  }
+  const directory = tempDir(t);
+  const marker = join(directory, 'read.boot');
+  const log = new MemoryLog();
+  const r = run('r1', 'wf-a', 2_000);
+  await log.append(
+    runStream('r1'),
+    r.events.map((event) => ({ type: event.type, data: event })),
+    { expectedVersion: 0 },
+  );
+  const first = ReadModels.open(log, { path: directory });
+  await first.fresh();
+  t.equal(readFileSync(marker, 'utf8'), boot, 'while open, the directory names the boot it is written under');
+  await first.close();
+  t.equal(readFileSync(marker, 'utf8'), 'clean', 'a close flushes it and says so');
+
+  /** Leaves a row no log event made, and the marker as given; answers whether the row survives the next open. */
+  const survives = async (markerText: string) => {
+    const raw = open({ path: join(directory, 'read.mdb'), maxDbs: 8 });
+    await raw.openDB({ name: 'runs' }).put([TENANT, 1, 'planted'], [1, 2, 'wf-x', 1, 1, null, null, {}, null, null, []]);
+    await raw.openDB({ name: 'ids' }).put([TENANT, 'planted'], 1);
+    await raw.close();
+    writeFileSync(marker, markerText);
+    const models = ReadModels.open(log, { path: directory });
+    await models.fresh();
+    const planted = models.getRun(TENANT, 'planted') !== undefined;
+    t.equal(models.getRun(TENANT, 'r1')?.status, 'QUEUED', 'the runs of the log are there either way');
+    await models.close();
+    return planted;
+  };
+  t.equal(await survives('clean'), true, 'closed cleanly: kept as it is');
+  t.equal(await survives(boot), true, 'opened under this boot and not closed (a crashed process): kept — the OS writes its pages back');
+  t.equal(await survives('00000000-0000-0000-0000-000000000000'), false, 'opened under another boot and not closed: emptied and rebuilt from the log');
 });
