@@ -351,43 +351,64 @@ function failOrRetry(task: TaskState, error: string, nonRetryable: boolean, nowM
 /** Events that follow from a state: newly ready children, the on-failure task, or the finish. */
 function progress(state: ActiveRun, nowMs: number): RunEvent[] {
   const tasks = state.tasks;
+  const specs = state.workflow.tasks;
   const events: RunEvent[] = [];
-  const anyFailed = state.workflow.tasks.some((spec) => tasks[spec.name]?.status === 'failed');
-  const anyCancelled = state.workflow.tasks.some((spec) => tasks[spec.name]?.status === 'cancelled');
+  let anyFailed = false;
+  let anyCancelled = false;
+  let anyActive = false;
+  for (const spec of specs) {
+    const status = tasks[spec.name]?.status;
+    if (status === 'failed') anyFailed = true;
+    else if (status === 'cancelled') anyCancelled = true;
+    else if (status !== undefined && ACTIVE.has(status)) anyActive = true;
+  }
   if (!anyFailed && !anyCancelled) {
-    for (const spec of state.workflow.tasks) {
+    for (const spec of specs) {
       const task = tasks[spec.name];
       if (task?.status === 'pending' && spec.parents.every((parent) => tasks[parent]?.status === 'completed')) {
         events.push(...ready(state, task, nowMs));
       }
     }
   }
-  if (events.length > 0) return events;
-  const body = state.workflow.tasks.map((spec) => tasks[spec.name] as TaskState);
-  if (body.some((task) => ACTIVE.has(task.status))) return [];
+  if (events.length > 0 || anyActive) return events;
   if (anyFailed || anyCancelled) {
     // Tasks that can no longer run (downstream of a failure) are cancelled.
-    for (const task of body) {
+    for (const spec of specs) {
+      const task = tasks[spec.name] as TaskState;
       if (task.status === 'pending') {
         events.push({ type: 'TaskCancelled', task: task.name, attempt: task.attempt, reason: 'an upstream task did not complete', atMs: nowMs });
       }
     }
     const onFailure = tasks[ON_FAILURE_TASK];
     if (anyFailed && onFailure !== undefined) {
-      if (onFailure.status === 'pending') return [...events, queue(onFailure, onFailure.attempt, nowMs)];
+      if (onFailure.status === 'pending') {
+        events.push(queue(onFailure, onFailure.attempt, nowMs));
+        return events;
+      }
       if (ACTIVE.has(onFailure.status)) return events;
     }
-    return [...events, { type: 'RunFinished', status: anyFailed ? 'FAILED' : 'CANCELLED', atMs: nowMs }];
+    events.push({ type: 'RunFinished', status: anyFailed ? 'FAILED' : 'CANCELLED', atMs: nowMs });
+    return events;
   }
   const onFailure = tasks[ON_FAILURE_TASK];
   if (onFailure?.status === 'pending') events.push({ type: 'TaskCancelled', task: ON_FAILURE_TASK, attempt: 0, reason: 'the run succeeded', atMs: nowMs });
-  return [...events, { type: 'RunFinished', status: 'COMPLETED', atMs: nowMs }];
+  events.push({ type: 'RunFinished', status: 'COMPLETED', atMs: nowMs });
+  return events;
 }
 
-/** Applies `events` to the state, then appends what follows, until nothing more does. */
-function withProgress(state: RunState, events: RunEvent[], nowMs: number): RunEvent[] {
+/** Events decided together with the state they lead to (what evolving them one by one gives). */
+export interface Decided {
+  readonly events: RunEvent[];
+  readonly after: RunState;
+}
+
+/**
+ * Applies `events` (a fresh array: what follows is pushed onto it) to the state, then what follows,
+ * until nothing more does; with the state all of them lead to, so the host need not evolve them
+ * again.
+ */
+function withProgress(state: RunState, events: RunEvent[], nowMs: number): RunEvent[] | Decided {
   if (events.length === 0) return events;
-  const all = [...events];
   let next: RunState = state;
   for (const event of events) next = evolve(next, event);
   // A skipped task completes at once, so what follows may make more tasks ready: settle.
@@ -396,10 +417,12 @@ function withProgress(state: RunState, events: RunEvent[], nowMs: number): RunEv
     if (next.kind === 'finished') break;
     const more = progress(next, nowMs);
     if (more.length === 0) break;
-    all.push(...more);
-    for (const event of more) next = evolve(next, event);
+    for (const event of more) {
+      events.push(event);
+      next = evolve(next, event);
+    }
   }
-  return all;
+  return { events, after: next };
 }
 
 /** More rounds than a DAG has tasks cannot be needed (each round settles at least one task). */
@@ -619,7 +642,7 @@ function decideChildFinished(state: ActiveRun, runId: string, result: Payload, n
   return [];
 }
 
-function decideBranch(state: ActiveRun, command: Extract<RunCommand, { type: 'BranchDurable' }>, nowMs: number): RunEvent[] {
+function decideBranch(state: ActiveRun, command: Extract<RunCommand, { type: 'BranchDurable' }>, nowMs: number): RunEvent[] | Decided {
   const task = state.tasks[command.task];
   if (task?.durable === undefined) throw new KindlingError('INVALID_INPUT', `task '${command.task}' is not a durable task that has run`, false);
   const count = task.durable.checkpoints.length;
@@ -663,6 +686,20 @@ function current(state: ActiveRun, name: string, attempt: number, statuses: read
 // decide
 
 export function decide(state: RunState, command: RunCommand, ctx: DecideContext): RunEvent[] {
+  const decided = decideRun(state, command, ctx);
+  return Array.isArray(decided) ? decided : decided.events;
+}
+
+/** `decide`, with the state its events lead to: `after` equals evolving `state` by each of `events`. */
+export function decideEvolved(state: RunState, command: RunCommand, ctx: DecideContext): Decided {
+  const decided = decideRun(state, command, ctx);
+  if (!Array.isArray(decided)) return decided;
+  let after = state;
+  for (const event of decided) after = evolve(after, event);
+  return { events: decided, after };
+}
+
+function decideRun(state: RunState, command: RunCommand, ctx: DecideContext): RunEvent[] | Decided {
   const now = ctx.nowMs;
   if (command.type === 'CreateRun') {
     if (state.kind !== 'none') return [];

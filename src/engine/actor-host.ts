@@ -13,6 +13,9 @@
  * a command's promise resolves only once its own events and every earlier event of its actor are
  * durable, and effects are applied in stream order.
  *
+ * A decider that has the state its events lead to at hand while deciding (`decideEvolved`) hands
+ * it over, and the host evolves nothing itself.
+ *
  * Events the decider calls deferrable (they acknowledge nothing: a task assigned to a worker, a
  * task started) are not written on their own at once: they go with the actor's next append, or
  * after `deferMs` if none comes. A short task's assignment, start and result are one append.
@@ -50,6 +53,11 @@ export interface Decider<S, C, E extends { readonly type: string }> {
   initialState(): S;
   decide(state: S, command: C, ctx: DecideContext): E[];
   evolve(state: S, event: E): S;
+  /**
+   * `decide`, with the state its events lead to — exactly what evolving `state` by each of them
+   * gives — for a decider that has it at hand while deciding (the host then evolves nothing).
+   */
+  decideEvolved?(state: S, command: C, ctx: DecideContext): { readonly events: E[]; readonly after: S };
   /** An actor whose state is not active leaves memory once it has nothing in flight. */
   isActive(state: S): boolean;
   /** Events that acknowledge nothing and may be written with the actor's next append. */
@@ -275,25 +283,27 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
     actor.scheduled = false;
     if (actor.loading || actor.failure !== undefined) return;
     const ctx: DecideContext = { nowMs: this.#clock() };
+    const decider = this.#decider;
     for (let pending = actor.mailbox.shift(); pending !== undefined; pending = actor.mailbox.shift()) {
+      const before = actor.state;
       let events: E[];
+      let after = before;
       try {
-        events = this.#decider.decide(actor.state, pending.command, ctx);
+        if (decider.decideEvolved !== undefined) ({ events, after } = decider.decideEvolved(before, pending.command, ctx));
+        else events = decider.decide(before, pending.command, ctx);
       } catch (error) {
         pending.reject(error);
         continue;
       }
       if (events.length === 0) {
-        this.#effects.decided(id, actor.state, events, actor.state, pending.command);
+        this.#effects.decided(id, before, events, before, pending.command);
         // Nothing to write: it answers once everything decided before it is durable.
         const last = actor.deferred ?? actor.inFlight[actor.inFlight.length - 1];
         if (last === undefined) pending.resolve(events);
         else last.waiting.push({ pending, events });
         continue;
       }
-      const before = actor.state;
-      let after = before;
-      for (const event of events) after = this.#decider.evolve(after, event);
+      if (decider.decideEvolved === undefined) for (const event of events) after = decider.evolve(after, event);
       this.#effects.decided(id, before, events, after, pending.command);
       actor.state = after;
       const deferrable = this.#decider.deferrable;

@@ -3,7 +3,7 @@
  * one stream per run (`run:<runId>`). A run stays in memory while it is active and leaves it once
  * it has finished and nothing is in flight.
  */
-import { decide, evolve, initialState, type RunCommand, type RunEvent, type RunState } from '../../actors/workflow-run.js';
+import { decide, decideEvolved, evolve, initialState, type RunCommand, type RunEvent, type RunState } from '../../actors/workflow-run.js';
 import type { EventLog, LogRecord } from '../../store/log.js';
 import { engineLimits } from '../lib/limits.js';
 import { type ActorEffects, ActorHost, type Decider, loadActor } from './actor-host.js';
@@ -13,6 +13,7 @@ export const runStream = (runId: string) => `run:${runId}`;
 export const runDecider: Decider<RunState, RunCommand, RunEvent> = {
   initialState,
   decide,
+  decideEvolved,
   evolve,
   isActive: (state) => state.kind === 'active',
   // An assignment and a start acknowledge nothing (DESIGN: "assignment is not an acknowledgement"):

@@ -1,6 +1,7 @@
 /** The workflow run decider, given/when/then: given past events, when a command, then new events. */
+import { isDeepStrictEqual } from 'node:util';
 import t from 'tap';
-import { backoffMs, type DecideContext, decide, evolve, initialState, nextDeadline, type RunCommand, type RunEvent, type RunState, runStatus } from '../../actors/workflow-run.js';
+import { backoffMs, type DecideContext, decide, decideEvolved, evolve, initialState, nextDeadline, type RunCommand, type RunEvent, type RunState, runStatus } from '../../actors/workflow-run.js';
 import { TaskSpec, WorkflowSpec } from '../../protocol/frames.js';
 import { decodePayload, encodePayload, type Payload } from '../../protocol/payload.js';
 
@@ -17,14 +18,28 @@ function create(spec: WorkflowSpec): RunCommand {
   return { type: 'CreateRun', runId: 'run-1', tenantId: 't1', taskIds, workflow: spec, input: json({ n: 1 }), additionalMetadata: {}, priority: 1 };
 }
 
+/** Every decision of the scenarios below, checked by the last test: `decideEvolved` agrees with `decide` and `evolve`. */
+const evolvedChecks: Array<{ command: string; same: boolean }> = [];
+
+function checkEvolved(state: RunState, command: RunCommand, ctx: DecideContext, events: RunEvent[], after: RunState): void {
+  const decided = decideEvolved(state, command, ctx);
+  evolvedChecks.push({ command: command.type, same: isDeepStrictEqual(decided.events, events) && isDeepStrictEqual(decided.after, after) });
+}
+
 /** Folds `given` commands into a state, then decides `when`; returns the new events and state. */
 function scenario(given: Array<[RunCommand, number]>, when: RunCommand, nowMs: number) {
   let state: RunState = initialState();
-  for (const [command, at] of given) for (const event of decide(state, command, { nowMs: at })) state = evolve(state, event);
+  for (const [command, at] of given) {
+    const before = state;
+    const events = decide(state, command, { nowMs: at });
+    for (const event of events) state = evolve(state, event);
+    checkEvolved(before, command, { nowMs: at }, events, state);
+  }
   const ctx: DecideContext = { nowMs };
   const events = decide(state, when, ctx);
   let after = state;
   for (const event of events) after = evolve(after, event);
+  checkEvolved(state, when, ctx, events, after);
   return { events, types: events.map((e) => e.type), before: state, after };
 }
 
@@ -218,4 +233,14 @@ t.test('run: a queued task whose units exceed its rate limit fails with RATE_LIM
   t.equal(stuck.kind === 'active' && stuck.stickyWorkerId, 'w7');
   const plain = scenario([[create(single), 0]], { type: 'AssignTask', task: 'a', attempt: 0, workerId: 'w7' }, 1).after;
   t.equal(plain.kind === 'active' && plain.stickyWorkerId, undefined, 'a run that is not sticky keeps no worker');
+});
+
+t.test('run: decideEvolved gives the events decide gives and the state evolving them gives, for every decision above', async (t) => {
+  const kinds = new Set(evolvedChecks.map((check) => check.command));
+  t.ok(kinds.has('CreateRun') && kinds.has('CompleteTask') && kinds.has('FailTask') && kinds.has('CancelRun') && kinds.has('Tick'), `covers the commands that settle progress (${[...kinds].join(', ')})`);
+  t.same(
+    evolvedChecks.filter((check) => !check.same),
+    [],
+    `all ${evolvedChecks.length} decisions agree`,
+  );
 });
