@@ -18,7 +18,8 @@
  *
  * Events the decider calls deferrable (they acknowledge nothing: a task assigned to a worker, a
  * task started) are not written on their own at once: they go with the actor's next append, or
- * after `deferMs` if none comes. A short task's assignment, start and result are one append.
+ * after `deferMs` if none comes. A short task's assignment, start and result are one append. One
+ * timer serves every actor's deferred events: they are due in the order they were deferred.
  *
  * Invariants:
  *  1. An actor's commands are decided one at a time, in arrival order. Each append carries the
@@ -115,9 +116,12 @@ interface Batch<S, C, E> {
   /** The commands that decided the events, then commands that decided nothing after them. */
   readonly waiting: Array<{ pending: Pending<C, E>; events: E[] }>;
   settled: boolean;
+  /** For deferred events: when they are written alone if no append takes them along first. */
+  dueMs: number;
 }
 
 interface Actor<S, C, E> {
+  readonly id: string;
   /** The state with every decided event, durable or still in flight. */
   state: S;
   version: number;
@@ -132,7 +136,6 @@ interface Actor<S, C, E> {
   inFlight: Array<Batch<S, C, E>>;
   /** Deferrable events decided after the last append, not yet written. */
   deferred: Batch<S, C, E> | undefined;
-  deferTimer: NodeJS.Timeout | undefined;
   /** The first append failure not yet recovered from. */
   failure: unknown;
 }
@@ -169,6 +172,15 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
   /** Idle actors waiting for their turn, first to wait first, with the bytes each holds. */
   readonly #waiting = new Map<string, number>();
   #waitingBytes = 0;
+  /**
+   * Deferred batches in the order they were deferred — so in the order they are due, as each is due
+   * `deferMs` after it was — from `#dueHead` on, with their actors; one timer serves them all, armed
+   * for the first. A batch an append took along first is passed over.
+   */
+  #dueBatches: Array<Batch<S, C, E>> = [];
+  #dueActors: Array<Actor<S, C, E>> = [];
+  #dueHead = 0;
+  #dueTimer: NodeJS.Timeout | undefined;
 
   constructor(options: ActorHostOptions<S, C, E>) {
     this.#log = options.log;
@@ -198,7 +210,7 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
 
   /** Installs an actor rebuilt during recovery. */
   adopt(id: string, state: S, version: number): void {
-    const actor = this.#newActor(state, version);
+    const actor = this.#newActor(id, state, version);
     this.#actors.set(id, actor);
     this.#maybePassivate(id, actor);
   }
@@ -223,7 +235,7 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
     this.#busy(id);
     let actor = this.#actors.get(id);
     if (actor === undefined) {
-      actor = this.#newActor(this.#decider.initialState(), 0);
+      actor = this.#newActor(id, this.#decider.initialState(), 0);
       this.#actors.set(id, actor);
       if (options.fresh !== true) {
         actor.loading = true;
@@ -241,8 +253,9 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
     });
   }
 
-  #newActor(state: S, version: number): Actor<S, C, E> {
+  #newActor(id: string, state: S, version: number): Actor<S, C, E> {
     return {
+      id,
       state,
       version,
       durableState: state,
@@ -252,7 +265,6 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
       scheduled: false,
       inFlight: [],
       deferred: undefined,
-      deferTimer: undefined,
       failure: undefined,
     };
   }
@@ -306,40 +318,80 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
       if (decider.decideEvolved === undefined) for (const event of events) after = decider.evolve(after, event);
       this.#effects.decided(id, before, events, after, pending.command);
       actor.state = after;
-      const deferrable = this.#decider.deferrable;
       // Joins the deferred events, or starts them, or takes them along into an append now.
-      const batch = actor.deferred ?? { before, after, events: [], firstSeq: actor.version + 1, waiting: [], settled: false };
-      batch.events.push(...events);
+      const deferrable = this.#allDeferrable(events);
+      let batch = actor.deferred;
+      if (batch === undefined) {
+        // A batch appended at once is never added to, so it may share the command's events.
+        batch = { before, after, events: deferrable ? events.slice() : events, firstSeq: actor.version + 1, waiting: [], settled: false, dueMs: 0 };
+      } else {
+        for (const event of events) batch.events.push(event);
+      }
       batch.after = after;
       batch.waiting.push({ pending, events });
       actor.version += events.length;
-      if (deferrable !== undefined && events.every((event) => deferrable(event))) {
-        if (actor.deferred === undefined) {
-          actor.deferred = batch;
-          actor.deferTimer = setTimeout(() => this.#flushDeferred(id, actor), this.#deferMs);
-        }
+      if (deferrable) {
+        if (actor.deferred === undefined) this.#defer(actor, batch);
         continue;
       }
-      this.#clearDeferred(actor);
+      actor.deferred = undefined;
       this.#append(id, actor, batch);
     }
     actor.mailbox = [];
     this.#maybePassivate(id, actor);
   }
 
-  #clearDeferred(actor: Actor<S, C, E>): Batch<S, C, E> | undefined {
-    const deferred = actor.deferred;
-    clearTimeout(actor.deferTimer);
-    actor.deferred = undefined;
-    actor.deferTimer = undefined;
-    return deferred;
+  #allDeferrable(events: readonly E[]): boolean {
+    const deferrable = this.#decider.deferrable;
+    if (deferrable === undefined) return false;
+    for (const event of events) if (!deferrable(event)) return false;
+    return true;
   }
 
-  #flushDeferred(id: string, actor: Actor<S, C, E>): void {
+  /** The batch waits for the actor's next append, or `deferMs`, whichever comes first. */
+  #defer(actor: Actor<S, C, E>, batch: Batch<S, C, E>): void {
+    actor.deferred = batch;
+    batch.dueMs = performance.now() + this.#deferMs;
+    this.#dueBatches.push(batch);
+    this.#dueActors.push(actor);
+    this.#dueTimer ??= setTimeout(() => this.#flushDue(), this.#deferMs);
+  }
+
+  /** Writes the deferred batches that are due, then waits for the next. */
+  #flushDue(): void {
+    this.#dueTimer = undefined;
+    const batches = this.#dueBatches;
+    const actors = this.#dueActors;
+    const now = performance.now();
+    let head = this.#dueHead;
+    for (; head < batches.length; head++) {
+      const batch = batches[head] as Batch<S, C, E>;
+      const actor = actors[head] as Actor<S, C, E>;
+      if (actor.deferred !== batch) continue;
+      if (batch.dueMs > now) break;
+      this.#flushDeferred(actor);
+    }
+    if (head === batches.length) {
+      this.#dueBatches = [];
+      this.#dueActors = [];
+      this.#dueHead = 0;
+      return;
+    }
+    if (head > 1024 && head * 2 > batches.length) {
+      batches.splice(0, head);
+      actors.splice(0, head);
+      head = 0;
+    }
+    this.#dueHead = head;
+    this.#dueTimer = setTimeout(() => this.#flushDue(), Math.max(0, (batches[head] as Batch<S, C, E>).dueMs - now));
+  }
+
+  #flushDeferred(actor: Actor<S, C, E>): void {
     // While a failure is being recovered from, the recovery settles the deferred events.
     if (actor.failure !== undefined || actor.loading) return;
-    const deferred = this.#clearDeferred(actor);
-    if (deferred !== undefined) this.#append(id, actor, deferred);
+    const deferred = actor.deferred;
+    actor.deferred = undefined;
+    if (deferred !== undefined) this.#append(actor.id, actor, deferred);
   }
 
   #append(id: string, actor: Actor<S, C, E>, batch: Batch<S, C, E>): void {
@@ -394,7 +446,8 @@ export class ActorHost<S, C, E extends { readonly type: string }> {
     actor.loading = true;
     const entries = actor.inFlight.splice(0);
     // Deferred events were decided on top of what failed: they are decided again, or not at all.
-    const deferred = this.#clearDeferred(actor);
+    const deferred = actor.deferred;
+    actor.deferred = undefined;
     if (deferred !== undefined) entries.push(deferred);
     let loaded: Awaited<ReturnType<typeof loadActor<S, E>>>;
     try {

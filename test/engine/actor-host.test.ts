@@ -190,6 +190,24 @@ t.test('actor host: deferrable events with no append after them are written alon
   t.same((await log.readStream('counter:a')).map((r) => r.type), ['Marked']);
 });
 
+t.test('actor host: deferred events of many actors, deferred at different times, are each written alone about deferMs later; one taken along by an append is written once', async (t) => {
+  const log = new MemoryLog();
+  const { actors, applied } = host(log, 30);
+  const started = performance.now();
+  const first = ['a', 'b'].map((id) => actors.send(id, { type: 'Mark' }).then(() => performance.now() - started));
+  await new Promise((resolve) => setTimeout(resolve, 15));
+  const later = ['c', 'd'].map((id) => actors.send(id, { type: 'Mark' }).then(() => performance.now() - started));
+  // 'a' appends before its deferred mark is due: the mark goes with that append, not on its own.
+  t.same(await actors.send('a', { type: 'Add', n: 2 }), [{ type: 'Added', n: 2 }]);
+  const [a, b] = await Promise.all(first);
+  const [c, d] = await Promise.all(later);
+  t.ok((a as number) < (b as number), `'a' answered with its append (${Math.round(a as number)} ms), before 'b' waited out the delay`);
+  t.ok((b as number) >= 25, `'b' written after the delay (${Math.round(b as number)} ms)`);
+  t.ok((c as number) >= 40 && (d as number) >= 40, `'c' and 'd' written a delay after they deferred (${Math.round(c as number)}, ${Math.round(d as number)} ms)`);
+  for (const id of ['a', 'b', 'c', 'd']) t.same((await log.readStream(`counter:${id}`)).map((r) => r.type), id === 'a' ? ['Marked', 'Added'] : ['Marked'], `${id}'s stream`);
+  t.same(applied.filter((entry) => entry.includes('Marked')).length, 4, 'each deferred batch applied once');
+});
+
 t.test('actor host: deferred events decided on top of a failed append are refused with it', async (t) => {
   const held = new HeldLog();
   const { actors, reconciled } = host(held.asLog());
