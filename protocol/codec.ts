@@ -7,6 +7,7 @@ import { Packr } from 'msgpackr';
 import { engineLimits } from '../src/lib/limits.js';
 import { ProtocolError, ProtocolErrorCode } from './errors.js';
 import { ClientFrame, type ServerFrame } from './frames.js';
+import { hotClientFrame } from './hot-frames.js';
 
 // copyBuffers: a decoded frame must not point into the socket's buffer, which is reused.
 const packr = new Packr({ useRecords: false, int64AsType: 'number', mapsAsObjects: true, copyBuffers: true });
@@ -32,6 +33,9 @@ export function decodeClientFrame(bytes: Uint8Array): ClientFrame {
   if (value === null || typeof value !== 'object' || typeof (value as { t?: unknown }).t !== 'string') {
     throw new ProtocolError(ProtocolErrorCode.MalformedFrame, 'a frame is a msgpack map with a string field `t` naming its type');
   }
+  // The common valid results/started/trigger frame, checked without zod's copying; zod decides the rest.
+  const hot = hotClientFrame(value);
+  if (hot !== undefined) return hot;
   const parsed = ClientFrame.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
