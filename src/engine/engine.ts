@@ -725,7 +725,7 @@ export class Engine {
     const taskIds: Record<string, string> = {};
     for (const task of workflow.spec.tasks) taskIds[task.name] = standalone ? runId : randomUUID();
     if (workflow.spec.onFailure !== undefined) taskIds[ON_FAILURE_TASK] = randomUUID();
-    const create: Extract<RunCommand, { type: 'CreateRun' }> = {
+    const create: Mutable<Extract<RunCommand, { type: 'CreateRun' }>> = {
       type: 'CreateRun',
       runId,
       tenantId,
@@ -734,12 +734,13 @@ export class Engine {
       input: run.input,
       additionalMetadata: run.additionalMetadata ?? {},
       priority: run.priority ?? workflow.spec.defaultPriority ?? 1,
-      ...(run.parentTaskId === undefined ? {} : { parentTaskId: run.parentTaskId }),
-      ...(run.childIndex === undefined ? {} : { childIndex: run.childIndex }),
-      ...(run.childKey === undefined ? {} : { childKey: run.childKey }),
-      ...(policy === undefined ? {} : { policy }),
-      ...(run.trigger === undefined ? {} : { trigger: run.trigger }),
     };
+    // Optional fields one by one, in this order (no spread of a throwaway object each).
+    if (run.parentTaskId !== undefined) create.parentTaskId = run.parentTaskId;
+    if (run.childIndex !== undefined) create.childIndex = run.childIndex;
+    if (run.childKey !== undefined) create.childKey = run.childKey;
+    if (policy !== undefined) create.policy = policy;
+    if (run.trigger !== undefined) create.trigger = run.trigger;
     // A made-up id names a stream that does not exist yet; a derived one may (a repeated spawn, a re-fired schedule).
     return { create, dynamic, fresh: run.parentTaskId === undefined && (run.runId === undefined || run.freshId === true) };
   }
@@ -1073,7 +1074,7 @@ export class Engine {
       const error = item.ok ? `the task's output is ${outputBytes} bytes; the limit is ${engineLimits.payloadBytesMax}` : (item.error?.message ?? 'task failed');
       command = { type: 'FailTask', task: where.task, attempt: item.attempt, error, nonRetryable: item.ok || item.nonRetryable === true };
     }
-    this.#host.send(where.runId, command).catch(() => {});
+    this.#host.send(where.runId, command).catch(ignore);
   }
 
   refreshTimeout(workerId: string, taskId: string, attempt: number, incrementMs: number): void {
@@ -1319,9 +1320,9 @@ export class Engine {
     if (worker?.session === undefined || task === undefined) return; // the liveness sweep will reassign it
     const parents: Record<string, Payload> = {};
     for (const parent of task.spec.parents) parents[parent] = state.tasks[parent]?.output ?? NULL_PAYLOAD;
-    const errors: Record<string, string> = {};
-    if (taskName === ON_FAILURE_TASK) for (const t of Object.values(state.tasks)) if (t.status === 'failed' && t.error !== undefined) errors[t.name] = t.error;
-    worker.assignOutbox.push({
+    // Optional fields are added one by one, in the frame's field order (no spread of a throwaway object each).
+    // `priority` is set just below, after `errors` (the frame's field order).
+    const assigned = {
       taskId: task.taskId,
       attempt,
       runId,
@@ -1331,24 +1332,30 @@ export class Engine {
       input: state.input,
       parents,
       additionalMetadata: state.additionalMetadata,
-      ...(taskName === ON_FAILURE_TASK ? { errors } : {}),
-      priority: state.priority,
-      ...(state.parentTaskId === undefined ? {} : { parentTaskId: state.parentTaskId }),
-      ...(state.parentTaskId === undefined || this.#tasks.get(state.parentTaskId) === undefined ? {} : { parentRunId: this.#tasks.get(state.parentTaskId)?.runId as string }),
-      ...(state.childIndex === undefined ? {} : { childIndex: state.childIndex }),
-      ...(state.childKey === undefined ? {} : { childKey: state.childKey }),
-      ...triggerFields(state),
-      ...(task.spec.conditions === undefined ? {} : { triggers: conditionTriggers(state, task, this.#clock()) as Payload }),
-      // The state includes the assignment, which made this invocation.
-      ...(task.spec.durable !== true
-        ? {}
-        : {
-            durable: {
-              invocation: task.durable?.invocation ?? 1,
-              checkpoints: (task.durable?.checkpoints ?? []).map((c) => ({ nodeId: c.nodeId, signature: c.signature, ...(c.result === undefined ? {} : { result: c.result }) })),
-            },
-          }),
-    });
+    } as Mutable<AssignedTask>;
+    if (taskName === ON_FAILURE_TASK) {
+      const errors: Record<string, string> = {};
+      for (const t of Object.values(state.tasks)) if (t.status === 'failed' && t.error !== undefined) errors[t.name] = t.error;
+      assigned.errors = errors;
+    }
+    assigned.priority = state.priority;
+    if (state.parentTaskId !== undefined) {
+      assigned.parentTaskId = state.parentTaskId;
+      const parentRunId = this.#tasks.get(state.parentTaskId)?.runId;
+      if (parentRunId !== undefined) assigned.parentRunId = parentRunId;
+    }
+    if (state.childIndex !== undefined) assigned.childIndex = state.childIndex;
+    if (state.childKey !== undefined) assigned.childKey = state.childKey;
+    addTriggerFields(assigned, state);
+    if (task.spec.conditions !== undefined) assigned.triggers = conditionTriggers(state, task, this.#clock()) as Payload;
+    // The state includes the assignment, which made this invocation.
+    if (task.spec.durable === true) {
+      assigned.durable = {
+        invocation: task.durable?.invocation ?? 1,
+        checkpoints: (task.durable?.checkpoints ?? []).map((c) => ({ nodeId: c.nodeId, signature: c.signature, ...(c.result === undefined ? {} : { result: c.result }) })),
+      };
+    }
+    worker.assignOutbox.push(assigned);
     this.#scheduleFlush();
   }
 
@@ -1410,7 +1417,7 @@ export class Engine {
         // A stale assignment gives its slot back when it is decided (#decided); one that could not be
         // decided at all (a full mailbox, the log unreachable) gives it back here.
         this.#host
-          .send(task.runId, { type: 'AssignTask', task: task.task, attempt: task.attempt, workerId, ...(rateLimits === undefined ? {} : { rateLimits }), ...(note === undefined ? {} : { note }) })
+          .send(task.runId, assignTask(task.task, task.attempt, workerId, rateLimits, note))
           .catch(() => {
             if (this.#assignedTo.get(task.taskId)?.attempt !== task.attempt) this.#releaseHold(task.taskId, workerId);
           });
@@ -1649,13 +1656,30 @@ function checkWorkflow(spec: WorkflowSpec): void {
 }
 
 /** The fields of an assignment that say what started its run. */
-function triggerFields(state: Extract<RunState, { kind: 'active' | 'finished' }>): Partial<AssignedTask> {
+/** A no-op: the `.catch` of a send whose outcome nobody waits for (one function, not one per call). */
+const ignore = (): void => {};
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** The command that assigns a task attempt to a worker (the optional fields only when set). */
+function assignTask(task: string, attempt: number, workerId: string, rateLimits: AssignCommand['rateLimits'], note: AssignCommand['note']): AssignCommand {
+  const command: Mutable<AssignCommand> = { type: 'AssignTask', task, attempt, workerId };
+  if (rateLimits !== undefined) command.rateLimits = rateLimits;
+  if (note !== undefined) command.note = note;
+  return command;
+}
+
+type AssignCommand = Extract<RunCommand, { type: 'AssignTask' }>;
+
+function addTriggerFields(assigned: Mutable<AssignedTask>, state: Extract<RunState, { kind: 'active' | 'finished' }>): void {
   const trigger = state.trigger;
-  if (trigger === undefined) return {};
+  if (trigger === undefined) return;
+  assigned.triggeredBy = trigger.kind;
   if (trigger.kind === 'event') {
-    return { triggeredBy: 'event', eventId: trigger.eventId, eventKey: trigger.eventKey, ...(trigger.filterPayload === undefined ? {} : { filterPayload: trigger.filterPayload }) };
+    assigned.eventId = trigger.eventId;
+    assigned.eventKey = trigger.eventKey;
+    if (trigger.filterPayload !== undefined) assigned.filterPayload = trigger.filterPayload;
   }
-  return { triggeredBy: trigger.kind };
 }
 
 /** A child run's id is derived from its parent task and key, so a repeated spawn finds the same run. */
