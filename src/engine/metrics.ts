@@ -55,6 +55,11 @@ const QUEUE_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
 /** Milliseconds a run took: from a few milliseconds to a day. */
 const DURATION_BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000, 86_400_000];
 
+/** One series of a histogram. */
+interface Observer {
+  observe(value: number): void;
+}
+
 /** A tenant's worker slots now: what the engine's workers hold and have free. */
 export interface SlotCounts {
   readonly total: number;
@@ -73,6 +78,9 @@ class TenantMetrics {
   readonly registry = new Registry();
   readonly queuedToAssignedSeconds: Histogram;
   readonly workflowDurationMs: Histogram<'workflow_name' | 'status'>;
+  /** The histograms' series, made once (prom-client's labelled `observe` makes its labels and a closure per call). */
+  readonly queuedToAssigned: Observer;
+  readonly #durations = new Map<string, Map<string, Observer>>();
 
   constructor(tenantId: string, sources: MetricsSources) {
     const registers = [this.registry];
@@ -102,6 +110,7 @@ class TenantMetrics {
       buckets: QUEUE_BUCKETS_SECONDS,
       registers,
     });
+    this.queuedToAssigned = this.queuedToAssignedSeconds.labels();
     const gauge = (name: string, help: string, value: (slots: SlotCounts) => number) =>
       new Gauge({
         name,
@@ -115,6 +124,21 @@ class TenantMetrics {
     gauge('hatchet_tenant_available_worker_slots', 'The current number of worker slots available (free)', (slots) => Math.max(0, slots.total - slots.used));
     gauge('hatchet_tenant_worker_slots', 'The total number of worker slots (free + used)', (slots) => slots.total);
   }
+
+  /** Observes how long a run of `workflow` took, ending with `status`. */
+  observeDuration(workflow: string, status: string, ms: number): void {
+    let byStatus = this.#durations.get(workflow);
+    if (byStatus === undefined) {
+      byStatus = new Map();
+      this.#durations.set(workflow, byStatus);
+    }
+    let series = byStatus.get(status);
+    if (series === undefined) {
+      series = this.workflowDurationMs.labels(workflow, status);
+      byStatus.set(status, series);
+    }
+    series.observe(ms);
+  }
 }
 
 export class EngineMetrics {
@@ -122,6 +146,7 @@ export class EngineMetrics {
   readonly #tenants = new Map<string, TenantMetrics>();
   readonly #global = new Registry();
   readonly #queuedToAssignedSeconds: Histogram;
+  readonly #queuedToAssigned: Observer;
   #queueInvocations = 0;
 
   constructor(sources: MetricsSources) {
@@ -157,6 +182,7 @@ export class EngineMetrics {
       buckets: QUEUE_BUCKETS_SECONDS,
       registers,
     });
+    this.#queuedToAssigned = this.#queuedToAssignedSeconds.labels();
   }
 
   static readonly contentType = Registry.PROMETHEUS_CONTENT_TYPE;
@@ -214,8 +240,8 @@ export class EngineMetrics {
           if (queuedAtMs !== undefined) {
             counts.queuedToAssigned += 1;
             const seconds = Math.max(0, event.atMs - queuedAtMs) / 1000;
-            tenant.queuedToAssignedSeconds.observe(seconds);
-            this.#queuedToAssignedSeconds.observe(seconds);
+            tenant.queuedToAssigned.observe(seconds);
+            this.#queuedToAssigned.observe(seconds);
           }
           break;
         }
@@ -229,7 +255,7 @@ export class EngineMetrics {
           counts.reassigned += 1;
           break;
         case 'RunFinished':
-          tenant.workflowDurationMs.observe({ workflow_name: after.workflow.name, status: event.status }, Math.max(0, event.atMs - after.createdAtMs));
+          tenant.observeDuration(after.workflow.name, event.status, Math.max(0, event.atMs - after.createdAtMs));
           break;
         default:
           break;
