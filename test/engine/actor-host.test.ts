@@ -4,7 +4,7 @@
  * A counter is the decider: `Add n` appends `Added n`; `Noop` decides nothing; `Stop` ends it.
  */
 import t from 'tap';
-import { ActorHost, type Decider } from '../../src/engine/actor-host.js';
+import { ActorHost, type ActorHostOptions, type Decider } from '../../src/engine/actor-host.js';
 import { engineLimits } from '../../src/lib/limits.js';
 import { logErrors } from '../../store/errors.js';
 import type { AppendOptions, AppendResult, EventLog, NewEvent } from '../../store/log.js';
@@ -224,16 +224,20 @@ t.test('actor host: deferred events decided on top of a failed append are refuse
   t.same((await held.inner.readStream('counter:a')).map((r) => r.type), ['Added'], 'only what was decided after the reload');
 });
 
-t.test('actor host: idle active actors beyond the memory budget leave memory, least recently used first, and come back from the log', async (t) => {
-  const log = new MemoryLog();
-  const actors = new ActorHost<State, Command, Event>({
+/** A host of counters on `log` with no effects, under the given memory budget. */
+const counterHost = (log: EventLog, memory: NonNullable<ActorHostOptions<State, Command, Event>['memory']>) =>
+  new ActorHost<State, Command, Event>({
     log,
     clock: () => 0,
     decider: counter,
     stream: (id) => `counter:${id}`,
     effects: { applied: () => {}, decided: () => {}, reconciled: () => {} },
-    memory: { bytesMax: 3, sizeOf: () => 1 },
+    memory,
   });
+
+t.test('actor host: idle active actors beyond the memory budget leave memory, least recently used first, and come back from the log', async (t) => {
+  const log = new MemoryLog();
+  const actors = counterHost(log, { bytesMax: 3, sizeOf: () => 1 });
   for (const id of ['a', 'b', 'c', 'd', 'e']) await actors.send(id, { type: 'Add', n: 1 });
   t.equal(actors.activeCount, 3, 'three fit the budget');
   t.same(actors.idle, { actors: 3, bytes: 3 });
@@ -250,14 +254,7 @@ t.test('actor host: idle active actors beyond the memory budget leave memory, le
 t.test('actor host: idle actors waiting for their turn keep to a budget of their own, the first to wait staying; the others come back from the log', async (t) => {
   const log = new MemoryLog();
   // An odd total waits (a queued run, say); an even one is on a worker and uses the other budget.
-  const actors = new ActorHost<State, Command, Event>({
-    log,
-    clock: () => 0,
-    decider: counter,
-    stream: (id) => `counter:${id}`,
-    effects: { applied: () => {}, decided: () => {}, reconciled: () => {} },
-    memory: { bytesMax: 2, sizeOf: () => 1, waiting: { bytesMax: 3, is: (state) => state.total % 2 === 1 } },
-  });
+  const actors = counterHost(log, { bytesMax: 2, sizeOf: () => 1, waiting: { bytesMax: 3, is: (state) => state.total % 2 === 1 } });
   for (const id of ['a', 'b', 'c', 'd', 'e']) await actors.send(id, { type: 'Add', n: 1 });
   t.same(actors.waiting, { actors: 3, bytes: 3 }, 'three wait in memory');
   t.same(['a', 'b', 'c', 'd', 'e'].map((id) => actors.peek(id)?.total), [1, 1, 1, undefined, undefined], 'the first three to wait stayed; the later ones left at once');
