@@ -101,6 +101,8 @@ export const WaitReason = {
 } as const;
 export type WaitReason = (typeof WaitReason)[keyof typeof WaitReason];
 
+const NOTICE_BIT: Readonly<Record<WaitReason, number>> = { CONCURRENCY_LIMITED: 1, REQUEUED_RATE_LIMIT: 2, REQUEUED_NO_WORKER: 4 };
+
 export type QueueNotice =
   | { readonly kind: 'waiting'; readonly task: QueuedTask; readonly eventType: WaitReason; readonly message: string }
   /** Cancel a run (`scope: 'run'`, `id` a run id) or a task (`id` a task id) for a concurrency strategy. */
@@ -166,8 +168,8 @@ interface Entry {
   waitsOn: KeyState | RateWindow | undefined;
   /** Let out of a rate limit's waiters: it may take units ahead of tasks that never waited. */
   admitted: boolean;
-  /** Notices already given, by reason. */
-  noted: Set<WaitReason> | undefined;
+  /** Notices already given: a bit per reason (`NOTICE_BIT`), so a backlog of waiting entries holds no set each. */
+  noted: number;
 }
 
 interface Slot {
@@ -314,7 +316,7 @@ export class TenantQueue {
 
   enqueue(task: QueuedTask): void {
     if (this.#tasks.has(task.taskId)) return;
-    const entry: Entry = { task, stage: 'lane', token: 0, waitsOn: undefined, admitted: false, noted: undefined };
+    const entry: Entry = { task, stage: 'lane', token: 0, waitsOn: undefined, admitted: false, noted: 0 };
     this.#tasks.set(task.taskId, entry);
     if (task.policy?.concurrency !== undefined && task.policy.concurrency.length > 0) this.#gate(entry, true);
     else this.#toLane(entry);
@@ -386,9 +388,9 @@ export class TenantQueue {
   }
 
   #notice(entry: Entry, eventType: WaitReason, message: string): void {
-    entry.noted ??= new Set();
-    if (entry.noted.has(eventType)) return;
-    entry.noted.add(eventType);
+    const bit = NOTICE_BIT[eventType];
+    if ((entry.noted & bit) !== 0) return;
+    entry.noted |= bit;
     this.#notices.push({ kind: 'waiting', task: entry.task, eventType, message });
   }
 
