@@ -4,41 +4,30 @@
  * as of any position (a run with a retry, a timeout and a cancellation). Then deleting a workflow
  * with its data, and retention deleting finished runs past their time and nothing else.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
-import { startServer } from '../../src/api/server.js';
-import { Engine } from '../../src/engine/engine.js';
-import type { Gateway } from '../../src/engine/gateway.js';
+import type { Engine } from '../../src/engine/engine.js';
 import { HatchetClient } from '../../src/sdk/index.js';
-import { LmdbLog } from '../../store/lmdb.js';
+import { type InProcessEngine, inProcessEngine } from '../support/in-process-engine.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'kindling-features-'));
 const DAY_MS = 24 * 3600 * 1000;
 /** The engine's clock: real time, moved forward by the retention test. */
 let skewMs = 0;
-let log: LmdbLog;
+let running: InProcessEngine;
 let engine: Engine;
-let server: Gateway;
 let token: string;
 let base: string;
 let hatchet: HatchetClient;
 
 t.before(async () => {
-  log = await LmdbLog.open({ path: join(dir, 'log') });
-  engine = await Engine.start({ log, readModelPath: join(dir, 'read'), clock: () => Date.now() + skewMs, retentionMs: 30 * DAY_MS });
-  token = await engine.createToken('default');
-  server = await startServer(engine, { port: 0, host: '127.0.0.1' });
-  base = `http://127.0.0.1:${server.port}`;
-  hatchet = HatchetClient.init({ token, host_port: `127.0.0.1:${server.port}`, log_level: 'OFF' });
+  running = await inProcessEngine({ engine: { clock: () => Date.now() + skewMs, retentionMs: 30 * DAY_MS } });
+  engine = running.engine;
+  token = running.tokens.default as string;
+  base = running.baseUrl;
+  hatchet = HatchetClient.init({ token, host_port: running.hostPort, log_level: 'OFF' });
 });
 t.teardown(async () => {
   hatchet.close();
-  server.close();
-  await engine.close();
-  await log.close();
-  rmSync(dir, { recursive: true, force: true });
+  await running.close();
 });
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON answers, checked field by field.

@@ -5,21 +5,14 @@
  * the bad inputs, each a 400 that changes nothing. Expected answers come from what the test itself
  * triggered, not from the engine.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
 import { encodePayload } from '../../protocol/payload.js';
-import { startServer } from '../../src/api/server.js';
-import { Engine } from '../../src/engine/engine.js';
-import type { Gateway } from '../../src/engine/gateway.js';
+import type { Engine } from '../../src/engine/engine.js';
 import { HatchetClient, NonRetryableError, V1TaskStatus } from '../../src/sdk/index.js';
-import { LmdbLog } from '../../store/lmdb.js';
+import { type InProcessEngine, inProcessEngine } from '../support/in-process-engine.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'kindling-runs-list-'));
-let log: LmdbLog;
+let running: InProcessEngine;
 let engine: Engine;
-let server: Gateway;
 let token: string;
 let base: string;
 let hatchet: HatchetClient;
@@ -54,12 +47,11 @@ async function triggerMany(workflow: string, count: number, batch: string): Prom
 }
 
 t.before(async () => {
-  log = await LmdbLog.open({ path: join(dir, 'log') });
-  engine = await Engine.start({ log, readModelPath: join(dir, 'read') });
-  token = await engine.createToken('default');
-  server = await startServer(engine, { port: 0, host: '127.0.0.1' });
-  base = `http://127.0.0.1:${server.port}`;
-  hatchet = HatchetClient.init({ token, host_port: `127.0.0.1:${server.port}`, log_level: 'OFF' });
+  running = await inProcessEngine({ engine: { signingKey: Buffer.alloc(32, 1) } });
+  engine = running.engine;
+  token = running.tokens.default as string;
+  base = running.baseUrl;
+  hatchet = HatchetClient.init({ token, host_port: running.hostPort, log_level: 'OFF' });
   startedAt = Date.now() - 1000;
   for (const name of ['alpha', 'beta']) await engine.putWorkflow('default', { name, tasks: [{ name, parents: [], executionTimeoutMs: 60_000, scheduleTimeoutMs: 3_600_000, retries: 0, slotCost: 1 }] });
   await triggerMany('alpha', 6000, 'a');
@@ -87,10 +79,7 @@ t.before(async () => {
 
 t.teardown(async () => {
   hatchet?.close();
-  server?.close();
-  await engine?.close();
-  await log?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await running?.close();
 });
 
 const idsOf = (predicate: (b: (typeof batches)[number]) => boolean) => batches.filter(predicate).flatMap((b) => b.ids);
@@ -219,12 +208,10 @@ t.test('runs list and bulk: bad inputs are a 400 with the field, and change noth
 t.test('read models: a restart keeps their position and answers the same', async (t) => {
   const before = (await list('limit=1000&workflow_ids=beta')).body;
   const position = engine.readModels.position;
-  server.close();
-  await engine.close();
-  engine = await Engine.start({ log, readModelPath: join(dir, 'read'), signingKey: Buffer.alloc(32, 1) });
+  await running.restart();
+  engine = running.engine;
   token = await engine.createToken('default');
-  server = await startServer(engine, { port: 0, host: '127.0.0.1' });
-  base = `http://127.0.0.1:${server.port}`;
+  base = running.baseUrl;
   t.ok(engine.readModels.position >= position, 'the position survived the restart');
   t.same((await list('limit=1000&workflow_ids=beta')).body, before);
 });

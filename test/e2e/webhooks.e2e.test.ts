@@ -6,39 +6,22 @@
  * merged over the body — each accepted call one event, each refused call none.
  */
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
-import { startServer } from '../../src/api/server.js';
-import { Engine } from '../../src/engine/engine.js';
-import type { Gateway } from '../../src/engine/gateway.js';
 import { HatchetClient } from '../../src/sdk/index.js';
-import { LmdbLog } from '../../store/lmdb.js';
+import { type InProcessEngine, inProcessEngine } from '../support/in-process-engine.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'kindling-webhooks-'));
-let log: LmdbLog;
-let engine: Engine;
-let server: Gateway;
+let running: InProcessEngine;
 let hatchet: HatchetClient;
 let base: string;
 
 t.before(async () => {
-  log = await LmdbLog.open({ path: join(dir, 'log') });
-  engine = await Engine.start({
-    log,
-    readModelPath: join(dir, 'read'),
-  });
-  server = await startServer(engine, { port: 0, host: '127.0.0.1' });
-  base = `http://127.0.0.1:${server.port}/api/v1/stable/tenants/default/webhooks`;
-  hatchet = HatchetClient.init({ token: await engine.createToken('default'), log_level: 'OFF' });
+  running = await inProcessEngine();
+  base = `${running.baseUrl}/api/v1/stable/tenants/default/webhooks`;
+  hatchet = HatchetClient.init({ token: running.tokens.default as string, host_port: running.hostPort, log_level: 'OFF' });
 });
 t.teardown(async () => {
   hatchet.close();
-  server.close();
-  await engine.close();
-  await log.close();
-  rmSync(dir, { recursive: true, force: true });
+  await running.close();
 });
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON answers, checked field by field.
@@ -67,7 +50,7 @@ t.test('webhooks: CRUD by name; secrets are encrypted in the log and never answe
   t.same((await hatchet.webhooks.list()).rows.map((w) => w.name), ['basic', 'github', 'keyed', 'orders', 'slack', 'stripe']);
   t.same((await hatchet.webhooks.list({ sourceNames: ['STRIPE', 'SLACK'] })).rows.map((w) => w.name), ['slack', 'stripe']);
   t.match(await hatchet.webhooks.update('basic', { staticPayload: { via: 'basic' } }), { name: 'basic', staticPayload: { via: 'basic' }, authType: 'BASIC' });
-  const dump = JSON.stringify(await log.readAll());
+  const dump = JSON.stringify(await running.log.readAll());
   for (const secret of ['hmac-secret-1', 'lovelace-pw', 'api-key-123', 'gh-secret', 'whsec_abc', 'slack-secret']) t.notOk(dump.includes(secret), `the log holds no '${secret}'`);
   await hatchet.webhooks.create({ sourceName: 'GENERIC', name: 'temporary', eventKeyExpression: "'t'", auth: { username: 'u', password: 'p' } });
   t.match(await hatchet.webhooks.delete('temporary'), { name: 'temporary' });

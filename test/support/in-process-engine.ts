@@ -1,7 +1,8 @@
 /**
- * The engine in the test's own process, on a real LMDB log in a temporary directory, serving the
- * WebSocket and the REST API on a free port — for tests that need the engine's internals
- * (options, several tenants, a restart in place) next to real sockets.
+ * The engine in the test's own process, on a real LMDB log in a temporary directory (the log in
+ * `log/`, the read models in `read/`, both kept across `restart()`), serving the WebSocket and the
+ * REST API on a free port — for tests that need the engine's internals (options, several tenants,
+ * a restart in place) next to real sockets.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,8 +27,9 @@ export interface InProcessEngine {
 
 export async function inProcessEngine(options: { tenants?: readonly string[]; engine?: Omit<EngineOptions, 'log'> } = {}): Promise<InProcessEngine> {
   const dir = mkdtempSync(join(tmpdir(), 'kindling-in-process-'));
-  const log = await LmdbLog.open({ path: dir });
-  const engine = await Engine.start({ log, ...options.engine });
+  const log = await LmdbLog.open({ path: join(dir, 'log') });
+  const engineOptions = { readModelPath: join(dir, 'read'), ...options.engine };
+  const engine = await Engine.start({ log, ...engineOptions });
   const tokens: Record<string, string> = {};
   for (const tenant of options.tenants ?? ['default']) tokens[tenant] = await engine.createToken(tenant);
   const server = await startServer(engine, { port: 0, host: '127.0.0.1' });
@@ -45,7 +47,7 @@ export async function inProcessEngine(options: { tenants?: readonly string[]; en
     restart: async () => {
       running.server.close();
       await running.engine.close();
-      running.engine = await Engine.start({ log, ...options.engine });
+      running.engine = await Engine.start({ log, ...engineOptions });
       running.server = await startServer(running.engine, { port: 0, host: '127.0.0.1' });
     },
     close: async () => {
